@@ -1,0 +1,1 @@
+"""Anomaly detectors, robust aggregation, message authentication, escalation, collusion screens."""

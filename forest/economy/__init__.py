@@ -1,0 +1,23 @@
+"""Vectorised agent economies with expert policies; see ``base.Economy`` for the protocol."""
+
+from forest.economy.base import ROLE_ID, ROLES, Economy, InteractionGraph, RoundResult
+from forest.economy.config import EconomyConfig
+from forest.economy.messages import Messages
+from forest.economy.registry import economy_class, economy_names, make_economy, register_economy
+
+__all__ = [
+    "ROLES",
+    "ROLE_ID",
+    "Economy",
+    "EconomyConfig",
+    "InteractionGraph",
+    "Messages",
+    "RoundResult",
+    "economy_class",
+    "economy_names",
+    "make_economy",
+    "register_economy",
+]
+
+# Importing an economy module registers it.
+from forest.economy import supply_chain  # noqa: F401

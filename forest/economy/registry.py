@@ -1,0 +1,37 @@
+"""Economies by name: adding one is one module with ``@register_economy`` on its class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forest.economy.base import Economy
+from forest.economy.config import EconomyConfig
+from forest.errors import UnknownNameError
+
+_ECONOMIES: dict[str, type[Economy]] = {}
+
+
+def register_economy(cls: type[Economy]) -> type[Economy]:
+    if cls.name in _ECONOMIES:
+        raise ValueError(f"economy {cls.name!r} is registered twice")
+    _ECONOMIES[cls.name] = cls
+    return cls
+
+
+def economy_names() -> list[str]:
+    return sorted(_ECONOMIES)
+
+
+def economy_class(name: str) -> type[Economy]:
+    if name not in _ECONOMIES:
+        raise UnknownNameError(f"economy: unknown economy {name!r}; allowed: {economy_names()}")
+    return _ECONOMIES[name]
+
+
+def make_economy(
+    name: str, seed: int = 0, config: EconomyConfig | None = None, **overrides: Any
+) -> Economy:
+    """Build economy ``name`` from its default config (or ``config``) with field overrides."""
+    cls = economy_class(name)
+    base = config if config is not None else cls.config_class()
+    return cls(base.replace(**overrides) if overrides else base, seed)

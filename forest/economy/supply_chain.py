@@ -1,0 +1,416 @@
+"""A multi-echelon supply chain, suppliers -> warehouses -> retailers, after the beer game.
+
+Each retailer belongs to one warehouse and each warehouse to one supplier (a seeded random forest
+of trees in which every supplier and warehouse has at least one child). Every round:
+
+1. goods shipped ``ship_lead_time`` rounds ago arrive in inventory;
+2. orders placed ``order_delay`` rounds ago reach the parent and join what it owes the child;
+   a supplier's order goes to an unlimited factory and ships to it after ``ship_lead_time``;
+3. retailers face Poisson customer demand (``demand_base`` per round, ``demand_after`` from round
+   ``demand_step_round``: the beer game's step from 4 to 8); unmet demand is backlogged;
+4. every agent ships what it owes from stock; a short upstream stock is split in proportion to
+   what each child is owed (rounded down, so goods stay integers and the split does not depend on
+   agent order: the rounding remainder waits in stock for the next round);
+5. holding (0.5) and backlog (1.0) costs accrue per unit-round.
+
+Action: the integer quantity each agent orders from its parent this round.
+
+Task completion per role, per round: a retailer completes when its customers' demand, including
+any backlog, is served in full this round; a warehouse or supplier completes when it ships every
+unit its children are owed. The episode's fill rate is the share of customer demand served in the
+round it arrived.
+
+Messages: each retailer reports its customer demand to its warehouse ([DEMAND, d]); each warehouse
+reports its retailers' combined demand estimate to its supplier; parents echo what they receive
+(redundant traffic). The expert is a base-stock (order-up-to) policy whose demand forecast uses
+the downstream reports when it has fresh ones, and the orders it receives when it does not:
+forecasting from orders is what amplifies variability upstream (the bullwhip effect), so cutting
+the message channel measurably raises the upstream bullwhip ratio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult
+from forest.economy.config import EconomyConfig
+from forest.economy.messages import DEMAND, MAX_MESSAGE_VALUE, Messages
+from forest.economy.registry import register_economy
+from forest.validation import require, require_float, require_int
+
+SUPPLIER, WAREHOUSE, RETAILER = 0, 1, 2
+ECHELONS = ("supplier", "warehouse", "retailer")
+
+
+@dataclasses.dataclass(frozen=True)
+class SupplyChainConfig(EconomyConfig):
+    n_agents: int = 500
+    supplier_share: float = 0.1
+    warehouse_share: float = 0.2
+    ship_lead_time: int = 2
+    order_delay: int = 1
+    demand_base: float = 4.0
+    demand_after: float = 8.0
+    demand_step_round: int = 5
+    initial_inventory: int = 12  # per retailer served, as in the beer game
+    holding_cost: float = 0.5
+    backlog_cost: float = 1.0
+    max_order: int = MAX_MESSAGE_VALUE
+    forecast_smoothing: float = 0.3  # exponential smoothing weight of the newest observation
+    # Safety stock as a share of the demand expected over lead time + 1. The expert needs about
+    # 1.0 to ride out the demand step at >= 95% fill (measured over 0.75, 1, 1.5, 2); it starts
+    # from the beer game's opening state and builds that stock in the first rounds.
+    safety_share: float = 1.0
+    report_freshness: int = 2  # rounds after which a downstream demand report counts as stale
+
+    min_agents: ClassVar[int] = 3
+    presets: ClassVar[dict[str, dict]] = {
+        "default": {},
+        "beer-game": {"n_agents": 3, "demand_base": 4.0, "demand_after": 8.0},
+        "stationary": {"demand_after": 4.0},
+        "large": {"n_agents": 10_000},
+    }
+
+    def validate(self) -> None:
+        require_float(self.supplier_share, "supplier_share", 0.0, 0.5, low_open=True)
+        require_float(self.warehouse_share, "warehouse_share", 0.0, 0.5, low_open=True)
+        require(
+            self.supplier_share <= self.warehouse_share
+            and self.supplier_share + 2 * self.warehouse_share <= 1.0,
+            "supplier_share/warehouse_share",
+            "supplier_share <= warehouse_share and supplier_share + 2 * warehouse_share <= 1 "
+            "(at least as many retailers as warehouses, and warehouses as suppliers)",
+            (self.supplier_share, self.warehouse_share),
+        )
+        require_int(self.ship_lead_time, "ship_lead_time", 1, 52)
+        require_int(self.order_delay, "order_delay", 1, 52)
+        require_float(self.demand_base, "demand_base", 0.0, 1000.0)
+        require_float(self.demand_after, "demand_after", 0.0, 1000.0)
+        require_int(self.demand_step_round, "demand_step_round", 0)
+        require_int(self.initial_inventory, "initial_inventory", 0, 10_000)
+        require_float(self.holding_cost, "holding_cost", 0.0)
+        require_float(self.backlog_cost, "backlog_cost", 0.0)
+        require_int(self.max_order, "max_order", 1, MAX_MESSAGE_VALUE)
+        require_float(self.forecast_smoothing, "forecast_smoothing", 0.0, 1.0, low_open=True)
+        require_float(self.safety_share, "safety_share", 0.0, 10.0)
+        require_int(self.report_freshness, "report_freshness", 0, 1000)
+
+
+# Forecasts live on a dyadic grid so that sums over children are exact in float64 whatever the
+# order of summation: the trajectory then cannot depend on how agents are numbered.
+FORECAST_RESOLUTION = 1024.0
+
+
+def smooth(old: np.ndarray, new: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponential smoothing, rounded to the forecast grid."""
+    return np.round((old + alpha * (new - old)) * FORECAST_RESOLUTION) / FORECAST_RESOLUTION
+
+
+def echelon_sizes(config: SupplyChainConfig) -> tuple[int, int, int]:
+    n = config.n_agents
+    suppliers = max(1, round(n * config.supplier_share))
+    warehouses = max(suppliers, round(n * config.warehouse_share))
+    return suppliers, warehouses, n - suppliers - warehouses
+
+
+def _assign_parents(children: int, parents: int, rng: np.random.Generator) -> np.ndarray:
+    """Each parent gets one child first, the remaining children pick parents at random."""
+    extra = rng.integers(0, parents, size=children - parents)
+    return rng.permutation(np.concatenate([np.arange(parents), extra]))
+
+
+@register_economy
+class SupplyChain(Economy):
+    name = "supply_chain"
+    description = "suppliers -> warehouses -> retailers; base-stock experts; fill rate, bullwhip"
+    config_class = SupplyChainConfig
+    observation_names = (
+        "inventory",
+        "backlog",
+        "owed_by_parent",
+        "inbound_goods",
+        "orders_in_transit",
+        "demand_seen",
+        "demand_forecast",
+        "inventory_position",
+        "fresh_report_share",
+        "lead_time",
+        "log_scale",
+    )
+    agent_arrays = (
+        "echelon",
+        "parent",
+        "scale",
+        "inventory",
+        "backlog",
+        "owed_by_parent",
+        "ship_pipe",
+        "order_pipe",
+        "demand_seen",
+        "demand_smoothed",
+        "order_forecast",
+        "report_forecast",
+        "report_age",
+        "last_report",
+    )
+    agent_id_arrays = ("parent",)
+
+    def __init__(self, config: SupplyChainConfig, seed: int) -> None:
+        super().__init__(config, seed)
+        cfg = config
+        n_sup, n_wh, n_ret = echelon_sizes(cfg)
+        network_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1]))
+        self.echelon = np.repeat([SUPPLIER, WAREHOUSE, RETAILER], [n_sup, n_wh, n_ret])
+        self.parent = np.concatenate(
+            [
+                np.full(n_sup, -1),
+                _assign_parents(n_wh, n_sup, network_rng),
+                n_sup + _assign_parents(n_ret, n_wh, network_rng),
+            ]
+        ).astype(np.int64)
+        # scale: retailers served at or below an agent; flows and stocks start proportional to it.
+        is_retailer = (self.echelon == RETAILER).astype(np.float64)
+        self.scale = is_retailer
+        for _ in range(2):  # warehouses count their retailers, then suppliers their warehouses'
+            self.scale = np.maximum(is_retailer, self._sum_over_children(self.scale))
+        flow = np.rint(cfg.demand_base * self.scale).astype(np.int64)
+        self.inventory = cfg.initial_inventory * self.scale.astype(np.int64)
+        self.backlog = np.zeros(cfg.n_agents, dtype=np.int64)  # owed to customers or children
+        self.owed_by_parent = np.zeros(cfg.n_agents, dtype=np.int64)
+        self.ship_pipe = np.repeat(flow[:, None], cfg.ship_lead_time, axis=1)
+        self.order_pipe = np.repeat(flow[:, None], cfg.order_delay, axis=1)
+        self.order_pipe[self.echelon == SUPPLIER] = 0  # the factory needs no order pipeline
+        self.demand_seen = flow.astype(np.float64)
+        self.demand_smoothed = flow.astype(np.float64)
+        # Stored on the child's row: the parent's smoothed view of that child's orders and reports.
+        self.order_forecast = flow.astype(np.float64)
+        self.report_forecast = flow.astype(np.float64)
+        self.report_age = np.zeros(cfg.n_agents, dtype=np.int64)
+        self.last_report = flow.copy()
+        self._ledger: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "demand",
+                "served_new",
+                "holding_cost",
+                "backlog_cost",
+                *(f"orders_{e}" for e in ECHELONS),
+            )
+        }
+        self._goods_produced = 0
+        self._goods_sold = 0
+        self._goods_initial = self.goods_in_system()
+
+    # --- structure -------------------------------------------------------------------------
+
+    @property
+    def n_actions(self) -> int:
+        return self.config.max_order + 1
+
+    @property
+    def role(self) -> np.ndarray:
+        return np.array([ROLE_ID[e] for e in ECHELONS], dtype=np.int64)[self.echelon]
+
+    def _sum_over_children(self, values: np.ndarray) -> np.ndarray:
+        has_parent = self.parent >= 0
+        return np.bincount(
+            self.parent[has_parent], weights=values[has_parent], minlength=self.n_agents
+        )
+
+    def are_neighbours(self, sender: np.ndarray, receiver: np.ndarray) -> np.ndarray:
+        return (self.parent[sender] == receiver) | (self.parent[receiver] == sender)
+
+    def interaction_graph(self) -> InteractionGraph:
+        child = np.flatnonzero(self.parent >= 0)
+        up, down = child, self.parent[child]
+        return InteractionGraph(
+            self.n_agents, np.concatenate([up, down]), np.concatenate([down, up])
+        )
+
+    def tree_ids(self) -> np.ndarray:
+        """The supplier at the root of each agent's tree."""
+        root = np.where(self.parent >= 0, self.parent, np.arange(self.n_agents))
+        return np.where(self.parent[root] >= 0, self.parent[root], root)
+
+    def goods_in_system(self) -> int:
+        """Units in stock or on the way; with sold and produced counts, the conservation check."""
+        return int(self.inventory.sum() + self.ship_pipe.sum())
+
+    def goods_balance(self) -> int:
+        """Initial + produced - sold - in system: zero in every round if goods are conserved."""
+        return (
+            self._goods_initial + self._goods_produced - self._goods_sold - self.goods_in_system()
+        )
+
+    # --- dynamics ---------------------------------------------------------------------------
+
+    def _transition(self, actions: np.ndarray) -> RoundResult:
+        cfg = self.config
+        is_sup, is_ret = self.echelon == SUPPLIER, self.echelon == RETAILER
+
+        self.inventory += self.ship_pipe[:, 0]
+        self.ship_pipe = np.roll(self.ship_pipe, -1, axis=1)
+        self.ship_pipe[:, -1] = 0
+
+        arrived = self.order_pipe[:, 0].copy()
+        self.owed_by_parent += arrived
+        self.order_pipe = np.roll(self.order_pipe, -1, axis=1)
+        self.order_pipe[:, -1] = np.where(is_sup, 0, actions)
+        self.ship_pipe[:, -1] += np.where(is_sup, actions, 0)
+        self._goods_produced += int(actions[is_sup].sum())
+
+        mean = cfg.demand_base if self.round < cfg.demand_step_round else cfg.demand_after
+        demand = np.where(is_ret, self.rng.poisson(mean, size=self.n_agents)[self.uid], 0)
+
+        # Retailers serve old backlog first, then this round's demand.
+        old_backlog = self.backlog.copy()
+        owed_customers = self.backlog + demand
+        sold = np.where(is_ret, np.minimum(self.inventory, owed_customers), 0)
+        served_new = np.clip(sold - old_backlog, 0, demand)
+        self._goods_sold += int(sold.sum())
+
+        # Parents ship to children in proportion to what each is owed.
+        owed_total = self._sum_over_children(self.owed_by_parent).astype(np.int64)
+        has_parent = self.parent >= 0
+        parent = np.where(has_parent, self.parent, 0)
+        stock = self.inventory[parent]
+        total = owed_total[parent]
+        share = np.where(
+            stock >= total,
+            self.owed_by_parent,
+            (self.owed_by_parent * stock) // np.maximum(total, 1),
+        )
+        shipped = np.where(has_parent, share, 0)
+        self.owed_by_parent -= shipped
+        self.ship_pipe[:, -1] += shipped
+        sent = self._sum_over_children(shipped).astype(np.int64)
+        self.inventory -= sold + sent
+        self.backlog = np.where(is_ret, owed_customers - sold, owed_total - sent)
+
+        incoming = np.where(is_ret, demand, self._sum_over_children(arrived))
+        self.demand_seen = incoming.astype(np.float64)
+        alpha = cfg.forecast_smoothing
+        self.demand_smoothed = smooth(self.demand_smoothed, self.demand_seen, alpha)
+        self.order_forecast = smooth(self.order_forecast, arrived, alpha)
+
+        holding = cfg.holding_cost * self.inventory.sum()
+        backlog_cost = cfg.backlog_cost * self.backlog.sum()
+        round_figures = {
+            "demand": float(demand.sum()),
+            "served_new": float(served_new.sum()),
+            "holding_cost": float(holding),
+            "backlog_cost": float(backlog_cost),
+            **{
+                f"orders_{e}": float(actions[self.echelon == i].sum())
+                for i, e in enumerate(ECHELONS)
+            },
+        }
+        for key, value in round_figures.items():
+            self._ledger[key].append(value)
+        fill = served_new.sum() / demand.sum() if demand.sum() else 1.0
+        return RoundResult(
+            task_completed=self.backlog == 0,
+            metrics={
+                "fill_rate": float(fill),
+                "holding_cost": float(holding / self.n_agents),
+                "backlog_cost": float(backlog_cost / self.n_agents),
+            },
+        )
+
+    def _read_inbox(self) -> None:
+        """Parents note their children's demand reports; stale ones fall back to orders."""
+        reports = self.inbox.of_kind(DEMAND)
+        to_parent = self.parent[reports.sender] == reports.receiver
+        reporter, value = reports.sender[to_parent], reports.values[to_parent]
+        self.report_age += 1
+        self.report_age[reporter] = 0
+        self.last_report[reporter] = value
+        fresh = self.report_age == 0
+        alpha = self.config.forecast_smoothing
+        self.report_forecast = np.where(
+            fresh, smooth(self.report_forecast, self.last_report, alpha), self.report_forecast
+        )
+
+    # --- what agents see and what the expert does -------------------------------------------
+
+    def _child_fresh(self) -> np.ndarray:
+        return self.report_age <= self.config.report_freshness
+
+    def demand_forecast(self) -> np.ndarray:
+        """Per agent: smoothed downstream demand, from a child's reports while they are fresh and
+        from its orders otherwise; a retailer smooths its own customer demand."""
+        per_child = np.where(self._child_fresh(), self.report_forecast, self.order_forecast)
+        from_children = self._sum_over_children(per_child)
+        return np.where(self.echelon == RETAILER, self.demand_smoothed, from_children)
+
+    def lead_time(self) -> np.ndarray:
+        cfg = self.config
+        return np.where(
+            self.echelon == SUPPLIER, cfg.ship_lead_time, cfg.ship_lead_time + cfg.order_delay
+        )
+
+    def inventory_position(self) -> np.ndarray:
+        return (
+            self.inventory
+            + self.ship_pipe.sum(axis=1)
+            + self.order_pipe.sum(axis=1)
+            + self.owed_by_parent
+            - self.backlog
+        )
+
+    def fresh_report_share(self) -> np.ndarray:
+        children = self._sum_over_children(np.ones(self.n_agents))
+        fresh = self._sum_over_children(self._child_fresh().astype(np.float64))
+        return np.where(children > 0, fresh / np.maximum(children, 1.0), 1.0)
+
+    def observe(self) -> np.ndarray:
+        s = self.scale
+        columns = (
+            self.inventory / s,
+            self.backlog / s,
+            self.owed_by_parent / s,
+            self.ship_pipe.sum(axis=1) / s,
+            self.order_pipe.sum(axis=1) / s,
+            self.demand_seen / s,
+            self.demand_forecast() / s,
+            self.inventory_position() / s,
+            self.fresh_report_share(),
+            self.lead_time().astype(np.float64),
+            np.log(s),
+        )
+        return np.stack(columns, axis=1).astype(np.float32)
+
+    def expert(self) -> tuple[np.ndarray, Messages]:
+        """Order up to forecast * (lead + 1) + safety stock; report demand; echo what came in."""
+        cfg = self.config
+        forecast = self.demand_forecast()
+        cover = forecast * (self.lead_time() + 1)
+        target = cover * (1.0 + cfg.safety_share)
+        order = np.clip(np.rint(target - self.inventory_position()), 0, cfg.max_order)
+        actions = order.astype(np.int64)
+
+        child = np.flatnonzero(self.parent >= 0)
+        report = np.where(self.echelon == RETAILER, self.demand_seen, forecast)[child]
+        reports = Messages.make(DEMAND, child, self.parent[child], np.rint(report))
+        return actions, Messages.concat(reports, self.inbox.echoes())
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def episode_metrics(self) -> dict[str, float]:
+        led = {k: np.asarray(v) for k, v in self._ledger.items()}
+        rounds = max(len(led["demand"]), 1)
+        demand_total = led["demand"].sum()
+        demand_var = led["demand"].var() if led["demand"].size > 1 else 0.0
+        metrics = {
+            "fill_rate": float(led["served_new"].sum() / demand_total) if demand_total else 1.0,
+            "holding_cost": float(led["holding_cost"].sum() / (rounds * self.n_agents)),
+            "backlog_cost": float(led["backlog_cost"].sum() / (rounds * self.n_agents)),
+        }
+        for e in ECHELONS:
+            orders = led[f"orders_{e}"]
+            ratio = orders.var() / demand_var if demand_var > 0 else float("nan")
+            metrics[f"bullwhip_{e}"] = float(ratio)
+        return metrics

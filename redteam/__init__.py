@@ -1,0 +1,1 @@
+"""The red-team harness: suites, counterfactual runner, propagation metrics, tracking, reports."""

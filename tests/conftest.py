@@ -1,0 +1,14 @@
+"""Shared test settings: hypothesis profiles (`ci` for every run, `fuzz` for `make fuzz`)."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
