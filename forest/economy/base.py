@@ -58,7 +58,7 @@ class InteractionGraph:
         sources = np.asarray(sources, dtype=np.int64)
         if sources.size == 0:
             return np.full(self.n_agents, -1, dtype=np.int64)
-        dist = csgraph.shortest_path(
+        dist = csgraph.dijkstra(
             self.adjacency(), directed=True, unweighted=True, indices=sources, min_only=True
         )
         return np.where(np.isfinite(dist), dist, -1).astype(np.int64)

@@ -172,3 +172,11 @@ def test_beer_game_preset_is_a_three_agent_chain():
     economy = SupplyChain(config, seed=0)
     assert economy.echelon.tolist() == [SUPPLIER, WAREHOUSE, RETAILER]
     assert economy.parent.tolist() == [-1, 0, 1]
+
+
+def test_hop_distance_counts_edges_from_the_nearest_source():
+    economy = SupplyChain(SupplyChainConfig.preset("beer-game"), seed=0)
+    graph = economy.interaction_graph()
+    assert graph.hop_distance(np.array([2])).tolist() == [2, 1, 0]
+    assert graph.hop_distance(np.array([0, 2])).tolist() == [0, 1, 0]
+    assert graph.hop_distance(np.array([], dtype=np.int64)).tolist() == [-1, -1, -1]
