@@ -20,4 +20,4 @@ __all__ = [
 ]
 
 # Importing an economy module registers it.
-from forest.economy import supply_chain  # noqa: F401
+from forest.economy import exchange, pricing, supply_chain  # noqa: F401
