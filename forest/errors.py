@@ -17,5 +17,9 @@ class ConfigError(InvalidInputError):
     """A config field is missing, of the wrong type or out of its allowed range."""
 
 
+class SolverError(ForestError, ValueError):
+    """A numerical solve (e.g. a market's Nash equilibrium) did not converge for these inputs."""
+
+
 class UnknownNameError(InvalidInputError):
     """A name looked up in a registry (economy, attack, defense, preset) does not exist."""

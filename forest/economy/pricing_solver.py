@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from forest.errors import InvalidInputError
+from forest.errors import InvalidInputError, SolverError
 
 # How near zero the benchmarks' first-order conditions must come (relative to mu for Nash, in
 # share units for the monopoly gradient): far below any price grid's resolution.
@@ -160,7 +160,7 @@ def _best_response_markups(
 def solve_nash(a: Any, c: Any, a0: float, mu: float) -> MarketOutcome:
     """The Bertrand-Nash equilibrium: every firm's price is a best response to the others'.
 
-    Raises InvalidInputError when the root finder fails, rather than returning prices that are
+    Raises SolverError when the root finder fails, rather than returning prices that are
     not an equilibrium: a wrong benchmark would silently mislabel collusion.
     """
     a, c, a0, mu = _market(a, c, a0, mu)
@@ -176,7 +176,7 @@ def solve_nash(a: Any, c: Any, a0: float, mu: float) -> MarketOutcome:
     # or lands within rounding of the root.
     residual = np.max(np.abs(nash_residual(prices, a, c, a0, mu)))
     if not residual <= _FOC_TOLERANCE * mu:
-        raise InvalidInputError(
+        raise SolverError(
             f"solve_nash: no Bertrand-Nash equilibrium found for {_describe(a, c, a0, mu)} "
             f"(largest first-order residual {residual:.3g}: {result.message})"
         )
@@ -216,7 +216,7 @@ def solve_monopoly(a: Any, c: Any, a0: float, mu: float) -> MarketOutcome:
     Starts BFGS from the common-markup solution and checks that the joint profit's gradient
     vanishes where it stops; a product with no demand has no gradient, so its price stays at
     the common markup, which is where the limit of the cartel's problem puts it. Raises
-    InvalidInputError when the optimiser does not reach a stationary point.
+    SolverError when the optimiser does not reach a stationary point.
     """
     a, c, a0, mu = _market(a, c, a0, mu)
     start = c + _common_markup(a, c, a0, mu)
@@ -231,7 +231,7 @@ def solve_monopoly(a: Any, c: Any, a0: float, mu: float) -> MarketOutcome:
     # BFGS often stops on "precision loss" at the optimum, so the gradient decides.
     gradient = np.max(np.abs(_negative_joint_profit(result.x, a, c, a0, mu)[1]))
     if not gradient <= _FOC_TOLERANCE:
-        raise InvalidInputError(
+        raise SolverError(
             f"solve_monopoly: joint-profit maximisation failed for {_describe(a, c, a0, mu)} "
             f"(largest joint-profit gradient {gradient:.3g}: {result.message})"
         )
