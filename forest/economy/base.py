@@ -124,6 +124,20 @@ class Economy(ABC):
     def interaction_graph(self) -> InteractionGraph: ...
 
     @abstractmethod
+    def tree_ids(self) -> np.ndarray:
+        """(n,) int64: each agent's tree, the first level of the forest's hierarchy (a market,
+        a supplier with its warehouses and retailers)."""
+
+    @abstractmethod
+    def message_recipients(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sender, receiver) pairs: where each agent's own message goes every round."""
+
+    def broadcast(self, tokens: np.ndarray) -> Messages:
+        """Every agent's message ``tokens[i]`` (n, MESSAGE_LEN) sent to its recipients."""
+        sender, receiver = self.message_recipients()
+        return Messages(sender, receiver, np.asarray(tokens).take(sender, axis=0))
+
+    @abstractmethod
     def episode_metrics(self) -> dict[str, float]:
         """The economy's own metrics over the rounds played so far."""
 

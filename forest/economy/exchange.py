@@ -231,9 +231,14 @@ class Exchange(Economy):
 
     def _offers(self, actions: np.ndarray) -> Messages:
         """Each agent's level to the next ``offer_fanout`` traders of its market, cyclically."""
+        return self.broadcast(encode(np.where(self.is_buyer, BID, ASK), actions))
+
+    def message_recipients(self) -> tuple[np.ndarray, np.ndarray]:
         sender = np.repeat(np.arange(self.n_agents), self.config.offer_fanout)
-        tokens = encode(np.where(self.is_buyer, BID, ASK), actions).take(sender, axis=0)
-        return Messages(sender, self.offer_receivers.flatten(), tokens)
+        return sender, self.offer_receivers.flatten()
+
+    def tree_ids(self) -> np.ndarray:
+        return self.market.astype(np.int64)
 
     def are_neighbours(self, sender: np.ndarray, receiver: np.ndarray) -> np.ndarray:
         sender, receiver = np.asarray(sender), np.asarray(receiver)

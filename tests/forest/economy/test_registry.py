@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 
 from forest.economy import economy_names, make_economy
+from forest.economy.messages import ECHO
 from forest.economy.supply_chain import SupplyChainConfig
 from forest.errors import ConfigError, InvalidInputError, UnknownNameError
 
@@ -35,3 +37,25 @@ def test_unknown_preset_lists_presets():
 def test_bad_seed_is_refused(seed):
     with pytest.raises(InvalidInputError, match="seed"):
         make_economy("supply_chain", seed=seed)
+
+
+@pytest.mark.parametrize("name", ["supply_chain", "pricing", "exchange"])
+def test_expert_messages_go_only_to_declared_recipients(name):
+    economy = make_economy(name, seed=0, n_agents=60)
+    economy.step(*economy.expert())
+    _, messages = economy.expert()
+    sender, receiver = economy.message_recipients()
+    declared = set(zip(sender.tolist(), receiver.tolist(), strict=True))
+    informative = messages.select(messages.kinds != ECHO)
+    sent = set(zip(informative.sender.tolist(), informative.receiver.tolist(), strict=True))
+    assert sent == declared
+    assert economy.are_neighbours(sender, receiver).all()
+
+
+@pytest.mark.parametrize("name", ["supply_chain", "pricing", "exchange"])
+def test_tree_ids_group_neighbours_into_the_same_tree(name):
+    economy = make_economy(name, seed=0, n_agents=60)
+    trees = economy.tree_ids()
+    assert trees.shape == (60,)
+    sender, receiver = economy.message_recipients()
+    assert np.array_equal(trees[sender], trees[receiver])

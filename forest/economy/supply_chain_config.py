@@ -1,0 +1,64 @@
+"""The supply chain's config: network shares, lead times, demand, costs, the expert's stock."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from forest.economy.config import EconomyConfig
+from forest.economy.messages import MAX_MESSAGE_VALUE
+from forest.validation import require, require_float, require_int
+
+
+@dataclasses.dataclass(frozen=True)
+class SupplyChainConfig(EconomyConfig):
+    n_agents: int = 500
+    supplier_share: float = 0.1
+    warehouse_share: float = 0.2
+    ship_lead_time: int = 2
+    order_delay: int = 1
+    demand_base: float = 4.0
+    demand_after: float = 8.0
+    demand_step_round: int = 5
+    initial_inventory: int = 12  # per retailer served, as in the beer game
+    holding_cost: float = 0.5
+    backlog_cost: float = 1.0
+    max_order: int = MAX_MESSAGE_VALUE
+    forecast_smoothing: float = 0.3  # exponential smoothing weight of the newest observation
+    # Safety stock as a share of the demand expected over lead time + 1. The expert needs about
+    # 1.0 to ride out the demand step at >= 95% fill (measured over 0.75, 1, 1.5, 2); it starts
+    # from the beer game's opening state and builds that stock in the first rounds.
+    safety_share: float = 1.0
+    report_freshness: int = 2  # rounds after which a downstream demand report counts as stale
+
+    min_agents: ClassVar[int] = 3
+    presets: ClassVar[dict[str, dict]] = {
+        "default": {},
+        "beer-game": {"n_agents": 3, "demand_base": 4.0, "demand_after": 8.0},
+        "stationary": {"demand_after": 4.0},
+        "large": {"n_agents": 10_000},
+    }
+
+    def validate(self) -> None:
+        require_float(self.supplier_share, "supplier_share", 0.0, 0.5, low_open=True)
+        require_float(self.warehouse_share, "warehouse_share", 0.0, 0.5, low_open=True)
+        require(
+            self.supplier_share <= self.warehouse_share
+            and self.supplier_share + 2 * self.warehouse_share <= 1.0,
+            "supplier_share/warehouse_share",
+            "supplier_share <= warehouse_share and supplier_share + 2 * warehouse_share <= 1 "
+            "(at least as many retailers as warehouses, and warehouses as suppliers)",
+            (self.supplier_share, self.warehouse_share),
+        )
+        require_int(self.ship_lead_time, "ship_lead_time", 1, 52)
+        require_int(self.order_delay, "order_delay", 1, 52)
+        require_float(self.demand_base, "demand_base", 0.0, 1000.0)
+        require_float(self.demand_after, "demand_after", 0.0, 1000.0)
+        require_int(self.demand_step_round, "demand_step_round", 0)
+        require_int(self.initial_inventory, "initial_inventory", 0, 10_000)
+        require_float(self.holding_cost, "holding_cost", 0.0)
+        require_float(self.backlog_cost, "backlog_cost", 0.0)
+        require_int(self.max_order, "max_order", 1, MAX_MESSAGE_VALUE)
+        require_float(self.forecast_smoothing, "forecast_smoothing", 0.0, 1.0, low_open=True)
+        require_float(self.safety_share, "safety_share", 0.0, 10.0)
+        require_int(self.report_freshness, "report_freshness", 0, 1000)
