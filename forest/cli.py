@@ -78,7 +78,7 @@ def _as_json(args: argparse.Namespace, n_agents: int, results: dict) -> dict:
                 {"seed": e.seed, "task_completion": e.task_completion, **e.metrics}
                 for e in episodes
             ],
-            "message_tokens": [e.message_tokens for e in episodes],
+            "message_tokens": [e.delivered_tokens for e in episodes],
         }
 
     out = {

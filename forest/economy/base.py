@@ -132,6 +132,10 @@ class Economy(ABC):
     def message_recipients(self) -> tuple[np.ndarray, np.ndarray]:
         """(sender, receiver) pairs: where each agent's own message goes every round."""
 
+    def action_unit(self) -> np.ndarray:
+        """(n,) the action one step of a learned policy's action head stands for, per agent."""
+        return np.ones(self.n_agents)
+
     def broadcast(self, tokens: np.ndarray) -> Messages:
         """Every agent's message ``tokens[i]`` (n, MESSAGE_LEN) sent to its recipients."""
         sender, receiver = self.message_recipients()

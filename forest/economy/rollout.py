@@ -1,4 +1,4 @@
-"""Playing episodes of an economy under its expert policy, and averaging them over seeds."""
+"""Playing episodes of an economy under a policy, and averaging them over seeds."""
 
 from __future__ import annotations
 
@@ -8,40 +8,67 @@ from dataclasses import dataclass
 import numpy as np
 
 from forest.economy.base import Economy
+from forest.economy.messages import Messages
 from forest.economy.registry import make_economy
 from forest.validation import require_int
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A policy's round: actions, what it asks the channel to deliver, and what it offered.
+
+    ``offered_tokens`` counts message tokens before any router pruned them, so that
+    ``delivered / offered`` is the share a router kept.
+    """
+
+    actions: np.ndarray
+    messages: Messages | None
+    offered_tokens: int
+
+
+Policy = Callable[[Economy], Decision]
+
+
+@dataclass(frozen=True)
 class Episode:
-    """What one expert episode measured."""
+    """What one episode measured."""
 
     economy: str
     seed: int
     n_agents: int
     rounds: int
-    messages: bool
     task_completion: float  # mean over agents and rounds of the per-round task flags
     completion_per_round: tuple[float, ...]
     metrics: dict[str, float]
-    message_tokens: int  # tokens sent over the whole episode
+    offered_tokens: int  # message tokens the policy produced over the episode
+    delivered_tokens: int  # message tokens the channel delivered
 
 
-def play_expert(
+def expert_policy(messages: bool = True) -> Policy:
+    """The economy's own expert; ``messages=False`` cuts the message channel."""
+
+    def decide(economy: Economy) -> Decision:
+        actions, outgoing = economy.expert()
+        return Decision(actions, outgoing if messages else None, outgoing.n_tokens)
+
+    return decide
+
+
+def play(
     economy: Economy,
+    policy: Policy,
     rounds: int,
-    messages: bool = True,
     on_round: Callable[[], None] | None = None,
 ) -> Episode:
-    """Run ``rounds`` rounds of the expert; ``messages=False`` cuts the message channel."""
+    """Run ``rounds`` rounds of ``policy`` in ``economy``."""
     require_int(rounds, "rounds", 1, 100_000)
     per_round = []
-    tokens = 0
+    offered = delivered = 0
     for _ in range(rounds):
-        actions, outgoing = economy.expert()
-        sent = outgoing if messages else None
-        tokens += outgoing.n_tokens if messages else 0
-        result = economy.step(actions, sent)
+        decision = policy(economy)
+        offered += decision.offered_tokens
+        delivered += 0 if decision.messages is None else decision.messages.n_tokens
+        result = economy.step(decision.actions, decision.messages)
         per_round.append(float(result.task_completed.mean()))
         if on_round is not None:
             on_round()
@@ -50,12 +77,29 @@ def play_expert(
         seed=economy.seed,
         n_agents=economy.n_agents,
         rounds=rounds,
-        messages=messages,
         task_completion=float(np.mean(per_round)),
         completion_per_round=tuple(per_round),
         metrics=economy.episode_metrics(),
-        message_tokens=tokens,
+        offered_tokens=offered,
+        delivered_tokens=delivered,
     )
+
+
+def evaluate(
+    name: str,
+    make_policy: Callable[[], Policy],
+    seeds: int,
+    rounds: int,
+    n_agents: int | None = None,
+    on_round: Callable[[], None] | None = None,
+) -> list[Episode]:
+    """One episode per seed ``0 .. seeds-1`` of economy ``name``, a fresh policy for each."""
+    require_int(seeds, "seeds", 1, 10_000)
+    overrides = {} if n_agents is None else {"n_agents": n_agents}
+    return [
+        play(make_economy(name, seed, **overrides), make_policy(), rounds, on_round)
+        for seed in range(seeds)
+    ]
 
 
 def evaluate_expert(
@@ -66,13 +110,7 @@ def evaluate_expert(
     messages: bool = True,
     on_round: Callable[[], None] | None = None,
 ) -> list[Episode]:
-    """One expert episode per seed ``0 .. seeds-1`` of economy ``name``."""
-    require_int(seeds, "seeds", 1, 10_000)
-    overrides = {} if n_agents is None else {"n_agents": n_agents}
-    return [
-        play_expert(make_economy(name, seed, **overrides), rounds, messages, on_round)
-        for seed in range(seeds)
-    ]
+    return evaluate(name, lambda: expert_policy(messages), seeds, rounds, n_agents, on_round)
 
 
 def summarize(episodes: list[Episode]) -> dict[str, tuple[float, float]]:

@@ -38,6 +38,7 @@ from forest.economy.registry import register_economy
 from forest.economy.supply_chain_config import SupplyChainConfig
 
 SUPPLIER, WAREHOUSE, RETAILER = 0, 1, 2
+ORDER_STEPS_PER_RETAILER = 8
 ECHELONS = ("supplier", "warehouse", "retailer")
 
 
@@ -292,6 +293,10 @@ class SupplyChain(Economy):
         per_child = np.where(self._child_fresh(), self.report_forecast, self.order_forecast)
         from_children = self._sum_over_children(per_child)
         return np.where(self.echelon == RETAILER, self.demand_smoothed, from_children)
+
+    def action_unit(self) -> np.ndarray:
+        """An eighth of a unit per retailer served: orders scale with the agent's tree."""
+        return self.scale / ORDER_STEPS_PER_RETAILER
 
     def lead_time(self) -> np.ndarray:
         cfg = self.config

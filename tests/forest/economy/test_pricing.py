@@ -7,7 +7,7 @@ from forest.economy import Messages, make_economy
 from forest.economy.messages import PRICE
 from forest.economy.pricing import Pricing, PricingConfig
 from forest.economy.pricing_solver import profits, solve_monopoly, solve_nash
-from forest.economy.rollout import play_expert
+from forest.economy.rollout import expert_policy, play
 from forest.errors import ConfigError, InvalidInputError
 
 FAST = settings(max_examples=25, deadline=None)
@@ -24,14 +24,14 @@ def random_prices(economy: Pricing, rng: np.random.Generator) -> np.ndarray:
 
 
 def test_expert_profit_gain_stays_near_competition_over_three_seeds():
-    gains = [play_expert(Pricing(PricingConfig(), seed), 50).metrics for seed in range(3)]
+    gains = [play(Pricing(PricingConfig(), seed), expert_policy(), 50).metrics for seed in range(3)]
     delta = np.mean([metrics["profit_gain"] for metrics in gains])
     assert -0.1 <= delta <= 0.15
     assert np.mean([metrics["task_completion"] for metrics in gains]) >= 0.9
 
 
 def test_benchmarks_match_the_solver_for_the_default_market():
-    metrics = play_expert(Pricing(PricingConfig(), 0), 1).metrics
+    metrics = play(Pricing(PricingConfig(), 0), expert_policy(), 1).metrics
     assert metrics["nash_price"] == pytest.approx(1.4729, abs=1e-3)
     assert metrics["monopoly_price"] == pytest.approx(1.9250, abs=1e-3)
 
@@ -49,7 +49,7 @@ def test_profit_gain_is_zero_at_nash_prices_and_one_at_monopoly_prices():
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_plays_an_expert_episode_with_finite_metrics(preset):
     economy = make_economy("pricing", 1, PricingConfig.preset(preset))
-    episode = play_expert(economy, 5)
+    episode = play(economy, expert_policy(), 5)
     assert all(np.isfinite(value) for value in episode.metrics.values())
     observations = economy.observe()
     assert observations.shape == (economy.n_agents, len(Pricing.observation_names))
