@@ -20,6 +20,11 @@ class EconomyConfig:
     min_agents: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
+        # Suite files are TOML, whose arrays arrive as lists; tuples keep configs hashable.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
         require_int(self.n_agents, "n_agents", self.min_agents, MAX_AGENTS)
         self.validate()
 

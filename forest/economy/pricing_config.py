@@ -42,12 +42,6 @@ class PricingConfig(EconomyConfig):
         "asymmetric": {"costs": (0.9, 1.1)},
     }
 
-    def __post_init__(self) -> None:
-        # Suite files are TOML, whose arrays arrive as lists; a tuple keeps the config hashable.
-        if isinstance(self.costs, list):
-            object.__setattr__(self, "costs", tuple(self.costs))
-        super().__post_init__()
-
     def validate(self) -> None:
         k = self.firms_per_market
         require_int(k, "firms_per_market", 2, 64)

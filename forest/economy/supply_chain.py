@@ -7,7 +7,8 @@ of trees in which every supplier and warehouse has at least one child). Every ro
 2. orders placed ``order_delay`` rounds ago reach the parent and join what it owes the child;
    a supplier's order goes to an unlimited factory and ships to it after ``ship_lead_time``;
 3. retailers face Poisson customer demand (``demand_base`` per round, ``demand_after`` from round
-   ``demand_step_round``: the beer game's step from 4 to 8); unmet demand is backlogged;
+   ``demand_step_round``: the beer game's step from 4 to 8), times their tree's demand regime,
+   which switches at random; unmet demand is backlogged;
 4. every agent ships what it owes from stock; a short upstream stock is split in proportion to
    what each child is owed (rounded down, so goods stay integers and the split does not depend on
    agent order: the rounding remainder waits in stock for the next round);
@@ -86,6 +87,8 @@ class SupplyChain(Economy):
     agent_arrays = (
         "echelon",
         "parent",
+        "root",
+        "regime",
         "scale",
         "inventory",
         "backlog",
@@ -99,7 +102,7 @@ class SupplyChain(Economy):
         "report_age",
         "last_report",
     )
-    agent_id_arrays = ("parent",)
+    agent_id_arrays = ("parent", "root")
 
     def __init__(self, config: SupplyChainConfig, seed: int) -> None:
         super().__init__(config, seed)
@@ -114,6 +117,10 @@ class SupplyChain(Economy):
                 n_sup + _assign_parents(n_ret, n_wh, network_rng),
             ]
         ).astype(np.int64)
+        root = np.where(self.parent >= 0, self.parent, np.arange(cfg.n_agents))
+        self.root = np.where(self.parent[root] >= 0, self.parent[root], root)
+        # Only a root's entry is read: the regime index of its tree's demand.
+        self.regime = np.full(cfg.n_agents, cfg.regime_levels.index(1.0), dtype=np.int64)
         # scale: retailers served at or below an agent; flows and stocks start proportional to it.
         is_retailer = (self.echelon == RETAILER).astype(np.float64)
         self.scale = is_retailer
@@ -180,8 +187,7 @@ class SupplyChain(Economy):
 
     def tree_ids(self) -> np.ndarray:
         """The supplier at the root of each agent's tree."""
-        root = np.where(self.parent >= 0, self.parent, np.arange(self.n_agents))
-        return np.where(self.parent[root] >= 0, self.parent[root], root)
+        return self.root.copy()
 
     def goods_in_system(self) -> int:
         """Units in stock or on the way; with sold and produced counts, the conservation check."""
@@ -210,8 +216,9 @@ class SupplyChain(Economy):
         self.ship_pipe[:, -1] += np.where(is_sup, actions, 0)
         self._goods_produced += int(actions[is_sup].sum())
 
-        mean = cfg.demand_base if self.round < cfg.demand_step_round else cfg.demand_after
-        demand = np.where(is_ret, self.rng.poisson(mean, size=self.n_agents)[self.uid], 0)
+        base = cfg.demand_base if self.round < cfg.demand_step_round else cfg.demand_after
+        mean = base * np.asarray(cfg.regime_levels)[self.regime[self.root]]
+        demand = np.where(is_ret, self.rng.poisson(mean[np.argsort(self.uid)])[self.uid], 0)
 
         # Retailers serve old backlog first, then this round's demand.
         old_backlog = self.backlog.copy()
@@ -244,6 +251,7 @@ class SupplyChain(Economy):
         self.demand_smoothed = smooth(self.demand_smoothed, self.demand_seen, alpha)
         self.order_forecast = smooth(self.order_forecast, arrived, alpha)
 
+        self._switch_regimes()
         holding = cfg.holding_cost * self.inventory.sum()
         backlog_cost = cfg.backlog_cost * self.backlog.sum()
         round_figures = {
@@ -267,6 +275,13 @@ class SupplyChain(Economy):
                 "backlog_cost": float(backlog_cost / self.n_agents),
             },
         )
+
+    def _switch_regimes(self) -> None:
+        """Each tree's demand regime moves to a random level with probability regime_switch."""
+        cfg = self.config
+        switch = self.rng.random(self.n_agents)[self.uid] < cfg.regime_switch
+        level = self.rng.integers(len(cfg.regime_levels), size=self.n_agents)[self.uid]
+        self.regime = np.where(switch, level, self.regime)
 
     def _read_inbox(self) -> None:
         """Parents note their children's demand reports; stale ones fall back to orders."""

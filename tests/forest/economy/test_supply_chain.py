@@ -180,3 +180,15 @@ def test_hop_distance_counts_edges_from_the_nearest_source():
     assert graph.hop_distance(np.array([2])).tolist() == [2, 1, 0]
     assert graph.hop_distance(np.array([0, 2])).tolist() == [0, 1, 0]
     assert graph.hop_distance(np.array([], dtype=np.int64)).tolist() == [-1, -1, -1]
+
+
+def test_a_policy_that_ignores_the_economy_fills_far_less_than_the_expert():
+    """Demand regimes shift per tree, so no fixed order schedule does the expert's job."""
+    fills = []
+    for seed in range(2):
+        economy = SupplyChain(SupplyChainConfig(), seed)
+        for _ in range(50):
+            economy.step(np.rint(economy.scale * 8).astype(np.int64))
+        fills.append(economy.episode_metrics()["fill_rate"])
+    expert = summarize(evaluate_expert("supply_chain", seeds=2, rounds=50))["fill_rate"][0]
+    assert np.mean(fills) < expert - 0.1
