@@ -2,6 +2,7 @@
 
 import os
 
+import torch
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -12,3 +13,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+# Tests run many small tensor ops: one thread avoids oversubscribing the two cores (and its
+# spin-waits) when anything else is running, and keeps float reductions in one fixed order.
+torch.set_num_threads(1)

@@ -1,0 +1,1 @@
+"""The ``forest`` command's sub-commands, one module per group."""

@@ -1,0 +1,192 @@
+"""``forest train``, ``forest eval`` and ``forest info``: the forest model itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from forest.commands.common import mean_sd, progress_bar
+from forest.economy import economy_class, economy_names
+from forest.economy.rollout import evaluate_expert, summarize
+from forest.evaluation import evaluate_forest, kept_share
+from forest.model import ForestConfig, dense_flops, forest_flops, meta_model, parameter_counts
+from forest.model.config import PRESETS
+from forest.training import checkpoints
+from forest.training.behaviour_cloning import train_forest
+from forest.training.config import TrainConfig
+
+DEFAULT_CHECKPOINT = Path("checkpoints/small")
+
+
+def train(args: argparse.Namespace, console: Console) -> int:
+    overrides = {"seed": args.seed}
+    if args.iterations is not None:
+        overrides["iterations"] = args.iterations
+    config = TrainConfig.preset(args.preset, **overrides)
+    out = Path(args.out)
+    if checkpoints.is_finished(out) and not args.force:
+        console.print(f"{out} already holds a finished forest; --force trains it again.")
+        return 2
+    if args.force and checkpoints.is_finished(out):
+        (out / checkpoints.TRAIN_LOG).unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with progress_bar(console) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_phase(phase: str, total: int) -> None:
+            progress.reset(task, description=phase, total=total or None)
+
+        def on_step(figures: dict[str, float]) -> None:
+            progress.advance(task)
+
+        _, log = train_forest(config, out, on_step=on_step, on_phase=on_phase)
+    minutes = (time.perf_counter() - started) / 60
+    last = log[-1]
+    console.print(
+        f"trained {config.model_preset} forest in {minutes:.1f} min: {len(log)} steps, final "
+        f"action loss {last['action_loss']:.3f}, message loss {last['message_loss']:.3f}\n"
+        f"saved to {out}/ (model.safetensors, tokenizer.json, router.safetensors, "
+        f"loss_curve.png, train_log.json)"
+    )
+    return 0
+
+
+def evaluate(args: argparse.Namespace, console: Console) -> int:
+    names = [args.economy] if args.economy else economy_names()
+    for name in names:
+        economy_class(name)
+    policy = checkpoints.load_policy(Path(args.checkpoint))
+    rows = {}
+    with progress_bar(console) as progress:
+        for name in names:
+            n_agents = args.agents or economy_class(name).config_class().n_agents
+            task = progress.add_task(name, total=3 * args.seeds * args.rounds)
+            tick = lambda task=task: progress.advance(task)  # noqa: E731
+            routed = evaluate_forest(policy, name, args.seeds, args.rounds, n_agents, True, tick)
+            full = evaluate_forest(policy, name, args.seeds, args.rounds, n_agents, False, tick)
+            expert = evaluate_expert(name, args.seeds, args.rounds, n_agents, on_round=tick)
+            rows[name] = {
+                "n_agents": n_agents,
+                "forest": summarize(routed),
+                "forest_all_messages": summarize(full),
+                "expert": summarize(expert),
+                "router_kept_share": kept_share(routed),
+            }
+    if args.json:
+        out = {
+            name: {
+                "n_agents": row["n_agents"],
+                "router_kept_share": row["router_kept_share"],
+                **{
+                    who: {key: mean for key, (mean, _) in row[who].items()}
+                    for who in ("forest", "forest_all_messages", "expert")
+                },
+            }
+            for name, row in rows.items()
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    table = Table(title=f"clean task completion, {args.seeds} seeds x {args.rounds} rounds")
+    for column in ("economy", "agents", "forest + router", "forest, all messages", "expert"):
+        table.add_column(column, justify="right")
+    table.add_column("tokens kept by router", justify="right")
+    for name, row in rows.items():
+        table.add_row(
+            name,
+            str(row["n_agents"]),
+            mean_sd(row["forest"]["task_completion"]),
+            mean_sd(row["forest_all_messages"]["task_completion"]),
+            mean_sd(row["expert"]["task_completion"]),
+            f"{row['router_kept_share']:.1%}",
+        )
+    console.print(table)
+    return 0
+
+
+def info(args: argparse.Namespace, console: Console) -> int:
+    target = args.target
+    if target in PRESETS:
+        config = ForestConfig.preset(target)
+    else:
+        config = ForestConfig.from_json_file(str(Path(target) / "config.json"))
+    params = parameter_counts(meta_model(config))
+    forest = forest_flops(config, args.agents, n_trees=max(1, args.agents // 50))
+    dense = dense_flops(config, args.agents)
+    facts = {
+        "hidden_size": config.hidden_size,
+        "layers": config.num_hidden_layers,
+        "heads": config.num_attention_heads,
+        "kv_heads": config.num_key_value_heads,
+        "tokens_per_agent": config.max_agent_tokens,
+        "tree_slots": config.tree_slots,
+        "forest_slots": config.forest_slots,
+        "parameters": params["total"],
+        "parameters_by_part": params,
+        "agents": args.agents,
+        "flops_per_agent_round": forest.total / args.agents,
+        "dense_flops_per_agent_round": dense.total / args.agents,
+        "compressed_vs_dense_cost_cut": 1 - forest.total / dense.total,
+    }
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return 0
+    table = Table(title=f"forest {target}")
+    table.add_column("fact")
+    table.add_column("value", justify="right")
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v:,}" for k, v in value.items())
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        table.add_row(key, str(value))
+    console.print(table)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    tr = sub.add_parser(
+        "train",
+        help="train a forest and its router by behaviour cloning from the experts",
+        description="Behaviour cloning (with DAgger) of the forest on all three economies at "
+        "once, then the router on counterfactual labels. Checkpoints after every iteration: "
+        "rerunning the same command resumes a killed run.",
+    )
+    tr.add_argument("--preset", default="small", choices=sorted(TrainConfig.presets))
+    tr.add_argument("--out", required=True, help="folder for the checkpoint")
+    tr.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
+    tr.add_argument("--iterations", type=int, default=None, help="DAgger iterations")
+    tr.add_argument("--force", action="store_true", help="retrain a finished checkpoint")
+    tr.set_defaults(handler=train)
+
+    ev = sub.add_parser(
+        "eval",
+        help="clean task completion of a trained forest, with and without its router",
+        description="Play the forest (with its router, and with every message kept) and the "
+        "experts on the same seeds; report task completion and the router's token savings.",
+    )
+    ev.add_argument("checkpoint", help=f"checkpoint folder (e.g. {DEFAULT_CHECKPOINT})")
+    ev.add_argument("--economy", default=None, help="one economy (default: all)")
+    ev.add_argument("--agents", type=int, default=None, help="agents (default: economy's)")
+    ev.add_argument("--rounds", type=int, default=50, help="rounds (default: %(default)s)")
+    ev.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 (default: %(default)s)")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.set_defaults(handler=evaluate)
+
+    inf = sub.add_parser(
+        "info",
+        help="size and cost of a preset or checkpoint",
+        description="Parameter count and FLOPs per agent-round of a forest preset "
+        f"({', '.join(PRESETS)}) or checkpoint folder, built on the meta device.",
+    )
+    inf.add_argument("target", help="a preset name or a checkpoint folder")
+    inf.add_argument("--agents", type=int, default=1000, help="agents (default: %(default)s)")
+    inf.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    inf.set_defaults(handler=info)

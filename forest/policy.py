@@ -1,0 +1,98 @@
+"""The forest as a policy: one model call per round decides every agent's action and message.
+
+Each round: the tokenizer turns every agent's observation and delivered messages into tokens;
+the forest encodes them (with each agent's previous summary as memory), aggregates the summaries
+over the trees and the forest, and its heads give an action class and one outgoing message per
+agent. The message goes to the agent's recipients, acknowledgements of what it received go back
+(the channel's echo protocol, the redundant traffic of the economies' experts too), and the
+router, when there is one, decides what is delivered next round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from forest.actions import classes_to_actions, valid_classes
+from forest.economy import Economy, Messages
+from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS
+from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
+from forest.router import Routed, Router
+from forest.tokenizer import AgentTokenizer
+
+
+@dataclass(frozen=True)
+class PolicyStep:
+    actions: np.ndarray  # (n,) the economy's integer actions
+    messages: Messages  # what the economy should deliver next round (after routing)
+    routed: Routed | None  # None when no router runs
+    output: ForestOutput
+
+
+def message_token_mask(message_len: int, message_vocab: int) -> torch.Tensor:
+    """(len, vocab) True where a token is allowed: a kind first, digits after."""
+    allowed = torch.zeros(message_len, message_vocab, dtype=torch.bool)
+    allowed[0, 1:N_KIND_TOKENS] = True
+    allowed[1:, FIRST_DIGIT:] = True
+    return allowed
+
+
+def action_class_mask(economy: Economy, n_classes: int) -> torch.Tensor:
+    """(n, n_classes) True where a class is an action of the agent's economy."""
+    valid = torch.from_numpy(valid_classes(economy, n_classes))
+    return torch.arange(n_classes)[None, :] < valid[:, None]
+
+
+class ForestPolicy:
+    """A forest model, its tokenizer and (optionally) its router, acting in an economy."""
+
+    def __init__(
+        self, model: ForestPreTrainedModel, tokenizer: AgentTokenizer, router: Router | None = None
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.router = router
+        self.memory: torch.Tensor | None = None
+        cfg = model.config
+        self._message_mask = message_token_mask(cfg.message_len, cfg.message_vocab)
+
+    def reset(self) -> None:
+        """Forget every agent's memory: call at the start of an episode."""
+        self.memory = None
+
+    def model_inputs(self, economy: Economy) -> dict[str, torch.Tensor | None]:
+        tokens = self.tokenizer.encode(economy)
+        return {
+            "input_ids": torch.from_numpy(tokens.input_ids),
+            "attention_mask": torch.from_numpy(tokens.attention_mask),
+            "role_ids": torch.from_numpy(economy.role),
+            "tree_ids": torch.from_numpy(economy.tree_ids()),
+            "memory": self.memory,
+        }
+
+    @torch.inference_mode()
+    def act(
+        self,
+        economy: Economy,
+        summary_delta: torch.Tensor | None = None,
+        aggregation_weights: torch.Tensor | None = None,
+    ) -> PolicyStep:
+        """Decide this round for every agent of ``economy``; remembers the summaries."""
+        output = self.model(
+            **self.model_inputs(economy),
+            aggregation_weights=aggregation_weights,
+            summary_delta=summary_delta,
+        )
+        self.memory = output.summaries
+        action_logits = output.action_logits.masked_fill(
+            ~action_class_mask(economy, output.action_logits.shape[1]), float("-inf")
+        )
+        actions = classes_to_actions(economy, action_logits.argmax(dim=1).numpy())
+        message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
+        tokens = message_logits.argmax(dim=2).numpy()
+        outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
+        routed = None if self.router is None else self.router.route(outgoing, economy.role)
+        kept = outgoing if routed is None else routed.kept
+        return PolicyStep(actions, kept, routed, output)

@@ -1,0 +1,207 @@
+"""Behaviour cloning with DAgger: the forest learns every economy's expert at once.
+
+Each iteration gathers episodes of every economy (iteration 0 from the experts, later ones from
+the forest with the expert taking over a shrinking share of agents), labels each round with the
+expert's action and message, and trains on everything gathered so far. Episodes are replayed in
+order, each round's memory being the forest's own detached summaries of the round before, as at
+play time. Every iteration draws its randomness from ``(seed, iteration)`` and ends with a
+checkpoint, so a killed run resumes where it stopped and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from forest.economy import economy_names
+from forest.errors import ForestError
+from forest.model.config import ForestConfig
+from forest.model.modeling_forest import ForestModel
+from forest.policy import ForestPolicy, message_token_mask
+from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
+from forest.training import checkpoints
+from forest.training.config import TrainConfig
+from forest.training.data import IGNORE, EpisodeRecord, RoundRecord, collect_episode
+from forest.training.plots import plot_loss_curve
+from forest.training.router_training import router_dataset, train_router
+
+TRAIN_SEED_BASE = 10_000
+LOSS_CURVE = "loss_curve.png"  # training episodes never share a seed with evaluation (seeds 0..)
+
+
+class TrainingError(ForestError):
+    """Training cannot go on: it diverged, or the folder holds another run."""
+
+
+def forest_config(train: TrainConfig) -> ForestConfig:
+    return ForestConfig.preset(
+        train.model_preset, vocab_size=VOCAB_SIZE, max_agent_tokens=AGENT_TOKENS
+    )
+
+
+def round_loss(
+    model: ForestModel,
+    record: RoundRecord,
+    memory: torch.Tensor | None,
+    message_weight: float,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Loss of one round; returns (loss, the round's summaries, figures for the log)."""
+    out = model(
+        input_ids=record.input_ids,
+        attention_mask=record.attention_mask,
+        role_ids=record.role_ids,
+        tree_ids=record.tree_ids,
+        memory=memory,
+    )
+    n_classes = out.action_logits.shape[1]
+    valid = torch.arange(n_classes)[None, :] < record.action_valid[:, None]
+    action_logits = out.action_logits.masked_fill(~valid, float("-inf"))
+    action_loss = F.cross_entropy(action_logits, record.action_target)
+    cfg = model.config
+    allowed = message_token_mask(cfg.message_len, cfg.message_vocab)
+    message_logits = out.message_logits.masked_fill(~allowed, float("-inf"))
+    targets = record.message_target.reshape(-1)
+    message_loss = (
+        F.cross_entropy(message_logits.reshape(-1, cfg.message_vocab), targets, ignore_index=IGNORE)
+        if bool((targets != IGNORE).any())
+        else action_loss.new_zeros(())
+    )
+    loss = action_loss + message_weight * message_loss
+    accuracy = (action_logits.argmax(dim=1) == record.action_target).float().mean()
+    figures = {
+        "loss": float(loss.detach()),
+        "action_loss": float(action_loss.detach()),
+        "message_loss": float(message_loss.detach()),
+        "action_accuracy": float(accuracy),
+    }
+    return loss, out.summaries.detach(), figures
+
+
+def train_epoch(
+    model: ForestModel,
+    optimizer: torch.optim.Optimizer,
+    episodes: list[EpisodeRecord],
+    rng: np.random.Generator,
+    message_weight: float,
+    on_step: Callable[[dict[str, float]], None],
+) -> None:
+    model.train()
+    for index in rng.permutation(len(episodes)):
+        memory = None
+        for record in episodes[index].rounds:
+            loss, memory, figures = round_loss(model, record, memory, message_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            on_step(figures)
+
+
+def gather(
+    train: TrainConfig,
+    iteration: int,
+    model: ForestModel,
+    tokenizer: AgentTokenizer,
+) -> list[EpisodeRecord]:
+    learner = None if iteration == 0 else ForestPolicy(model, tokenizer)
+    share = train.expert_share**iteration
+    episodes = []
+    for e_index, name in enumerate(economy_names()):
+        for k in range(train.episodes):
+            seed = TRAIN_SEED_BASE + train.seed * 1000 + iteration * 100 + e_index * 10 + k
+            episodes.append(
+                collect_episode(
+                    name,
+                    seed,
+                    train.n_agents,
+                    train.rounds,
+                    tokenizer,
+                    model.config.n_actions,
+                    learner,
+                    share,
+                )
+            )
+    return episodes
+
+
+def steps_per_iteration(train: TrainConfig, iteration: int) -> int:
+    episodes = (iteration + 1) * train.episodes * len(economy_names())
+    return episodes * train.rounds * train.epochs
+
+
+def train_forest(
+    train: TrainConfig,
+    out: Path,
+    on_step: Callable[[dict[str, float]], None] = lambda figures: None,
+    on_phase: Callable[[str, int], None] = lambda phase, total: None,
+) -> tuple[ForestPolicy, list[dict[str, float]]]:
+    """Train (or resume training) the forest and its router into ``out``.
+
+    Returns the trained policy and the loss log (one row per optimiser step).
+    """
+    out = Path(out)
+    torch.set_num_threads(train.threads)
+    if checkpoints.has_training_state(out):
+        model, tokenizer, optimizer, episodes, start, log = _resume(train, out)
+    else:
+        torch.manual_seed(train.seed)
+        model = ForestModel(forest_config(train))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
+        tokenizer = AgentTokenizer.fit_on_experts()
+        episodes, start, log = [], 0, []
+
+    for iteration in range(start, train.iterations):
+        torch.manual_seed(train.seed * 1000 + iteration)
+        rng = np.random.default_rng([train.seed, iteration])
+        title = f"iteration {iteration + 1}/{train.iterations}"
+        on_phase(f"{title}: gathering episodes", 0)
+        episodes += gather(train, iteration, model, tokenizer)
+        on_phase(f"{title}: training", steps_per_iteration(train, iteration))
+
+        def record(figures: dict[str, float], iteration: int = iteration) -> None:
+            log.append({"step": len(log), "iteration": iteration, **figures})
+            on_step(figures)
+
+        for _ in range(train.epochs):
+            train_epoch(model, optimizer, episodes, rng, train.message_weight, record)
+        if not math.isfinite(log[-1]["loss"]):
+            raise TrainingError("training diverged: the loss is no longer finite")
+        model.eval()
+        checkpoints.save_policy(out, model, tokenizer, router=None)
+        progress = {"iterations_done": iteration + 1, "train_config": train.to_dict(), "log": log}
+        checkpoints.save_training_state(out, optimizer, episodes, progress)
+
+    on_phase("router: counterfactual labels", 0)
+    labelled = router_dataset(train.router_agents, train.router_rounds, train.seed)
+    router = train_router(*labelled, epochs=train.router_epochs, seed=train.seed)
+    checkpoints.save_policy(out, model, tokenizer, router)
+    checkpoints.finish_training(out, {"train_config": train.to_dict(), "log": log})
+    plot_loss_curve(log, out / LOSS_CURVE)
+    return ForestPolicy(model, tokenizer, router), log
+
+
+def _resume(
+    train: TrainConfig, out: Path
+) -> tuple[ForestModel, AgentTokenizer, torch.optim.Optimizer, list[EpisodeRecord], int, list]:
+    policy = checkpoints.load_policy(out, with_router=False)
+    model = policy.model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
+    episodes, progress = checkpoints.load_training_state(out, optimizer)
+    if progress["train_config"] != train.to_dict():
+        raise TrainingError(
+            f"resume: {out} holds an unfinished run with another training config; "
+            "train into a new --out folder"
+        )
+    return (
+        model,
+        policy.tokenizer,
+        optimizer,
+        episodes,
+        progress["iterations_done"],
+        progress["log"],
+    )

@@ -1,0 +1,95 @@
+"""What a training run does, as a validated dataclass with named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Self
+
+from forest.errors import ConfigError, UnknownNameError
+from forest.validation import require_float, require_int
+
+MODEL_PRESETS = ("tiny", "small", "large")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Behaviour cloning on every economy at once, then the router.
+
+    Iteration 0 clones the experts' own trajectories; every later iteration rolls the current
+    forest out (the expert takes over each agent with probability ``expert_share ** iteration``)
+    and labels the states it reaches with the expert's decisions (DAgger), so the forest learns
+    to recover from its own mistakes instead of only from states the expert visits.
+    """
+
+    model_preset: str = "small"
+    n_agents: int = 240  # per training episode; a multiple of every economy's market size (10)
+    rounds: int = 40
+    episodes: int = 2  # per economy and iteration
+    iterations: int = 4
+    epochs: int = 2  # passes over all data gathered so far, per iteration
+    learning_rate: float = 2e-3
+    message_weight: float = 0.5
+    expert_share: float = 0.5
+    router_agents: int = 60
+    router_rounds: int = 20
+    router_epochs: int = 200
+    seed: int = 0
+    # Float sums depend on how work is split between threads: a fixed count keeps the weights
+    # bit-for-bit regenerable.
+    threads: int = 1
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "small": {},
+        "large": {"model_preset": "large"},
+        # A forest for tests: trains in seconds, acts badly.
+        "tiny": {
+            "model_preset": "tiny",
+            "n_agents": 60,
+            "rounds": 6,
+            "episodes": 1,
+            "iterations": 2,
+            "epochs": 1,
+            "router_agents": 20,
+            "router_rounds": 4,
+            "router_epochs": 20,
+        },
+    }
+
+    def __post_init__(self) -> None:
+        if self.model_preset not in MODEL_PRESETS:
+            raise ConfigError(
+                f"model_preset: expected one of {MODEL_PRESETS}, got {self.model_preset!r}"
+            )
+        require_int(self.n_agents, "n_agents", 20, 100_000)
+        if self.n_agents % 10:
+            raise ConfigError(
+                f"n_agents: expected a multiple of 10 (every economy's market size), "
+                f"got {self.n_agents}"
+            )
+        require_int(self.rounds, "rounds", 2, 10_000)
+        require_int(self.episodes, "episodes", 1, 1000)
+        require_int(self.iterations, "iterations", 1, 100)
+        require_int(self.epochs, "epochs", 1, 100)
+        require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
+        require_float(self.message_weight, "message_weight", 0.0, 100.0)
+        require_float(self.expert_share, "expert_share", 0.0, 1.0)
+        require_int(self.router_agents, "router_agents", 20, 10_000)
+        require_int(self.router_rounds, "router_rounds", 1, 1000)
+        require_int(self.router_epochs, "router_epochs", 1, 100_000)
+        require_int(self.seed, "seed", 0)
+        require_int(self.threads, "threads", 1, 256)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Self:
+        if name not in cls.presets:
+            raise UnknownNameError(
+                f"preset: unknown training preset {name!r}; allowed: {sorted(cls.presets)}"
+            )
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise ConfigError(f"TrainConfig: unknown field(s) {unknown}; allowed: {sorted(fields)}")
+        return cls(**{**cls.presets[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from forest.economy import Messages, make_economy
+from forest.economy.messages import DEMAND, MESSAGE_LEN
+from forest.errors import InvalidInputError
+from forest.tokenizer import (
+    AGENT_TOKENS,
+    MAX_FEATURES,
+    MESSAGE_SLOTS,
+    MSG_OFFSET,
+    OBS_BINS,
+    OBS_OFFSET,
+    PAD,
+    VOCAB_SIZE,
+    AgentTokenizer,
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AgentTokenizer.fit_on_experts(n_agents=60, rounds=8, seeds=1)
+
+
+@pytest.mark.parametrize("name", ["supply_chain", "pricing", "exchange"])
+def test_every_token_is_in_the_vocabulary_and_padding_is_masked(tokenizer, name):
+    economy = make_economy(name, seed=0, n_agents=60)
+    economy.step(*economy.expert())
+    tokens = tokenizer.encode(economy)
+    assert tokens.input_ids.shape == (60, AGENT_TOKENS)
+    assert tokens.input_ids.min() >= 0 and tokens.input_ids.max() < VOCAB_SIZE
+    np.testing.assert_array_equal(tokens.attention_mask, tokens.input_ids != PAD)
+    features = len(economy.observation_names)
+    assert tokens.attention_mask[:, :features].all()
+    assert not tokens.attention_mask[:, features:MAX_FEATURES].any()
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40))
+def test_observation_tokens_are_monotone_in_the_feature_value(values):
+    tokenizer = AgentTokenizer({"pricing": [list(np.linspace(-5, 5, OBS_BINS - 1))] * 8})
+    obs = np.zeros((len(values), 8))
+    obs[:, 3] = np.sort(values)
+    tokens = tokenizer.observation_tokens("pricing", obs)[:, 3]
+    assert np.all(np.diff(tokens) >= 0)
+    assert tokens.min() >= OBS_OFFSET + 3 * OBS_BINS
+    assert tokens.max() < OBS_OFFSET + 4 * OBS_BINS
+
+
+def test_received_messages_are_copied_into_the_slots_in_delivery_order(tokenizer):
+    economy = make_economy("supply_chain", seed=0, n_agents=60)
+    child = int(np.flatnonzero(economy.parent >= 0)[0])
+    parent = int(economy.parent[child])
+    inbox = Messages.make(DEMAND, [child] * 5, [parent] * 5, [1, 2, 3, 4, 5])
+    ids = tokenizer.encode(economy, inbox).input_ids[parent]
+    slots = ids[MAX_FEATURES:].reshape(MESSAGE_SLOTS, MESSAGE_LEN) - MSG_OFFSET
+    np.testing.assert_array_equal(slots, inbox.tokens[:MESSAGE_SLOTS])
+
+
+def test_unfitted_economy_and_bad_observations_are_refused():
+    tokenizer = AgentTokenizer({"pricing": [[0.0]] * 8})
+    with pytest.raises(InvalidInputError, match="not fitted on 'exchange'"):
+        tokenizer.observation_tokens("exchange", np.zeros((2, 7)))
+    with pytest.raises(InvalidInputError, match="shape"):
+        tokenizer.observation_tokens("pricing", np.zeros((2, 3)))
+    with pytest.raises(InvalidInputError, match="NaN"):
+        tokenizer.observation_tokens("pricing", np.full((2, 8), np.nan))
+
+
+def test_json_round_trip_gives_the_same_tokens(tokenizer):
+    again = AgentTokenizer.from_json(tokenizer.to_json())
+    economy = make_economy("exchange", seed=1, n_agents=60)
+    np.testing.assert_array_equal(
+        again.encode(economy).input_ids, tokenizer.encode(economy).input_ids
+    )
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"pricing": [[0.0]]}', '{"barter": []}'])
+def test_malformed_tokenizer_files_are_refused(text):
+    with pytest.raises(InvalidInputError):
+        AgentTokenizer.from_json(text)
