@@ -1,8 +1,9 @@
 """Round latency and FLOPs of ForestModel vs DenseForest on this machine.
 
-Reproduces the forest-model numbers in the README: median forward latency (inference mode,
-after warm-up) at several agent counts, the saturation ratios t(5k)/t(1k) and t(10k)/t(1k), and
-the compressed-vs-dense cost cut in FLOPs and wall time at the same agent count.
+Reproduces the forest-model numbers: median (and min) forward latency in inference mode after
+warm-up at several agent counts, the saturation ratios t(5k)/t(1k) and t(10k)/t(1k), and
+the compressed-vs-dense cost cut in FLOPs and wall time at the same agent count. On a shared
+machine, other processes inflate the medians; the minimum shows the uncontended cost.
 
     .venv/bin/python experiments/bench_forest_model.py [--preset small] [--reps 7]
 """
@@ -37,17 +38,26 @@ def round_inputs(config: ForestConfig, n: int, seed: int = 0) -> dict[str, torch
     }
 
 
-def median_ms(model: ForestPreTrainedModel, n: int, reps: int, warmup: int = 2) -> float:
-    batch = round_inputs(model.config, n)
+def latency_ms(
+    model: ForestPreTrainedModel, agents: list[int], reps: int, warmup: int = 2
+) -> dict[int, list[float]]:
+    """Sorted forward latencies in ms per agent count.
+
+    Sizes are timed round-robin, so that a slow spell on a shared machine lands on every size
+    alike instead of skewing the ratios between them.
+    """
+    batches = {n: round_inputs(model.config, n) for n in agents}
+    times: dict[int, list[float]] = {n: [] for n in agents}
     with torch.inference_mode():
-        for _ in range(warmup):
-            model(**batch)
-        times = []
+        for batch in batches.values():
+            for _ in range(warmup):
+                model(**batch)
         for _ in range(reps):
-            start = time.perf_counter()
-            model(**batch)
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+            for n, batch in batches.items():
+                start = time.perf_counter()
+                model(**batch)
+                times[n].append(1000 * (time.perf_counter() - start))
+    return {n: sorted(t) for n, t in times.items()}
 
 
 def main() -> None:
@@ -64,24 +74,31 @@ def main() -> None:
     dense = DenseForest(config).eval()
     print(f"preset {args.preset}, torch threads {torch.get_num_threads()}, reps {args.reps}")
 
-    forest_ms = {n: median_ms(forest, n, args.reps) for n in args.agents}
-    for n, ms in forest_ms.items():
+    forest_ms: dict[int, float] = {}
+    for n, times in latency_ms(forest, args.agents, args.reps).items():
+        forest_ms[n] = statistics.median(times)
         gflops = forest_flops(config, n, n_trees=-(-n // AGENTS_PER_TREE)).total / 1e9
-        print(f"ForestModel {n:>7} agents: {ms:9.1f} ms  {gflops:9.1f} GFLOP")
+        print(
+            f"ForestModel {n:>7} agents: median {forest_ms[n]:8.1f} ms (min {times[0]:8.1f})"
+            f"  {gflops:8.1f} GFLOP"
+        )
     base = min(forest_ms)
     for n in forest_ms:
         if n != base:
             print(f"  t({n})/t({base}) = {forest_ms[n] / forest_ms[base]:.2f}")
 
-    for n in args.dense_agents:
-        ms = median_ms(dense, n, max(3, args.reps // 2), warmup=1)
+    dense_reps = max(3, args.reps // 2)
+    for n, times in latency_ms(dense, args.dense_agents, dense_reps, warmup=1).items():
+        ms = statistics.median(times)
         dense_gflops = dense_flops(config, n).total / 1e9
         forest_gflops = forest_flops(config, n, n_trees=-(-n // AGENTS_PER_TREE)).total / 1e9
-        line = f"DenseForest {n:>7} agents: {ms:9.1f} ms  {dense_gflops:9.1f} GFLOP"
-        line += f"  (forest cheaper by {1 - forest_gflops / dense_gflops:.0%} in FLOPs"
+        line = f"DenseForest {n:>7} agents: median {ms:8.1f} ms (min {times[0]:8.1f})"
+        line += (
+            f"  {dense_gflops:8.1f} GFLOP; forest cheaper by {1 - forest_gflops / dense_gflops:.0%}"
+        )
         if n in forest_ms:
-            line += f", {1 - forest_ms[n] / ms:.0%} in wall time"
-        print(line + ")")
+            line += f" in FLOPs, {1 - forest_ms[n] / ms:.0%} in wall time"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Agent token sequences: what the forest reads about each agent each round.
 
-An agent's round input is ``AGENT_TOKENS`` token ids (the model adds its memory position in front
-and its summary position at the end):
+An agent's round input is ``F + MESSAGE_SLOTS * MESSAGE_LEN`` token ids, ``F`` its economy's
+observation features (at most ``MAX_FEATURES``, so at most ``AGENT_TOKENS`` ids; the model adds
+its memory position in front and its summary position at the end):
 
-    [ obs_0 .. obs_{F-1}, PAD .. | m1_kind m1_d1 m1_d0 | m2_... | m3_... ]
-      MAX_FEATURES positions       MESSAGE_SLOTS messages of MESSAGE_LEN tokens
+    [ obs_0 .. obs_{F-1} | m1_kind m1_d1 m1_d0 | m2_... | m3_... ]
+                           MESSAGE_SLOTS messages of MESSAGE_LEN tokens
 
 Observation feature ``f`` with value ``x`` becomes token ``OBS_OFFSET + f * OBS_BINS + bin(x)``,
 where the bin edges are quantiles of that feature under the expert policy (fitted once, stored
@@ -40,8 +41,8 @@ assert MSG_OFFSET + MESSAGE_VOCAB <= OBS_OFFSET
 
 @dataclass(frozen=True)
 class AgentTokens:
-    input_ids: np.ndarray  # (n, AGENT_TOKENS) int64
-    attention_mask: np.ndarray  # (n, AGENT_TOKENS) bool, False on padding
+    input_ids: np.ndarray  # (n, F + MESSAGE_SLOTS * MESSAGE_LEN) int64
+    attention_mask: np.ndarray  # same shape, bool, False on empty message slots
 
 
 class AgentTokenizer:
@@ -129,9 +130,10 @@ class AgentTokenizer:
         """Token ids for every agent of ``economy`` this round (``inbox`` defaults to its own)."""
         n = economy.n_agents
         inbox = economy.inbox if inbox is None else inbox
-        ids = np.full((n, AGENT_TOKENS), PAD, dtype=np.int64)
         obs = self.observation_tokens(economy.name, economy.observe())
-        ids[:, : obs.shape[1]] = obs
+        features = obs.shape[1]
+        ids = np.full((n, features + MESSAGE_SLOTS * MESSAGE_LEN), PAD, dtype=np.int64)
+        ids[:, :features] = obs
 
         # The first MESSAGE_SLOTS messages each receiver got, in delivery order.
         order = np.argsort(inbox.receiver, kind="stable")
@@ -142,5 +144,5 @@ class AgentTokenizer:
         rows, slot = receiver[kept], slot[kept]
         tokens = inbox.tokens[order[kept]]
         for k in range(MESSAGE_LEN):
-            ids[rows, MAX_FEATURES + slot * MESSAGE_LEN + k] = MSG_OFFSET + tokens[:, k]
+            ids[rows, features + slot * MESSAGE_LEN + k] = MSG_OFFSET + tokens[:, k]
         return AgentTokens(ids, ids != PAD)

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from forest import cli as forest_cli
 from forest.economy import economy_class, economy_names
 
 PLANNED = {
     "run": "run a suite against a trained forest (issue #5)",
     "report": "rebuild a report from MLflow (issue #5)",
-    "bench": "benchmark the forest's round latency and cost (issue #4)",
 }
 
 
@@ -51,6 +51,11 @@ def _planned(args: argparse.Namespace) -> int:
     return 2
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """``redteam bench forest ...`` is ``forest bench ...``: one implementation, two doors."""
+    return forest_cli.main(["bench", *args.options])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redteam",
@@ -62,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", choices=["economies", "presets", "attacks", "defenses"])
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.set_defaults(handler=_list)
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the forest (see `forest bench --help` for the options)",
+        description="Benchmarks. `redteam bench forest [options]` runs `forest bench [options]`.",
+    )
+    bench.add_argument("what", choices=["forest"])
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="options of `forest bench`")
+    bench.set_defaults(handler=_bench)
     for name, text in PLANNED.items():
         planned = sub.add_parser(name, help=f"not yet: {text}")
         planned.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)

@@ -39,7 +39,7 @@ from forest.economy.registry import register_economy
 from forest.economy.supply_chain_config import SupplyChainConfig
 
 SUPPLIER, WAREHOUSE, RETAILER = 0, 1, 2
-ORDER_STEPS_PER_RETAILER = 8
+ORDER_STEPS_PER_RETAILER = 2
 ECHELONS = ("supplier", "warehouse", "retailer")
 
 
@@ -310,7 +310,7 @@ class SupplyChain(Economy):
         return np.where(self.echelon == RETAILER, self.demand_smoothed, from_children)
 
     def action_unit(self) -> np.ndarray:
-        """An eighth of a unit per retailer served: orders scale with the agent's tree."""
+        """Half a unit per retailer served: orders scale with the agent's tree."""
         return self.scale / ORDER_STEPS_PER_RETAILER
 
     def lead_time(self) -> np.ndarray:

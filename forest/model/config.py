@@ -13,6 +13,7 @@ import copy
 from typing import Any, ClassVar
 
 from transformers import PretrainedConfig
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from forest.errors import ConfigError, UnknownNameError
 from forest.validation import require, require_float, require_int
@@ -157,6 +158,9 @@ class ForestConfig(PretrainedConfig):
         super().__post_init__(**kwargs)
         theta = self.rope_parameters.get("rope_theta")
         require_float(theta, "rope_parameters.rope_theta", 0.0, low_open=True)
+        kinds = ("default", *ROPE_INIT_FUNCTIONS)
+        kind = self.rope_parameters.get("rope_type")
+        require(kind in kinds, "rope_parameters.rope_type", f"one of {kinds}", kind)
 
     def _validate_fields(self) -> None:
         require_int(self.vocab_size, "vocab_size", 2)

@@ -44,11 +44,21 @@ def forest_config(train: TrainConfig) -> ForestConfig:
     )
 
 
+def ordinal_targets(target: torch.Tensor, valid: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(n, classes) a Gaussian of width ``sigma`` classes around each target, on valid classes."""
+    classes = torch.arange(valid.shape[1], dtype=torch.float32)
+    if sigma == 0.0:
+        return (classes[None, :] == target[:, None]).float()
+    weights = torch.exp(-0.5 * ((classes[None, :] - target[:, None]) / sigma) ** 2) * valid
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
 def round_loss(
     model: ForestModel,
     record: RoundRecord,
     memory: torch.Tensor | None,
     message_weight: float,
+    label_sigma: float,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """Loss of one round; returns (loss, the round's summaries, figures for the log)."""
     out = model(
@@ -61,14 +71,17 @@ def round_loss(
     n_classes = out.action_logits.shape[1]
     valid = torch.arange(n_classes)[None, :] < record.action_valid[:, None]
     action_logits = out.action_logits.masked_fill(~valid, float("-inf"))
-    action_loss = F.cross_entropy(action_logits, record.action_target)
+    log_probs = F.log_softmax(action_logits, dim=1).masked_fill(~valid, 0.0)
+    targets = ordinal_targets(record.action_target, valid, label_sigma)
+    action_loss = -(targets * log_probs).sum(dim=1).mean()
     cfg = model.config
     allowed = message_token_mask(cfg.message_len, cfg.message_vocab)
     message_logits = out.message_logits.masked_fill(~allowed, float("-inf"))
-    targets = record.message_target.reshape(-1)
+    message_targets = record.message_target.reshape(-1)
+    flat_logits = message_logits.reshape(-1, cfg.message_vocab)
     message_loss = (
-        F.cross_entropy(message_logits.reshape(-1, cfg.message_vocab), targets, ignore_index=IGNORE)
-        if bool((targets != IGNORE).any())
+        F.cross_entropy(flat_logits, message_targets, ignore_index=IGNORE)
+        if bool((message_targets != IGNORE).any())
         else action_loss.new_zeros(())
     )
     loss = action_loss + message_weight * message_loss
@@ -88,13 +101,14 @@ def train_epoch(
     episodes: list[EpisodeRecord],
     rng: np.random.Generator,
     message_weight: float,
+    label_sigma: float,
     on_step: Callable[[dict[str, float]], None],
 ) -> None:
     model.train()
     for index in rng.permutation(len(episodes)):
         memory = None
         for record in episodes[index].rounds:
-            loss, memory, figures = round_loss(model, record, memory, message_weight)
+            loss, memory, figures = round_loss(model, record, memory, message_weight, label_sigma)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -168,7 +182,9 @@ def train_forest(
             on_step(figures)
 
         for _ in range(train.epochs):
-            train_epoch(model, optimizer, episodes, rng, train.message_weight, record)
+            train_epoch(
+                model, optimizer, episodes, rng, train.message_weight, train.label_sigma, record
+            )
         if not math.isfinite(log[-1]["loss"]):
             raise TrainingError("training diverged: the loss is no longer finite")
         model.eval()

@@ -22,13 +22,16 @@ class TrainConfig:
     """
 
     model_preset: str = "small"
-    n_agents: int = 240  # per training episode; a multiple of every economy's market size (10)
+    n_agents: int = 120  # per training episode; a multiple of every economy's market size (10)
     rounds: int = 40
     episodes: int = 2  # per economy and iteration
     iterations: int = 4
-    epochs: int = 2  # passes over all data gathered so far, per iteration
+    epochs: int = 1  # passes over all data gathered so far, per iteration
     learning_rate: float = 2e-3
     message_weight: float = 0.5
+    # Actions are ordinal (order sizes, price and bid levels): the target is a Gaussian over
+    # neighbouring classes, so a near miss costs less than a far one.
+    label_sigma: float = 1.0
     expert_share: float = 0.5
     router_agents: int = 60
     router_rounds: int = 20
@@ -36,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     # Float sums depend on how work is split between threads: a fixed count keeps the weights
     # bit-for-bit regenerable.
-    threads: int = 1
+    threads: int = 2
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {},
@@ -52,6 +55,7 @@ class TrainConfig:
             "router_agents": 20,
             "router_rounds": 4,
             "router_epochs": 20,
+            "threads": 1,
         },
     }
 
@@ -73,6 +77,7 @@ class TrainConfig:
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
         require_float(self.message_weight, "message_weight", 0.0, 100.0)
         require_float(self.expert_share, "expert_share", 0.0, 1.0)
+        require_float(self.label_sigma, "label_sigma", 0.0, 100.0)
         require_int(self.router_agents, "router_agents", 20, 10_000)
         require_int(self.router_rounds, "router_rounds", 1, 1000)
         require_int(self.router_epochs, "router_epochs", 1, 100_000)

@@ -57,6 +57,7 @@ def test_unknown_preset_is_an_unknown_name_error() -> None:
         ({"initializer_range": float("nan")}, "initializer_range"),
         ({"attn_implementation": "flash_attention_2"}, "attn_implementation"),
         ({"rope_parameters": {"rope_type": "default", "rope_theta": -1.0}}, "rope_theta"),
+        ({"rope_parameters": {"rope_type": "spiral"}}, "rope_type"),
         ({"hiden_size": 64}, "hiden_size"),  # a typo is not silently ignored
         ({"model_type": "llama"}, "model_type"),
     ],
