@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch==2.13.0 is the CPU wheel on disk here; any other spec pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test lint format bench fuzz clean
+.PHONY: run test lint format bench fuzz verify-checkpoint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,8 +14,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+CHECKPOINT := checkpoints/small
+
 run: $(BIN)/.installed
 	$(BIN)/forest demo
+	$(BIN)/forest eval $(CHECKPOINT) --seeds 1 --rounds 30
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q
@@ -30,6 +33,14 @@ format: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python experiments/bench_economies.py
+	$(BIN)/forest bench --checkpoint $(CHECKPOINT)
+
+# Retrains the shipped forest from scratch (about 10 minutes) and checks it is bit-identical.
+verify-checkpoint: $(BIN)/.installed
+	rm -rf /tmp/forest-verify && $(BIN)/forest train --preset small --out /tmp/forest-verify
+	cmp $(CHECKPOINT)/model.safetensors /tmp/forest-verify/model.safetensors
+	cmp $(CHECKPOINT)/router.safetensors /tmp/forest-verify/router.safetensors
+	@echo "the shipped checkpoint is bit-for-bit what forest train produces"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

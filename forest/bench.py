@@ -121,14 +121,15 @@ def run_bench(
 
 
 def ratios(rows: list[BenchRow]) -> dict[str, float]:
-    """Saturation (t(n)/t(smallest n)) and the forest's cost cut against dense at equal n."""
+    """Saturation (t(n)/t(1000), or t(smallest n) without a 1000) and the cost cut against
+    dense at equal n."""
     forest = {r.agents: r for r in rows if r.model == "forest"}
     dense = {r.agents: r for r in rows if r.model == "dense"}
     out: dict[str, float] = {}
     if forest:
-        base = min(forest)
+        base = 1000 if 1000 in forest else min(forest)
         for n, row in sorted(forest.items()):
-            if n != base:
+            if n > base:
                 out[f"time({n})/time({base})"] = row.median_ms / forest[base].median_ms
     for n in sorted(set(forest) & set(dense)):
         out[f"flops_cut_vs_dense@{n}"] = 1 - forest[n].gflops / dense[n].gflops
