@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
-
 from forest.economy import Economy
-from forest.economy.rollout import Decision, Episode, Policy, evaluate, summarize
+from forest.economy.rollout import Decision, Episode, Policy, evaluate
 from forest.policy import ForestPolicy
 
 
@@ -32,7 +30,6 @@ def evaluate_forest(
     use_router: bool = True,
     on_round: Callable[[], None] | None = None,
 ) -> list[Episode]:
-    torch.manual_seed(0)
     return evaluate(
         name, lambda: forest_policy(policy, use_router), seeds, rounds, n_agents, on_round
     )
@@ -41,6 +38,3 @@ def evaluate_forest(
 def kept_share(episodes: list[Episode]) -> float:
     offered = sum(e.offered_tokens for e in episodes)
     return sum(e.delivered_tokens for e in episodes) / offered if offered else 1.0
-
-
-__all__ = ["evaluate_forest", "forest_policy", "kept_share", "summarize"]

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from forest import cli as forest_cli
 from forest.economy import economy_class, economy_names
+from forest.model.config import PRESETS as MODEL_PRESETS
+from forest.training.config import TrainConfig
 
 PLANNED = {
     "run": "run a suite against a trained forest (issue #5)",
@@ -27,12 +29,20 @@ def _list(args: argparse.Namespace) -> int:
         ]
     elif args.what == "presets":
         rows = [
-            {"economy": name, "preset": preset, "overrides": overrides}
+            {"kind": f"economy {name}", "preset": preset, "settings": overrides}
             for name in economy_names()
             for preset, overrides in economy_class(name).config_class.presets.items()
         ]
+        rows += [
+            {"kind": "forest model", "preset": preset, "settings": settings}
+            for preset, settings in MODEL_PRESETS.items()
+        ]
+        rows += [
+            {"kind": "forest training", "preset": preset, "settings": settings}
+            for preset, settings in TrainConfig.presets.items()
+        ]
     else:
-        print(f"redteam: error: listing {args.what} comes with issue #5 / #6 / #7", file=sys.stderr)
+        print(f"redteam: error: listing {args.what} comes with issues #6 and #7", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(rows, indent=2))

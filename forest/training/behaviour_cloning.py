@@ -102,7 +102,7 @@ def train_epoch(
     rng: np.random.Generator,
     message_weight: float,
     label_sigma: float,
-    on_step: Callable[[dict[str, float]], None],
+    on_step: Callable[[dict[str, float | str]], None],
 ) -> None:
     model.train()
     for index in rng.permutation(len(episodes)):
@@ -113,7 +113,7 @@ def train_epoch(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            on_step(figures)
+            on_step({"economy": episodes[index].economy, **figures})
 
 
 def gather(
@@ -160,6 +160,7 @@ def train_forest(
     """
     out = Path(out)
     torch.set_num_threads(train.threads)
+    torch.use_deterministic_algorithms(True)
     if checkpoints.has_training_state(out):
         model, tokenizer, optimizer, episodes, start, log = _resume(train, out)
     else:

@@ -40,8 +40,8 @@ class TrainConfig:
     router_rounds: int = 20
     router_epochs: int = 200
     seed: int = 0
-    # Float sums depend on how work is split between threads: a fixed count keeps the weights
-    # bit-for-bit regenerable.
+    # Training runs with torch's deterministic algorithms (the segment sums of the slot attention
+    # are otherwise summed in a racy order on several threads), so the count only sets speed.
     threads: int = 2
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {

@@ -12,7 +12,10 @@ def test_list_economies_names_all_three(capsys):
 def test_list_presets_includes_the_beer_game(capsys):
     assert main(["list", "presets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert any(r["economy"] == "supply_chain" and r["preset"] == "beer-game" for r in rows)
+    assert any(r["kind"] == "economy supply_chain" and r["preset"] == "beer-game" for r in rows)
+    assert {"tiny", "small", "large", "llama-3.2-3b"} <= {
+        r["preset"] for r in rows if r["kind"] == "forest model"
+    }
 
 
 def test_planned_commands_say_not_yet_and_exit_2(capsys):

@@ -31,6 +31,7 @@ def test_tiny_training_writes_a_loadable_checkpoint_with_router_and_log(trained)
     out, policy, log = trained
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "router.safetensors"} <= names
+    assert (out / "loss_curve.png").stat().st_size > 10_000
     assert "training" not in names  # the resume state goes once the run is finished
     assert all(np.isfinite(row["loss"]) for row in log)
     assert json.loads((out / "train_log.json").read_text())["log"] == log
