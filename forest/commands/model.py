@@ -25,8 +25,9 @@ DEFAULT_CHECKPOINT = Path("checkpoints/small")
 
 def train(args: argparse.Namespace, console: Console) -> int:
     overrides = {"seed": args.seed}
-    if args.iterations is not None:
-        overrides["iterations"] = args.iterations
+    for field in ("iterations", "threads"):
+        if getattr(args, field) is not None:
+            overrides[field] = getattr(args, field)
     config = TrainConfig.preset(args.preset, **overrides)
     out = Path(args.out)
     if checkpoints.is_finished(out) and not args.force:
@@ -163,6 +164,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", required=True, help="folder for the checkpoint")
     tr.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
     tr.add_argument("--iterations", type=int, default=None, help="DAgger iterations")
+    tr.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: the preset's, 1); the same count reproduces the same "
+        "weights bit for bit",
+    )
     tr.add_argument("--force", action="store_true", help="retrain a finished checkpoint")
     tr.set_defaults(handler=train)
 
