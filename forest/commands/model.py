@@ -97,13 +97,14 @@ def evaluate(args: argparse.Namespace, console: Console) -> int:
     for column in ("economy", "agents", "forest + router", "forest, all messages", "expert"):
         table.add_column(column, justify="right")
     table.add_column("tokens kept by router", justify="right")
+    shown = mean_sd if args.seeds > 1 else (lambda pair: f"{pair[0]:.4f}")
     for name, row in rows.items():
         table.add_row(
             name,
             str(row["n_agents"]),
-            mean_sd(row["forest"]["task_completion"]),
-            mean_sd(row["forest_all_messages"]["task_completion"]),
-            mean_sd(row["expert"]["task_completion"]),
+            shown(row["forest"]["task_completion"]),
+            shown(row["forest_all_messages"]["task_completion"]),
+            shown(row["expert"]["task_completion"]),
             f"{row['router_kept_share']:.1%}",
         )
     console.print(table)
