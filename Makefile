@@ -15,10 +15,16 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 CHECKPOINT := checkpoints/small
+SUITE ?= experiments/suites/quickstart.toml
+WORKERS ?= 2
+export MLFLOW_DISABLE_TELEMETRY := true
 
+# Runs the quickstart suite against the shipped forest and logs it to ./mlflow.db; run it again
+# and every finished cell is skipped.
 run: $(BIN)/.installed
-	$(BIN)/forest demo
-	$(BIN)/forest eval $(CHECKPOINT) --seeds 1 --rounds 30
+	$(BIN)/redteam run $(SUITE) --workers $(WORKERS)
+	@echo "results: results/ (report.html, plots, CSV) and MLflow in ./mlflow.db"
+	@echo "browse them: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1"
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q
@@ -43,7 +49,7 @@ verify-checkpoint: $(BIN)/.installed
 	@echo "the shipped checkpoint is bit-for-bit what forest train produces"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache results reports mlflow.db mlartifacts
 
 fuzz: $(BIN)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q

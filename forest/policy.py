@@ -10,6 +10,7 @@ router, when there is one, decides what is delivered next round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,13 @@ class ForestPolicy:
         economy: Economy,
         summary_delta: torch.Tensor | None = None,
         aggregation_weights: torch.Tensor | None = None,
+        edit_messages: Callable[[Messages], Messages] | None = None,
     ) -> PolicyStep:
-        """Decide this round for every agent of ``economy``; remembers the summaries."""
+        """Decide this round for every agent of ``economy``; remembers the summaries.
+
+        ``edit_messages`` rewrites the outgoing messages before the router sees them: the
+        intervention point of message attacks, which must get past the router like any sender.
+        """
         output = self.model(
             **self.model_inputs(economy),
             aggregation_weights=aggregation_weights,
@@ -93,6 +99,8 @@ class ForestPolicy:
         message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
         tokens = message_logits.argmax(dim=2).numpy()
         outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
+        if edit_messages is not None:
+            outgoing = edit_messages(outgoing)
         routed = None if self.router is None else self.router.route(outgoing, economy.role)
         kept = outgoing if routed is None else routed.kept
         return PolicyStep(actions, kept, routed, output)

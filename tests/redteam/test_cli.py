@@ -18,6 +18,30 @@ def test_list_presets_includes_the_beer_game(capsys):
     }
 
 
-def test_planned_commands_say_not_yet_and_exit_2(capsys):
-    assert main(["run", "suite.toml"]) == 2
-    assert "not yet" in capsys.readouterr().err
+def test_list_attacks_and_defenses_show_surfaces_objectives_and_default_params(capsys):
+    assert main(["list", "attacks", "--json"]) == 0
+    attacks = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert attacks["latent-noise"]["surface"] == "summary tokens"
+    assert attacks["latent-noise"]["params"]["norm"] == 4.0
+    assert attacks["compromised-order-spike"]["surface"] == "actions"
+    assert main(["list", "defenses", "--json"]) == 0
+    defenses = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert defenses["mahalanobis"]["params"] == {"target_fpr": 0.01}
+
+
+def test_list_prints_a_table_without_json(capsys):
+    assert main(["list", "attacks"]) == 0
+    assert "latent-noise" in capsys.readouterr().out
+
+
+def test_run_of_a_missing_suite_file_is_a_one_line_error_with_exit_2(capsys, tmp_path):
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"redteam: error: {tmp_path / 'nope.toml'}: no such suite file"
+
+
+def test_report_of_an_unknown_run_is_a_one_line_error_with_exit_2(capsys, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["report", "0123abcd", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no MLflow run '0123abcd'" in err[0]

@@ -1,0 +1,57 @@
+"""Compromised agents take adversarial actions: they multiply what the forest decided for them.
+
+In the supply chain that is an order spike (a retailer or warehouse orders ``factor`` times
+what it needs, every ``period`` rounds), in pricing a price jump, in the exchange a bid or ask
+jump: the same lever, the top of each economy's action range. The objective is to drag honest
+agents' actions up with it (the bullwhip effect, a price war turned upside down).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from attacks.base import Attack, AttackParams, AttackView, RoundOutcome
+from attacks.objectives import actions_inflated
+from attacks.registry import register_attack
+from forest.validation import require_float, require_int
+
+
+@dataclass(frozen=True)
+class OrderSpikeParams(AttackParams):
+    factor: float = 4.0  # compromised action = factor * the forest's action (at least one unit)
+    period: int = 1  # spike every ``period`` rounds
+    success_margin: float = 0.25  # honest mean action up by this many action classes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_float(self.factor, "factor", 0.0, 1000.0)
+        require_int(self.period, "period", 1)
+        require_float(self.success_margin, "success_margin", 0.0)
+
+
+@register_attack
+class CompromisedOrderSpike(Attack):
+    name = "compromised-order-spike"
+    description = "compromised agents multiply their actions (order, price or bid spikes)"
+    surface = "actions"
+    objective = "honest agents' mean action rises above the clean twin's"
+    params_class = OrderSpikeParams
+    params: OrderSpikeParams
+
+    def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
+        if (
+            not self.active(view.round)
+            or (view.round - self.params.start_round) % self.params.period
+        ):
+            return actions
+        ids = view.compromised
+        unit = view.economy.action_unit()[ids]
+        spiked = np.rint(np.maximum(actions[ids], unit) * self.params.factor)
+        out = actions.copy()
+        out[ids] = np.clip(spiked, 0, view.economy.n_actions - 1).astype(actions.dtype)
+        return out
+
+    def succeeded(self, outcome: RoundOutcome) -> bool:
+        return actions_inflated(outcome, self.params.success_margin)

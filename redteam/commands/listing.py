@@ -1,0 +1,82 @@
+"""``redteam list attacks|defenses|economies|presets``: what a suite may name."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from attacks import attack_class, attack_names
+from defenses import defense_class, defense_names
+from forest.economy import economy_class, economy_names
+from forest.model.config import PRESETS as MODEL_PRESETS
+from forest.params import to_dict
+from forest.training.config import TrainConfig
+from redteam.commands.console import wide_console
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    lst = sub.add_parser("list", help="list attacks, defenses, economies or presets")
+    lst.add_argument("what", choices=["attacks", "defenses", "economies", "presets"])
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lst.set_defaults(handler=handle)
+
+
+def rows(what: str) -> list[dict[str, Any]]:
+    if what == "attacks":
+        return [
+            {
+                "name": name,
+                "surface": (cls := attack_class(name)).surface,
+                "knowledge": cls.knowledge,
+                "objective": cls.objective,
+                "params": to_dict(cls.params_class()),
+                "description": cls.description,
+            }
+            for name in attack_names()
+        ]
+    if what == "defenses":
+        return [
+            {
+                "name": name,
+                "kind": (cls := defense_class(name)).kind,
+                "params": to_dict(cls.params_class()),
+                "description": cls.description,
+            }
+            for name in defense_names()
+        ]
+    if what == "economies":
+        return [
+            {"name": name, "description": economy_class(name).description}
+            for name in economy_names()
+        ]
+    out = [
+        {"kind": f"economy {name}", "preset": preset, "settings": overrides}
+        for name in economy_names()
+        for preset, overrides in economy_class(name).config_class.presets.items()
+    ]
+    out += [
+        {"kind": "forest model", "preset": preset, "settings": settings}
+        for preset, settings in MODEL_PRESETS.items()
+    ]
+    out += [
+        {"kind": "forest training", "preset": preset, "settings": settings}
+        for preset, settings in TrainConfig.presets.items()
+    ]
+    return out
+
+
+def handle(args: argparse.Namespace) -> int:
+    found = rows(args.what)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    table = Table(title=args.what)
+    for column in found[0]:
+        table.add_column(column, overflow="fold")
+    for row in found:
+        table.add_row(*(str(v) for v in row.values()))
+    wide_console().print(table)
+    return 0

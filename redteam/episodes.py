@@ -1,0 +1,135 @@
+"""Playing the episodes of a cell: the clean twin, the attacked episode, clean calibration rounds.
+
+The attacked episode and its twin share the seed, the model and the economy config, so they
+are the same episode until the attack first acts; the twin's record is what every propagation
+and success figure compares against, round by round. Records hold per-round, per-agent arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from attacks import Attack, AttackView, RoundOutcome
+from defenses import Detector, RoundSignals
+from forest.economy import Economy, economy_class, make_economy
+from forest.policy import ForestPolicy
+
+
+def build_economy(name: str, config: dict, seed: int) -> Economy:
+    cls = economy_class(name)
+    return make_economy(name, seed, config=cls.config_class.from_dict(config))
+
+
+def fresh_policy(policy: ForestPolicy, use_router: bool) -> ForestPolicy:
+    """The same weights with no memory: one per episode."""
+    return ForestPolicy(policy.model, policy.tokenizer, policy.router if use_router else None)
+
+
+@dataclass(frozen=True)
+class TwinRecord:
+    """The clean episode: (R, n) arrays."""
+
+    actions: np.ndarray
+    completed: np.ndarray
+    action_unit: np.ndarray
+
+
+@dataclass(frozen=True)
+class AttackRecord:
+    """The attacked episode: (R, n) arrays, per-round figures, and the compromised agents."""
+
+    actions: np.ndarray
+    completed: np.ndarray
+    scores: np.ndarray | None  # detector scores, None without a detector
+    flagged: np.ndarray | None
+    success: np.ndarray  # (R,) bool: the attack's objective reached (False before it starts)
+    latency_ms: np.ndarray  # (R,) wall time of the policy's round (the forest and router)
+    tokens_offered: int
+    tokens_delivered: int
+    compromised: np.ndarray  # sorted ids
+    hops: np.ndarray  # (n,) hop distance from the nearest compromised agent (-1: unreachable)
+
+
+def play_twin(economy: Economy, policy: ForestPolicy, rounds: int) -> TwinRecord:
+    actions, completed, units = [], [], []
+    for _ in range(rounds):
+        step = policy.act(economy)
+        units.append(economy.action_unit())
+        result = economy.step(step.actions, step.messages)
+        actions.append(step.actions)
+        completed.append(result.task_completed)
+    return TwinRecord(np.stack(actions), np.stack(completed), np.stack(units))
+
+
+def clean_signals(economy: Economy, policy: ForestPolicy, rounds: int) -> list[RoundSignals]:
+    """What a detector sees in a clean episode: its fitting and calibration data."""
+    signals = []
+    for r in range(rounds):
+        step = policy.act(economy)
+        signals.append(
+            RoundSignals(r, step.output.summaries.numpy(), economy.role.copy(), step.actions)
+        )
+        economy.step(step.actions, step.messages)
+    return signals
+
+
+def play_attacked(
+    economy: Economy,
+    policy: ForestPolicy,
+    attack: Attack,
+    detector: Detector | None,
+    twin: TwinRecord,
+    rng: np.random.Generator,
+) -> AttackRecord:
+    """Play the attacked episode in lock-step with the twin's record."""
+    rounds = twin.actions.shape[0]
+    compromised = attack.threat.choose_agents(economy, rng)
+    honest = np.ones(economy.n_agents, dtype=bool)
+    honest[compromised] = False
+    hops = economy.interaction_graph().hop_distance(compromised)
+    hidden = policy.model.config.hidden_size
+    actions, completed, scores, flagged, success, latency = [], [], [], [], [], []
+    offered = delivered = 0
+    for r in range(rounds):
+        view = AttackView(r, economy, compromised, policy.model, rng)
+        delta = attack.summary_delta(view, hidden)
+        started = time.perf_counter()
+        step = policy.act(
+            economy, summary_delta=delta, edit_messages=lambda m, v=view: attack.messages(v, m)
+        )
+        latency.append(1000 * (time.perf_counter() - started))
+        offered += step.routed.tokens_in if step.routed is not None else step.messages.n_tokens
+        delivered += step.messages.n_tokens
+        chosen = attack.actions(view, step.actions)
+        if detector is not None:
+            signals = RoundSignals(r, step.output.summaries.numpy(), economy.role.copy(), chosen)
+            scores.append(detector.score(signals))
+            flagged.append(detector.flag(scores[-1]))
+        result = economy.step(chosen, step.messages)
+        actions.append(chosen)
+        completed.append(result.task_completed)
+        outcome = RoundOutcome(
+            r,
+            honest,
+            chosen,
+            twin.actions[r],
+            result.task_completed,
+            twin.completed[r],
+            twin.action_unit[r],
+        )
+        success.append(attack.active(r) and attack.succeeded(outcome))
+    return AttackRecord(
+        actions=np.stack(actions),
+        completed=np.stack(completed),
+        scores=np.stack(scores) if detector is not None else None,
+        flagged=np.stack(flagged) if detector is not None else None,
+        success=np.array(success),
+        latency_ms=np.array(latency),
+        tokens_offered=offered,
+        tokens_delivered=delivered,
+        compromised=compromised,
+        hops=hops,
+    )

@@ -1,0 +1,60 @@
+"""Where cells run: in this process, or in a pool of local worker processes.
+
+An executor takes cells and yields ``(cell, result)`` as each finishes, in any order; the
+caller logs every result the moment it arrives, so a crash loses at most the cells in flight.
+A further executor (Ray, a cluster queue) implements the same ``run`` and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+from forest.errors import ConfigError
+from redteam.metrics import CellResult
+from redteam.runner import run_cell
+from redteam.suite import Cell
+
+
+class Executor(ABC):
+    name: str
+
+    @abstractmethod
+    def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, CellResult]]: ...
+
+
+class InProcess(Executor):
+    name = "in-process"
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, CellResult]]:
+        for cell in cells:
+            yield cell, run_cell(cell)
+
+
+class LocalPool(Executor):
+    """``workers`` spawned processes, each with its own loaded forest and caches."""
+
+    name = "local-pool"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, CellResult]]:
+        # Spawn, not fork: torch's thread pools do not survive a fork.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+            pending: dict[Future[CellResult], Cell] = {
+                pool.submit(run_cell, cell): cell for cell in cells
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+
+
+def make_executor(workers: int) -> Executor:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers: expected an integer >= 1, got {workers!r}")
+    return InProcess() if workers == 1 else LocalPool(workers)

@@ -1,0 +1,109 @@
+"""The suite's report: results tables, plots, ``report.md`` and ``report.html`` in one folder."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from redteam import plots
+from redteam.metrics import CellResult
+from redteam.scorecard import SCORECARD, GroupRow, cells_frame, groups_frame
+
+PLOTS = {
+    "infection_curves.png": "Share of honest agents infected at least once, by round.",
+    "roc_curves.png": "Detector ROC curves: compromised against honest agent-rounds.",
+    "utility_vs_strength.png": "Honest task completion under attack against attack strength.",
+}
+
+
+def _figures(results: Sequence[CellResult], rows: Sequence[GroupRow]) -> dict[str, object]:
+    return {
+        "infection_curves.png": plots.infection_curves(results),
+        "roc_curves.png": plots.roc_curves(results),
+        "utility_vs_strength.png": plots.utility_vs_strength(rows),
+    }
+
+
+def write_report(
+    out: Path,
+    title: str,
+    results: Sequence[CellResult],
+    rows: Sequence[GroupRow],
+    context: dict[str, str],
+) -> list[Path]:
+    """Write every file of the report into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    cells_frame(results).to_csv(out / "cells.csv", index=False)
+    groups_frame(rows).to_csv(out / "groups.csv", index=False)
+    written += [out / "cells.csv", out / "groups.csv"]
+    images = []
+    for name, fig in _figures(results, rows).items():
+        if fig is None:
+            continue
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        images.append(name)
+        written.append(out / name)
+    headers = ["cell (economy | attack | defense)", "seeds", *(h for _, h in SCORECARD)]
+    table = [
+        [row.group, str(len(row.seeds)), *(row.estimates[m].text() for m, _ in SCORECARD)]
+        for row in rows
+    ]
+    (out / "report.md").write_text(_markdown(title, context, headers, table, images))
+    (out / "report.html").write_text(_html(title, context, headers, table, images))
+    return [*written, out / "report.md", out / "report.html"]
+
+
+def _markdown(
+    title: str,
+    context: dict[str, str],
+    headers: list[str],
+    table: list[list[str]],
+    images: list[str],
+) -> str:
+    lines = [f"# {title}", ""]
+    lines += [f"- {k}: {v}" for k, v in context.items()]
+    lines += ["", "Mean over seeds [bootstrap 95% interval]; — where undefined.", ""]
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "---|" * len(headers))
+    lines += ["| " + " | ".join(r) + " |" for r in table]
+    lines += [
+        "",
+        "Every metric of every cell: `cells.csv`; per group, with intervals: `groups.csv`.",
+    ]
+    for name in images:
+        lines += ["", f"![{PLOTS[name]}]({name})", "", PLOTS[name]]
+    return "\n".join(lines) + "\n"
+
+
+def _html(
+    title: str,
+    context: dict[str, str],
+    headers: list[str],
+    table: list[list[str]],
+    images: list[str],
+) -> str:
+    e = html.escape
+    items = "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in context.items())
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in table)
+    figures = "".join(
+        f'<figure><img src="{e(n)}" alt="{e(PLOTS[n])}"><figcaption>{e(PLOTS[n])}</figcaption>'
+        "</figure>"
+        for n in images
+    )
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{style}</style></head><body><h1>{e(title)}</h1><ul>{items}</ul>"
+        f"<p>Mean over seeds [bootstrap 95% interval]; — where undefined.</p>"
+        f"<table><tr>{head}</tr>{body}</table>{figures}</body></html>\n"
+    )

@@ -1,0 +1,115 @@
+"""Running one cell: load the forest once per process, play the twin and the attacked episode.
+
+Cells run on one torch thread wherever they run (in this process or a worker): matrix products
+split their sums by thread count, and one count everywhere keeps every metric bit-identical
+between executors and reruns. Clean twins and detector calibrations are shared by every cell
+of the same economy and seed in a process, since no attack touches them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from attacks import make_attack
+from defenses import Detector, make_defense
+from forest.policy import ForestPolicy
+from forest.training.checkpoints import load_policy
+from redteam.episodes import (
+    TwinRecord,
+    build_economy,
+    clean_signals,
+    fresh_policy,
+    play_attacked,
+    play_twin,
+)
+from redteam.metrics import CellResult, cell_result
+from redteam.suite import Cell
+
+ATTACK_STREAM = 0xA77AC  # the attack's random stream: never the world's or the policy's
+
+
+def _key(*parts: object) -> str:
+    return json.dumps(parts, sort_keys=True, default=list)
+
+
+class CellRunner:
+    """Plays cells, keeping what cells share (the policy, twins, fitted detectors)."""
+
+    def __init__(self) -> None:
+        self._policies: dict[str, ForestPolicy] = {}
+        self._twins: dict[str, TwinRecord] = {}
+        self._detectors: dict[str, Detector] = {}
+
+    def policy(self, cell: Cell) -> ForestPolicy:
+        key = _key(cell.checkpoint, cell.checkpoint_digest)
+        if key not in self._policies:
+            self._policies[key] = load_policy(Path(cell.checkpoint))
+        return fresh_policy(self._policies[key], cell.router)
+
+    def twin(self, cell: Cell) -> TwinRecord:
+        key = _key(
+            cell.economy,
+            cell.economy_config,
+            cell.seed,
+            cell.rounds,
+            cell.checkpoint_digest,
+            cell.router,
+        )
+        if key not in self._twins:
+            economy = build_economy(cell.economy, cell.economy_config, cell.seed)
+            self._twins[key] = play_twin(economy, self.policy(cell), cell.rounds)
+        return self._twins[key]
+
+    def detector(self, cell: Cell) -> Detector | None:
+        """The cell's detector, fitted on half the rounds of a clean episode of another seed
+        and calibrated on the other half."""
+        if cell.defense is None:
+            return None
+        seed = cell.seed + int(cell.metrics["calibration_seed_offset"])
+        key = _key(
+            cell.economy,
+            cell.economy_config,
+            seed,
+            cell.rounds,
+            cell.checkpoint_digest,
+            cell.router,
+            cell.defense,
+            cell.defense_params,
+        )
+        if key not in self._detectors:
+            detector = make_defense(cell.defense, cell.defense_params)
+            economy = build_economy(cell.economy, cell.economy_config, seed)
+            rounds = clean_signals(economy, self.policy(cell), cell.rounds)
+            detector.fit(rounds[0::2])
+            detector.calibrate(rounds[1::2])
+            self._detectors[key] = detector
+        return self._detectors[key]
+
+    def run(self, cell: Cell) -> CellResult:
+        """Play ``cell`` and measure it; deterministic given the cell."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            twin = self.twin(cell)
+            detector = self.detector(cell)
+            policy = self.policy(cell)
+            economy = build_economy(cell.economy, cell.economy_config, cell.seed)
+            attack = make_attack(cell.attack, cell.attack_params, cell.threat)
+            rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
+            n_trees = int(np.unique(economy.tree_ids()).size)
+            record = play_attacked(economy, policy, attack, detector, twin, rng)
+            return cell_result(cell, twin, record, policy.model.config, n_trees)
+        finally:
+            torch.set_num_threads(threads)
+
+
+_PROCESS_RUNNER = CellRunner()
+
+
+def run_cell(cell: Cell) -> CellResult:
+    """``CellRunner.run`` with this process's shared runner (what executors call)."""
+    return _PROCESS_RUNNER.run(cell)

@@ -1,0 +1,124 @@
+"""The suite's results: one row per cell, and per group (a variant over its seeds) the mean
+with a bootstrap interval, as tables for the terminal and for files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rich.markup import escape
+from rich.table import Table
+
+from redteam.metrics import TIMING_METRICS, CellResult
+from redteam.statistics import Estimate, bootstrap_mean
+
+# (metric, column header) shown in the terminal; every metric is in the files.
+SCORECARD = (
+    ("utility", "utility"),
+    ("utility_under_attack", "under attack"),
+    ("attack_success_rate", "ASR"),
+    ("blast_radius_final", "blast radius"),
+    ("r0", "R0"),
+    ("detection_auc", "det. AUC"),
+    ("detection_tpr", "det. TPR"),
+)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    group: str
+    economy: str
+    attack: str
+    attack_label: str
+    defense: str | None
+    sweep: tuple[str, float] | None
+    seeds: tuple[int, ...]
+    estimates: dict[str, Estimate]
+
+
+def group_rows(
+    results: Sequence[CellResult], confidence: float = 0.95, resamples: int = 2000
+) -> list[GroupRow]:
+    """Groups in the order they first appear; every scalar metric estimated across seeds."""
+    groups: dict[str, list[CellResult]] = {}
+    for result in results:
+        groups.setdefault(result.group, []).append(result)
+    rows = []
+    for name, cells in groups.items():
+        cells = sorted(cells, key=lambda c: c.seed)
+        first = cells[0]
+        estimates = {
+            metric: bootstrap_mean([c.scalars[metric] for c in cells], confidence, resamples)
+            for metric in first.scalars
+        }
+        rows.append(
+            GroupRow(
+                name,
+                first.economy,
+                first.attack,
+                first.attack_label,
+                first.defense,
+                first.sweep,
+                tuple(c.seed for c in cells),
+                estimates,
+            )
+        )
+    return rows
+
+
+def terminal_table(rows: Sequence[GroupRow], title: str) -> Table:
+    table = Table(title=title, caption="mean over seeds \\[bootstrap 95% interval]; —: undefined")
+    for header in ("economy", "attack", "defense", "seeds"):
+        table.add_column(header, overflow="fold")
+    for _, header in SCORECARD:
+        table.add_column(header, justify="right")
+    for row in rows:
+        table.add_row(
+            row.economy,
+            row.attack_label,
+            row.defense or "none",
+            str(len(row.seeds)),
+            *(escape(row.estimates[m].text()) for m, _ in SCORECARD),
+        )
+    return table
+
+
+def cells_frame(results: Sequence[CellResult]) -> pd.DataFrame:
+    """One row per cell: what it was and every scalar it measured."""
+    return pd.DataFrame(
+        [
+            {
+                "group": r.group,
+                "economy": r.economy,
+                "attack": r.attack_label,
+                "defense": r.defense or "",
+                "seed": r.seed,
+                "cell_hash": r.cell_hash,
+                "run_id": r.run_id or "",
+                **r.scalars,
+            }
+            for r in results
+        ]
+    )
+
+
+def groups_frame(rows: Sequence[GroupRow]) -> pd.DataFrame:
+    """One row per group: mean, low and high of every metric."""
+    records = []
+    for row in rows:
+        record: dict[str, object] = {"group": row.group, "seeds": len(row.seeds)}
+        for metric, est in row.estimates.items():
+            record[metric] = est.mean
+            record[f"{metric}_low"] = est.low
+            record[f"{metric}_high"] = est.high
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def deterministic_scalars(scalars: dict[str, float]) -> dict[str, float | str]:
+    """The scalars that must repeat exactly between runs (NaN as "nan", so it equals itself)."""
+    return {
+        k: (repr(v) if np.isnan(v) else v) for k, v in scalars.items() if k not in TIMING_METRICS
+    }

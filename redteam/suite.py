@@ -1,0 +1,416 @@
+"""Suites: TOML files that say which attacks and defenses to run against which economies.
+
+A suite expands into a grid of cells, economy x attack variant x defense x seed. Everything is
+validated before anything runs: an unknown key, name, wrong type or impossible value raises a
+``SuiteError`` whose one line names the file, the field and what is allowed. Nothing in a suite
+is ever executed: names are looked up in the registries, values are plain TOML data.
+
+A minimal suite::
+
+    [suite]
+    name = "quickstart"
+    checkpoint = "checkpoints/small"   # relative to the current folder
+    rounds = 30
+    seeds = 2                          # seeds 0 and 1; or a list, seeds = [3, 7]
+
+    [[economies]]
+    name = "supply_chain"
+    agents = 300
+
+    [[attacks]]
+    name = "latent-noise"
+    threat = { fraction = 0.05 }
+    sweep = { norm = [1.0, 4.0, 16.0] }   # one variant per value
+
+    [[defenses]]
+    name = "mahalanobis"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attacks import ThreatModel, attack_class, attack_names
+from defenses import defense_class, defense_names
+from forest.economy import Economy, economy_class, economy_names
+from forest.errors import ConfigError, InvalidInputError
+from forest.params import from_dict, to_dict
+from forest.validation import require, require_float, require_int
+from redteam.episodes import build_economy
+
+SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+class SuiteError(InvalidInputError):
+    """A suite file that cannot run; the message is one line naming file and field."""
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    name: str
+    checkpoint: str
+    rounds: int = 30
+    seeds: int | tuple[int, ...] = 2
+    router: bool = True  # run the forest with its router, as deployed
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        require(bool(self.name.strip()), "name", "a non-empty string", self.name)
+        require_int(self.rounds, "rounds", 2, 10_000)
+        if isinstance(self.seeds, int):
+            require_int(self.seeds, "seeds", 1, 10_000)
+        else:
+            require(len(self.seeds) > 0, "seeds", "at least one seed", list(self.seeds))
+            require(len(set(self.seeds)) == len(self.seeds), "seeds", "distinct seeds", self.seeds)
+            for seed in self.seeds:
+                require_int(seed, "seeds", 0, 2**31 - 1)
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
+
+
+@dataclass(frozen=True)
+class EconomyEntry:
+    name: str
+    label: str = ""  # the scorecard's name for it (default: the economy's name)
+    agents: int = 300
+    config: dict[str, Any] = field(default_factory=dict)  # the economy's config fields
+
+
+@dataclass(frozen=True)
+class AttackEntry:
+    name: str
+    label: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    threat: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, Any] = field(default_factory=dict)  # one parameter -> list of values
+
+
+@dataclass(frozen=True)
+class DefenseEntry:
+    name: str
+    label: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """How cells are measured; see ``redteam.propagation`` for the infection rule."""
+
+    # An honest agent is infected in a round when its action departs from its clean twin's by
+    # more than this many action classes (0.5: any change of class).
+    infection_threshold: float = 0.5
+    blast_radius_rounds: tuple[int, ...] = (5, 10)  # rounds after the attack starts
+    # Detectors are fitted on a clean episode of seed + this offset, never on the cell's own.
+    calibration_seed_offset: int = 100_000
+    price_per_gflop: float = 1e-6  # dollars, for cost per 1M agent interactions
+    confidence: float = 0.95  # bootstrap interval across seeds
+    bootstrap_resamples: int = 2000
+
+    def __post_init__(self) -> None:
+        require_float(self.infection_threshold, "infection_threshold", 0.0, 1e6)
+        for r in self.blast_radius_rounds:
+            require_int(r, "blast_radius_rounds", 1)
+        require_int(self.calibration_seed_offset, "calibration_seed_offset", 1)
+        require_float(self.price_per_gflop, "price_per_gflop", 0.0)
+        require_float(self.confidence, "confidence", 0.5, 0.999)
+        require_int(self.bootstrap_resamples, "bootstrap_resamples", 100, 1_000_000)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One deterministic experiment: an attack (maybe a defense) on one economy and seed."""
+
+    suite: str
+    economy: str
+    economy_label: str
+    economy_config: dict[str, Any]  # resolved: every field of the economy's config
+    attack: str
+    attack_label: str
+    attack_params: dict[str, Any]  # resolved, defaults filled in
+    threat: dict[str, Any]
+    sweep: tuple[str, float] | None  # the swept parameter and its value in this variant
+    defense: str | None
+    defense_label: str
+    defense_params: dict[str, Any]
+    seed: int
+    rounds: int
+    checkpoint: str
+    checkpoint_digest: str
+    router: bool
+    metrics: dict[str, Any]
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the cell's results: everything but names and paths for display."""
+        ident = dataclasses.asdict(self)
+        for display_only in (
+            "suite",
+            "economy_label",
+            "attack_label",
+            "defense_label",
+            "checkpoint",
+        ):
+            ident.pop(display_only)
+        return ident
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def group(self) -> str:
+        """The scorecard row the cell belongs to (every seed of one variant)."""
+        return f"{self.economy_label} | {self.attack_label} | {self.defense_label}"
+
+    @property
+    def n_agents(self) -> int:
+        return int(self.economy_config["n_agents"])
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    settings: SuiteSettings
+    economies: tuple[EconomyEntry, ...]
+    attacks: tuple[AttackEntry, ...]
+    defenses: tuple[DefenseEntry, ...]
+    metrics: MetricSettings
+    cells: tuple[Cell, ...]
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256("".join(c.hash for c in self.cells).encode()).hexdigest()[:16]
+
+
+def checkpoint_digest(directory: Path) -> str:
+    """A content hash of the checkpoint, so that retrained weights never reuse old cells."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.iterdir()):
+        if path.suffix in (".json", ".safetensors") and path.name != "train_log.json":
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{where}: expected a list of tables ([[{key}]]), got {value!r}")
+    return value
+
+
+def _economy_config(entry: EconomyEntry, where: str) -> dict[str, Any]:
+    if entry.name not in economy_names():
+        raise ConfigError(
+            f"{where}.name: unknown economy {entry.name!r}; allowed: {', '.join(economy_names())}"
+        )
+    cls = economy_class(entry.name).config_class
+    if "n_agents" in entry.config:
+        raise ConfigError(f"{where}.config.n_agents: set the size as {where}.agents")
+    allowed = [f for f in cls.field_names() if f != "n_agents"]
+    unknown = sorted(set(entry.config) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{where}.config: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}"
+        )
+    try:
+        config = cls().replace(**{**entry.config, "n_agents": entry.agents})
+    except ConfigError as exc:
+        message = str(exc)
+        if message.startswith("n_agents"):
+            raise ConfigError(f"{where}.agents{message.removeprefix('n_agents')}") from None
+        raise ConfigError(f"{where}.config.{message}") from None
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
+
+
+def _attack_variants(
+    entry: AttackEntry, where: str
+) -> list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, float] | None]]:
+    """(label, resolved params, resolved threat, swept value) for each variant of an entry."""
+    if entry.name not in attack_names():
+        raise ConfigError(
+            f"{where}.name: unknown attack {entry.name!r}; allowed: {', '.join(attack_names())}"
+        )
+    cls = attack_class(entry.name)
+    if len(entry.sweep) > 1:
+        raise ConfigError(
+            f"{where}.sweep: sweep one parameter at a time, got {sorted(entry.sweep)}"
+        )
+    sweeps: list[tuple[str, Any] | None] = [None]
+    if entry.sweep:
+        ((param, values),) = entry.sweep.items()
+        if param in entry.params:
+            raise ConfigError(f"{where}.sweep.{param}: also set in params; set it in one place")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.sweep.{param}: expected a non-empty list, got {values!r}")
+        fields = [f.name for f in dataclasses.fields(cls.params_class)]
+        if param not in fields:
+            raise ConfigError(
+                f"{where}.sweep: unknown parameter {param!r}; allowed: {', '.join(fields)}"
+            )
+        for v in values:
+            from_dict(cls.params_class, {param: v}, f"{where}.sweep")
+        sweeps = [(param, v) for v in values]
+    base_label = entry.label or entry.name
+    variants = []
+    for swept in sweeps:
+        params = dict(entry.params)
+        if swept is not None:
+            params[swept[0]] = swept[1]
+        attack = cls.from_config(params, entry.threat, where)
+        label = base_label if swept is None else f"{base_label} {swept[0]}={swept[1]}"
+        value = None if swept is None else (swept[0], float(swept[1]))
+        variants.append((label, to_dict(attack.params), to_dict(attack.threat), value))
+    return variants
+
+
+def _distinct_labels(labels: list[str], section: str) -> None:
+    """Two entries under one label would be averaged into one scorecard row."""
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise ConfigError(
+                f"{section}[{i}].label: {label!r} already names {section}[{labels.index(label)}]; "
+                "give one of them a distinct label"
+            )
+
+
+def _check_threat(attack: str, threat: dict[str, Any], economy: Economy, where: str) -> None:
+    """Choose the attacker's agents once, so a threat model the economy cannot satisfy (too
+    many agents, a role it does not have) fails now rather than mid-run."""
+    try:
+        from_dict(ThreatModel, threat, where).choose_agents(economy, np.random.default_rng(0))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc} (attack {attack} on {economy.name})") from None
+
+
+def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True) -> Suite:
+    """A validated suite from parsed TOML; ``path`` names the file in errors."""
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}")
+    if "suite" not in data:
+        raise ConfigError("suite: missing [suite] section (name, checkpoint, rounds, seeds)")
+    settings = from_dict(SuiteSettings, data["suite"], "suite")
+    economies = tuple(
+        from_dict(EconomyEntry, e, f"economies[{i}]")
+        for i, e in enumerate(_table(data, "economies", "economies"))
+    )
+    attacks = tuple(
+        from_dict(AttackEntry, a, f"attacks[{i}]")
+        for i, a in enumerate(_table(data, "attacks", "attacks"))
+    )
+    defenses = tuple(
+        from_dict(DefenseEntry, d, f"defenses[{i}]")
+        for i, d in enumerate(_table(data, "defenses", "defenses"))
+    )
+    metrics = from_dict(MetricSettings, data.get("metrics", {}), "metrics")
+    if not economies:
+        raise ConfigError("economies: a suite needs at least one [[economies]] entry")
+    if not attacks:
+        raise ConfigError("attacks: a suite needs at least one [[attacks]] entry")
+    for r in metrics.blast_radius_rounds:
+        require(
+            r <= settings.rounds, "metrics.blast_radius_rounds", f"<= rounds ({settings.rounds})", r
+        )
+
+    _distinct_labels([e.label or e.name for e in economies], "economies")
+    _distinct_labels([d.label or d.name for d in defenses], "defenses")
+    economy_configs = [_economy_config(e, f"economies[{i}]") for i, e in enumerate(economies)]
+    variants = [
+        (a.name, *v) for i, a in enumerate(attacks) for v in _attack_variants(a, f"attacks[{i}]")
+    ]
+    built = [build_economy(e.name, c, 0) for e, c in zip(economies, economy_configs, strict=True)]
+    for i, a in enumerate(attacks):
+        for _, params, threat, _ in _attack_variants(a, f"attacks[{i}]"):
+            where = "sweep" if "start_round" in a.sweep else "params"
+            if params["start_round"] >= settings.rounds:
+                raise ConfigError(
+                    f"attacks[{i}].{where}.start_round: expected < rounds ({settings.rounds}), "
+                    f"got {params['start_round']}"
+                )
+            for economy in built:
+                _check_threat(a.name, threat, economy, f"attacks[{i}].threat")
+    labels = [v[1] for v in variants]
+    duplicate = next((x for x in labels if labels.count(x) > 1), None)
+    if duplicate is not None:
+        raise ConfigError(f"attacks: two variants are both labelled {duplicate!r}; set label")
+    defense_specs: list[tuple[str | None, str, dict[str, Any]]] = []
+    for i, d in enumerate(defenses):
+        if d.name not in defense_names():
+            raise ConfigError(
+                f"defenses[{i}].name: unknown defense {d.name!r}; "
+                f"allowed: {', '.join(defense_names())}"
+            )
+        detector = defense_class(d.name).from_config(d.params, f"defenses[{i}]")
+        defense_specs.append((d.name, d.label or d.name, to_dict(detector.params)))
+    if not defense_specs:
+        defense_specs = [(None, "no defense", {})]
+
+    checkpoint = Path(settings.checkpoint)
+    digest = ""
+    if check_checkpoint:
+        missing = [f for f in CHECKPOINT_FILES if not (checkpoint / f).is_file()]
+        if missing:
+            raise ConfigError(
+                f"suite.checkpoint: no trained forest at {str(checkpoint)!r} "
+                f"(missing {', '.join(missing)}); train one with `forest train --out DIR`"
+            )
+        digest = checkpoint_digest(checkpoint)
+
+    cells = tuple(
+        Cell(
+            suite=settings.name,
+            economy=economy.name,
+            economy_label=economy.label or economy.name,
+            economy_config=econ_cfg,
+            attack=attack_name,
+            attack_label=label,
+            attack_params=params,
+            threat=threat,
+            sweep=swept,
+            defense=defense,
+            defense_label=defense_label,
+            defense_params=defense_params,
+            seed=seed,
+            rounds=settings.rounds,
+            checkpoint=str(checkpoint),
+            checkpoint_digest=digest,
+            router=settings.router,
+            metrics=to_dict(metrics),
+        )
+        for economy, econ_cfg in zip(economies, economy_configs, strict=True)
+        for attack_name, label, params, threat, swept in variants
+        for defense, defense_label, defense_params in defense_specs
+        for seed in settings.seed_list
+    )
+    return Suite(path, settings, economies, attacks, defenses, metrics, cells)
+
+
+def load_suite(path: str | Path, check_checkpoint: bool = True) -> Suite:
+    """Read and validate a suite file; every problem is a one-line ``SuiteError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"{path}: no such suite file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_suite(data, path, check_checkpoint)
+    except ConfigError as exc:
+        raise SuiteError(f"{path}: {exc}") from None
