@@ -2,43 +2,51 @@
 and a success test for its own objective.
 
 The harness calls the hooks of one attack object per episode, in this order each round:
-``summary_delta`` (the compressed latent, before the forest aggregates it), then ``actions``
-(after the forest decided) and ``messages`` (what the compromised agents send). A hook that an
+``observations`` (what agents see), ``summary_delta`` (the compressed latent, before the forest
+aggregates it), ``messages`` (what is sent, before the router) and ``actions`` (after the forest
+decided). A hook that an
 attack does not override leaves its intervention point untouched. Attacks act only on the agents
 the threat model gives them; the success test compares each round with the clean twin.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from forest.economy import ROLES, Economy, Messages
 from forest.errors import ConfigError
 from forest.model.modeling_forest import ForestPreTrainedModel
 from forest.params import from_dict, to_dict
+from forest.policy import ForestPolicy
 from forest.validation import require_float, require_int
 
 KNOWLEDGE = ("black-box", "white-box")
+SELECTION = ("random", "central")
 
 
 @dataclass(frozen=True)
 class ThreatModel:
     """Who the attacker controls and what it knows.
 
-    ``count`` (if set) or ``fraction`` of the agents, at least one, drawn at random among
-    ``roles`` (all roles if empty) from the episode's attack stream. ``knowledge`` is what the
-    attacker may read: black-box (its agents' observations and outputs) or white-box (the
-    model's weights and gradients). ``adaptive`` attacks also see the defense.
+    ``count`` (if set) or ``fraction`` of the agents, at least one, among ``roles`` (all roles
+    if empty): drawn at random from the episode's attack stream, or (``selection = "central"``)
+    the most connected ones in the interaction graph (degree, ties broken at random), where an
+    attacker does the most damage. ``knowledge`` is what the attacker may read: black-box (its
+    agents' observations and outputs) or white-box (the model's weights and gradients).
+    ``adaptive`` attacks also see the defense. Budgets (latent norms, message tokens) are each
+    attack's own parameters.
     """
 
     fraction: float = 0.01
     count: int | None = None
     roles: tuple[str, ...] = ()
+    selection: str = "random"
     knowledge: str = "black-box"
     adaptive: bool = False
 
@@ -49,6 +57,10 @@ class ThreatModel:
         for role in self.roles:
             if role not in ROLES:
                 raise ConfigError(f"roles: unknown role {role!r}; allowed: {', '.join(ROLES)}")
+        if self.selection not in SELECTION:
+            raise ConfigError(
+                f"selection: expected one of {', '.join(SELECTION)}, got {self.selection!r}"
+            )
         if self.knowledge not in KNOWLEDGE:
             raise ConfigError(
                 f"knowledge: expected one of {', '.join(KNOWLEDGE)}, got {self.knowledge!r}"
@@ -68,45 +80,61 @@ class ThreatModel:
         k = self.count if self.count is not None else max(1, round(self.fraction * pool.size))
         if k > pool.size:
             raise ConfigError(f"count: {k} compromised agents, but only {pool.size} eligible")
-        return np.sort(rng.choice(pool, size=k, replace=False))
+        if self.selection == "random":
+            return np.sort(rng.choice(pool, size=k, replace=False))
+        graph = economy.interaction_graph()
+        degree = np.bincount(np.concatenate([graph.src, graph.dst]), minlength=economy.n_agents)
+        tie_break = rng.random(pool.size)
+        order = np.lexsort((tie_break, -degree[pool]))
+        return np.sort(pool[order[:k]])
 
 
 @dataclass(frozen=True)
 class AttackParams:
-    """Parameters every attack has; subclasses add their own (with defaults)."""
+    """Parameters every attack has; subclasses add their own and may change the defaults."""
 
     start_round: int = 0  # the attack acts from this round on
+    objective: str = "untargeted"  # see attacks.objectives
+    success_margin: float | None = None  # None: the objective's default margin
 
     def __post_init__(self) -> None:
         require_int(self.start_round, "start_round", 0)
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"objective: unknown objective {self.objective!r}; allowed: {', '.join(OBJECTIVES)}"
+            )
+        if self.success_margin is not None:
+            require_float(self.success_margin, "success_margin", 0.0, 1000.0)
 
 
 @dataclass(frozen=True)
 class AttackView:
-    """What an attack sees in a round: the world, its agents, and (white-box) the model."""
+    """What an attack sees in a round: the world, its agents, and (white-box) the forest.
+
+    ``policy`` is the deployed forest with its memory of last round; white-box attacks read
+    its inputs (``policy.model_inputs(economy)``) and differentiate through ``policy.model``.
+    """
 
     round: int
     economy: Economy
     compromised: np.ndarray  # sorted ids
-    model: ForestPreTrainedModel
+    policy: ForestPolicy
     rng: np.random.Generator  # the attack's own stream: never shared with the world or policy
 
+    @property
+    def model(self) -> ForestPreTrainedModel:
+        return self.policy.model
 
-@dataclass(frozen=True)
-class RoundOutcome:
-    """One attacked round next to its clean twin, for the attack's success test."""
-
-    round: int
-    honest: np.ndarray  # (n,) bool
-    actions: np.ndarray  # (n,) attacked episode
-    twin_actions: np.ndarray  # (n,) clean twin
-    completed: np.ndarray  # (n,) bool
-    twin_completed: np.ndarray  # (n,) bool
-    action_unit: np.ndarray  # (n,) one action class, per agent
+    @property
+    def honest(self) -> np.ndarray:
+        """(n,) bool: the agents the attacker does not control."""
+        mask = np.ones(self.economy.n_agents, dtype=bool)
+        mask[self.compromised] = False
+        return mask
 
 
 class Attack(ABC):
-    """Subclasses set the class attributes, may override hooks, and define ``succeeded``."""
+    """Subclasses set the class attributes and override the hooks they act through."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -137,6 +165,10 @@ class Attack(ABC):
     def active(self, round_: int) -> bool:
         return round_ >= self.params.start_round
 
+    def observations(self, view: AttackView, observations: np.ndarray) -> np.ndarray | None:
+        """What every agent observes this round, (n, F); None keeps the truth."""
+        return None
+
     def summary_delta(self, view: AttackView, hidden_size: int) -> torch.Tensor | None:
         """(n, hidden_size) added to the summary tokens, or None."""
         return None
@@ -147,6 +179,10 @@ class Attack(ABC):
     def messages(self, view: AttackView, messages: Messages) -> Messages:
         return messages
 
-    @abstractmethod
+    @property
+    def objective(self) -> Objective:
+        return OBJECTIVES[self.params.objective]
+
     def succeeded(self, outcome: RoundOutcome) -> bool:
         """Did the attack reach its objective in this round?"""
+        return self.objective.succeeded(outcome, self.params.success_margin)

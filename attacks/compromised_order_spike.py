@@ -12,23 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attacks.base import Attack, AttackParams, AttackView, RoundOutcome
-from attacks.objectives import actions_inflated
+from attacks.base import Attack, AttackParams, AttackView
 from attacks.registry import register_attack
 from forest.validation import require_float, require_int
 
 
 @dataclass(frozen=True)
 class OrderSpikeParams(AttackParams):
+    objective: str = "raise-actions"
     factor: float = 4.0  # compromised action = factor * the forest's action (at least one unit)
     period: int = 1  # spike every ``period`` rounds
-    success_margin: float = 0.25  # honest mean action up by this many action classes
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_float(self.factor, "factor", 0.0, 1000.0)
         require_int(self.period, "period", 1)
-        require_float(self.success_margin, "success_margin", 0.0)
 
 
 @register_attack
@@ -36,7 +34,6 @@ class CompromisedOrderSpike(Attack):
     name = "compromised-order-spike"
     description = "compromised agents multiply their actions (order, price or bid spikes)"
     surface = "actions"
-    objective = "honest agents' mean action rises above the clean twin's"
     params_class = OrderSpikeParams
     params: OrderSpikeParams
 
@@ -52,6 +49,3 @@ class CompromisedOrderSpike(Attack):
         out = actions.copy()
         out[ids] = np.clip(spiked, 0, view.economy.n_actions - 1).astype(actions.dtype)
         return out
-
-    def succeeded(self, outcome: RoundOutcome) -> bool:
-        return actions_inflated(outcome, self.params.success_margin)

@@ -12,21 +12,25 @@ from dataclasses import dataclass
 
 import torch
 
-from attacks.base import Attack, AttackParams, AttackView, RoundOutcome
-from attacks.objectives import completion_dropped
+from attacks.base import Attack, AttackParams, AttackView
+from attacks.latent import latent_round
 from attacks.registry import register_attack
 from forest.validation import require_float
 
 
 @dataclass(frozen=True)
 class LatentNoiseParams(AttackParams):
+    objective: str = "degrade"
     norm: float = 4.0  # L2 norm of each compromised agent's noise vector
-    success_margin: float = 0.01  # honest task completion down by more than this
+    # If set, the norm is this share of the round's typical summary norm instead (the budget
+    # unit of the white-box latent attacks, for comparisons at equal norm).
+    epsilon: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_float(self.norm, "norm", 0.0, 1e6)
-        require_float(self.success_margin, "success_margin", 0.0, 1.0)
+        if self.epsilon is not None:
+            require_float(self.epsilon, "epsilon", 0.0, 1e6)
 
 
 @register_attack
@@ -34,7 +38,6 @@ class LatentNoise(Attack):
     name = "latent-noise"
     description = "Gaussian noise of a given L2 norm added to compromised agents' summary tokens"
     surface = "summary tokens"
-    objective = "honest agents' task completion falls below the clean twin's"
     params_class = LatentNoiseParams
     params: LatentNoiseParams
 
@@ -42,11 +45,11 @@ class LatentNoise(Attack):
         if not self.active(view.round):
             return None
         ids = view.compromised
+        norm = self.params.norm
+        if self.params.epsilon is not None:
+            norm = self.params.epsilon * latent_round(view).typical_norm
         noise = view.rng.standard_normal((ids.size, hidden_size))
         lengths = (noise**2).sum(axis=1, keepdims=True) ** 0.5
         delta = torch.zeros(view.economy.n_agents, hidden_size)
-        delta[torch.from_numpy(ids)] = torch.from_numpy(self.params.norm * noise / lengths).float()
+        delta[torch.from_numpy(ids)] = torch.from_numpy(norm * noise / lengths).float()
         return delta
-
-    def succeeded(self, outcome: RoundOutcome) -> bool:
-        return completion_dropped(outcome, self.params.success_margin)

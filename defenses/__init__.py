@@ -13,5 +13,15 @@ __all__ = [
     "register_defense",
 ]
 
-# Importing a defense module registers it.
-from defenses import mahalanobis  # noqa: F401
+
+def _register_all() -> None:
+    """Import every module of the package: defining a defense class registers it, so adding
+    a defense is adding one file."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_all()

@@ -63,8 +63,11 @@ class ForestPolicy:
         """Forget every agent's memory: call at the start of an episode."""
         self.memory = None
 
-    def model_inputs(self, economy: Economy) -> dict[str, torch.Tensor | None]:
-        tokens = self.tokenizer.encode(economy)
+    def model_inputs(
+        self, economy: Economy, observations: np.ndarray | None = None
+    ) -> dict[str, torch.Tensor | None]:
+        """The forest's inputs this round; ``observations`` replace what agents observe."""
+        tokens = self.tokenizer.encode(economy, observations=observations)
         return {
             "input_ids": torch.from_numpy(tokens.input_ids),
             "attention_mask": torch.from_numpy(tokens.attention_mask),
@@ -80,14 +83,17 @@ class ForestPolicy:
         summary_delta: torch.Tensor | None = None,
         aggregation_weights: torch.Tensor | None = None,
         edit_messages: Callable[[Messages], Messages] | None = None,
+        observations: np.ndarray | None = None,
     ) -> PolicyStep:
         """Decide this round for every agent of ``economy``; remembers the summaries.
 
-        ``edit_messages`` rewrites the outgoing messages before the router sees them: the
-        intervention point of message attacks, which must get past the router like any sender.
+        ``observations`` (n, F) replace what the agents observe (the observation intervention
+        point: lies in a compromised agent's view). ``edit_messages`` rewrites the outgoing
+        messages before the router sees them: the intervention point of message attacks, which
+        must get past the router like any sender.
         """
         output = self.model(
-            **self.model_inputs(economy),
+            **self.model_inputs(economy, observations),
             aggregation_weights=aggregation_weights,
             summary_delta=summary_delta,
         )

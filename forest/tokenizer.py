@@ -126,11 +126,18 @@ class AgentTokenizer:
             tokens[:, f] = OBS_OFFSET + f * OBS_BINS + np.searchsorted(e, observations[:, f])
         return tokens
 
-    def encode(self, economy: Economy, inbox: Messages | None = None) -> AgentTokens:
-        """Token ids for every agent of ``economy`` this round (``inbox`` defaults to its own)."""
+    def encode(
+        self,
+        economy: Economy,
+        inbox: Messages | None = None,
+        observations: np.ndarray | None = None,
+    ) -> AgentTokens:
+        """Token ids for every agent of ``economy`` this round; ``inbox`` and ``observations``
+        default to the economy's own (pass them to show the forest something else)."""
         n = economy.n_agents
         inbox = economy.inbox if inbox is None else inbox
-        obs = self.observation_tokens(economy.name, economy.observe())
+        observations = economy.observe() if observations is None else observations
+        obs = self.observation_tokens(economy.name, np.asarray(observations))
         features = obs.shape[1]
         ids = np.full((n, features + MESSAGE_SLOTS * MESSAGE_LEN), PAD, dtype=np.int64)
         ids[:, :features] = obs

@@ -94,11 +94,15 @@ def play_attacked(
     actions, completed, scores, flagged, success, latency = [], [], [], [], [], []
     offered = delivered = 0
     for r in range(rounds):
-        view = AttackView(r, economy, compromised, policy.model, rng)
+        view = AttackView(r, economy, compromised, policy, rng)
+        observations = attack.observations(view, economy.observe())
         delta = attack.summary_delta(view, hidden)
         started = time.perf_counter()
         step = policy.act(
-            economy, summary_delta=delta, edit_messages=lambda m, v=view: attack.messages(v, m)
+            economy,
+            summary_delta=delta,
+            edit_messages=lambda m, v=view: attack.messages(v, m),
+            observations=observations,
         )
         latency.append(1000 * (time.perf_counter() - started))
         offered += step.routed.tokens_in if step.routed is not None else step.messages.n_tokens
@@ -114,6 +118,7 @@ def play_attacked(
         outcome = RoundOutcome(
             r,
             honest,
+            economy.role,
             chosen,
             twin.actions[r],
             result.task_completed,

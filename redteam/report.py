@@ -48,9 +48,13 @@ def write_report(
         plt.close(fig)
         images.append(name)
         written.append(out / name)
-    headers = ["cell (economy | attack | defense)", "seeds", *(h for _, h in SCORECARD)]
+    headers = ["economy", "attack", "defense", "seeds", *(h for _, h in SCORECARD)]
     table = [
-        [row.group, str(len(row.seeds)), *(row.estimates[m].text() for m, _ in SCORECARD)]
+        [
+            *row.group.split(" | ", 2),
+            str(len(row.seeds)),
+            *(row.estimates[m].text() for m, _ in SCORECARD),
+        ]
         for row in rows
     ]
     (out / "report.md").write_text(_markdown(title, context, headers, table, images))

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from attacks import ThreatModel, attack_class, attack_names
+from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
 from defenses import defense_class, defense_names
 from forest.economy import Economy, economy_class, economy_names
 from forest.errors import ConfigError, InvalidInputError
@@ -265,6 +265,8 @@ def _attack_variants(
             from_dict(cls.params_class, {param: v}, f"{where}.sweep")
         sweeps = [(param, v) for v in values]
     base_label = entry.label or entry.name
+    if "|" in base_label:
+        raise ConfigError(f"{where}.label: {base_label!r} contains '|'; choose another")
     variants = []
     for swept in sweeps:
         params = dict(entry.params)
@@ -278,8 +280,11 @@ def _attack_variants(
 
 
 def _distinct_labels(labels: list[str], section: str) -> None:
-    """Two entries under one label would be averaged into one scorecard row."""
+    """Two entries under one label would be averaged into one scorecard row; and "|" separates
+    a row's economy, attack and defense."""
     for i, label in enumerate(labels):
+        if "|" in label:
+            raise ConfigError(f"{section}[{i}].label: {label!r} contains '|'; choose another")
         if label in labels[:i]:
             raise ConfigError(
                 f"{section}[{i}].label: {label!r} already names {section}[{labels.index(label)}]; "
@@ -341,8 +346,14 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
                     f"attacks[{i}].{where}.start_round: expected < rounds ({settings.rounds}), "
                     f"got {params['start_round']}"
                 )
+            goal = OBJECTIVES[params["objective"]]
             for economy in built:
                 _check_threat(a.name, threat, economy, f"attacks[{i}].threat")
+                if goal.economies and economy.name not in goal.economies:
+                    raise ConfigError(
+                        f"attacks[{i}].params.objective: {goal.name!r} applies to "
+                        f"{', '.join(goal.economies)}, not {economy.name}"
+                    )
     labels = [v[1] for v in variants]
     duplicate = next((x for x in labels if labels.count(x) > 1), None)
     if duplicate is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from attacks import attack_class, attack_names
+from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
 from defenses import defense_class, defense_names
 from forest.economy import economy_class, economy_names
 from forest.model.config import PRESETS as MODEL_PRESETS
@@ -31,8 +31,10 @@ def rows(what: str) -> list[dict[str, Any]]:
                 "name": name,
                 "surface": (cls := attack_class(name)).surface,
                 "knowledge": cls.knowledge,
-                "objective": cls.objective,
+                "objective": (objective := OBJECTIVES[cls.params_class().objective]).name,
+                "objective_means": objective.description,
                 "params": to_dict(cls.params_class()),
+                "threat_model": to_dict(ThreatModel()),
                 "description": cls.description,
             }
             for name in attack_names()

@@ -73,6 +73,7 @@ def test_success_tests_compare_honest_agents_with_the_twin(
     outcome = RoundOutcome(
         round=3,
         honest=np.array([True, True]),
+        roles=np.array([3, 3]),
         actions=np.array(attacked),
         twin_actions=np.array(twin),
         completed=np.array(done, dtype=bool),

@@ -147,9 +147,9 @@ def test_report_rebuilds_the_scorecard_from_mlflow_alone(first_run, tmp_path, ca
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     code = main(["report", out["parent_run_id"], "--tracking-uri", uri, "--out", str(tmp_path)])
     assert code == 0
-    assert (tmp_path / "report.md").read_text().split("| cell")[1] == (
+    assert (tmp_path / "report.md").read_text().split("| economy")[1] == (
         tmp / "report" / "report.md"
-    ).read_text().split("| cell")[1]
+    ).read_text().split("| economy")[1]
     assert "Scorecard: e2e" in capsys.readouterr().out
 
 
