@@ -162,8 +162,21 @@ class Attack(ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "params": to_dict(self.params), "threat": to_dict(self.threat)}
 
+    @property
+    def first_round(self) -> int:
+        """The first round the attack acts in: its success and spread count from there."""
+        return self.params.start_round
+
     def active(self, round_: int) -> bool:
-        return round_ >= self.params.start_round
+        return round_ >= self.first_round
+
+    def check(self, economy: Economy, rounds: int) -> None:
+        """Raise ConfigError if the attack cannot act on ``economy`` in a ``rounds``-round
+        episode (the suite checks this before anything runs)."""
+        if self.params.start_round >= rounds:
+            raise ConfigError(
+                f"start_round: expected < rounds ({rounds}), got {self.params.start_round}"
+            )
 
     def observations(self, view: AttackView, observations: np.ndarray) -> np.ndarray | None:
         """What every agent observes this round, (n, F); None keeps the truth."""

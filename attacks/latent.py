@@ -115,7 +115,7 @@ def pgd(
         gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
         (grad,) = torch.autograd.grad(gain, rows)
         if gain.item() > best_gain:
-            best, best_gain = rows.detach().clone(), float(gain)
+            best, best_gain = rows.detach().clone(), gain.item()
         with torch.no_grad():
             norms = torch.linalg.vector_norm(grad, dim=1, keepdim=True).clamp_min(1e-12)
             rows = project(rows + params.step_size * radius * grad / norms, radius)

@@ -87,9 +87,10 @@ def cell_result(
     record: AttackRecord,
     model_config: ForestConfig,
     n_trees: int,
+    start: int,
 ) -> CellResult:
+    """``start``: the first round the attack acts in; success and spread count from there."""
     settings = cell.metrics
-    start = int(cell.attack_params["start_round"])
     honest = np.ones(cell.n_agents, dtype=bool)
     honest[record.compromised] = False
     infected = propagation.infection_matrix(

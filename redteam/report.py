@@ -10,7 +10,13 @@ import matplotlib.pyplot as plt
 
 from redteam import plots
 from redteam.metrics import CellResult
-from redteam.scorecard import SCORECARD, GroupRow, cells_frame, groups_frame
+from redteam.scorecard import (
+    SCORECARD,
+    GroupRow,
+    cells_frame,
+    groups_frame,
+    zero_success_warnings,
+)
 
 PLOTS = {
     "infection_curves.png": "Share of honest agents infected at least once, by round.",
@@ -57,8 +63,9 @@ def write_report(
         ]
         for row in rows
     ]
-    (out / "report.md").write_text(_markdown(title, context, headers, table, images))
-    (out / "report.html").write_text(_html(title, context, headers, table, images))
+    warnings = zero_success_warnings(rows)
+    (out / "report.md").write_text(_markdown(title, context, headers, table, images, warnings))
+    (out / "report.html").write_text(_html(title, context, headers, table, images, warnings))
     return [*written, out / "report.md", out / "report.html"]
 
 
@@ -68,6 +75,7 @@ def _markdown(
     headers: list[str],
     table: list[list[str]],
     images: list[str],
+    warnings: list[str],
 ) -> str:
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
@@ -79,6 +87,8 @@ def _markdown(
         "",
         "Every metric of every cell: `cells.csv`; per group, with intervals: `groups.csv`.",
     ]
+    if warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in warnings)]
     for name in images:
         lines += ["", f"![{PLOTS[name]}]({name})", "", PLOTS[name]]
     return "\n".join(lines) + "\n"
@@ -90,11 +100,14 @@ def _html(
     headers: list[str],
     table: list[list[str]],
     images: list[str],
+    warnings: list[str],
 ) -> str:
     e = html.escape
     items = "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in context.items())
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in table)
+    warned = "".join(f"<li>{e(w)}</li>" for w in warnings)
+    warned = f"<h2>Warnings</h2><ul>{warned}</ul>" if warnings else ""
     figures = "".join(
         f'<figure><img src="{e(n)}" alt="{e(PLOTS[n])}"><figcaption>{e(PLOTS[n])}</figcaption>'
         "</figure>"
@@ -109,5 +122,5 @@ def _html(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
         f"<style>{style}</style></head><body><h1>{e(title)}</h1><ul>{items}</ul>"
         f"<p>Mean over seeds [bootstrap 95% interval]; — where undefined.</p>"
-        f"<table><tr>{head}</tr>{body}</table>{figures}</body></html>\n"
+        f"<table><tr>{head}</tr>{body}</table>{warned}{figures}</body></html>\n"
     )

@@ -102,7 +102,7 @@ class CellRunner:
             rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
             n_trees = int(np.unique(economy.tree_ids()).size)
             record = play_attacked(economy, policy, attack, detector, twin, rng)
-            return cell_result(cell, twin, record, policy.model.config, n_trees)
+            return cell_result(cell, twin, record, policy.model.config, n_trees, attack.first_round)
         finally:
             torch.set_num_threads(threads)
 

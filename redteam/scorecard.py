@@ -68,6 +68,16 @@ def group_rows(
     return rows
 
 
+def zero_success_warnings(rows: Sequence[GroupRow]) -> list[str]:
+    """A 0% attack success is a finding only if the attack works: say so wherever it shows."""
+    return [
+        f"{row.group}: 0% attack success on every seed; the attack may be broken or too weak "
+        "(check its budget, objective and start round) rather than the forest robust"
+        for row in rows
+        if row.estimates["attack_success_rate"].mean == 0.0
+    ]
+
+
 def terminal_table(rows: Sequence[GroupRow], title: str) -> Table:
     table = Table(title=title, caption="mean over seeds \\[bootstrap 95% interval]; —: undefined")
     for header in ("economy", "attack", "defense", "seeds"):

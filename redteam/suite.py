@@ -340,12 +340,14 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
     built = [build_economy(e.name, c, 0) for e, c in zip(economies, economy_configs, strict=True)]
     for i, a in enumerate(attacks):
         for _, params, threat, _ in _attack_variants(a, f"attacks[{i}]"):
-            where = "sweep" if "start_round" in a.sweep else "params"
-            if params["start_round"] >= settings.rounds:
-                raise ConfigError(
-                    f"attacks[{i}].{where}.start_round: expected < rounds ({settings.rounds}), "
-                    f"got {params['start_round']}"
-                )
+            attack = attack_class(a.name).from_config(params, threat, f"attacks[{i}]")
+            for economy in built:
+                try:
+                    attack.check(economy, settings.rounds)
+                except ConfigError as exc:
+                    field = str(exc).split(":", 1)[0]
+                    where = "sweep" if field in a.sweep else "params"
+                    raise ConfigError(f"attacks[{i}].{where}.{exc} (on {economy.name})") from None
             goal = OBJECTIVES[params["objective"]]
             for economy in built:
                 _check_threat(a.name, threat, economy, f"attacks[{i}].threat")

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from forest.errors import ForestError
 from redteam.commands.console import wide_console
-from redteam.scorecard import terminal_table
+from redteam.scorecard import terminal_table, zero_success_warnings
 from redteam.suite import load_suite
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ def handle(args: argparse.Namespace) -> int:
     )
     outcome = run_suite(suite, uri, args.workers, args.rerun, out, console)
     wide_console().print(terminal_table(outcome.rows, f"Scorecard: {suite.settings.name}"))
+    for warning in zero_success_warnings(outcome.rows):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if args.json_out:
         args.json_out.write_text(json.dumps(outcome_json(outcome, suite.settings.name), indent=2))
     console.print(

@@ -121,6 +121,10 @@ def test_report_files_are_written_with_every_group(first_run):
         assert f"| {group['group']} |" in report
     html = (tmp / "report" / "report.html").read_text()
     assert '<img src="infection_curves.png"' in html
+    # The zero-noise variant cannot succeed, and the report says so rather than print a bare 0%.
+    warnings = report.split("## Warnings")[1]
+    assert "- supply_chain | latent-noise norm=0.0 | mahalanobis: 0% attack success" in warnings
+    assert "may be broken or too weak" in warnings
     png = (tmp / "report" / "roc_curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000  # a drawn figure, not a stub
 

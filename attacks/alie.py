@@ -1,0 +1,126 @@
+"""A Little Is Enough (Baruch et al. 2019), moved from gradients to the forest's summary tokens.
+
+In federated learning, ALIE's attackers send ``mu - z * sigma``: the honest workers' mean
+shifted by a few standard deviations, coordinate by coordinate. The shift is small enough to sit
+inside the honest spread (robust aggregators keep it) yet, since every attacker sends the same
+point, it moves the aggregate steadily. Here the workers are the agents, the updates are the
+summary tokens the forest's slots attend over, and ``mu``/``sigma`` are the coordinate-wise mean
+and (population) standard deviation of this round's clean summaries of the honest agents with
+the compromised agent's role (all honest agents if the role has fewer than two). Each
+compromised agent's summary is *replaced* by that point: the delta is ``target - clean``.
+
+``z`` defaults to the paper's ``z_max``: with ``n`` agents and ``k`` attackers, the attackers
+need ``s = floor(n / 2 + 1) - k`` honest agents "on their side" for a majority, and
+``z_max = Phi^-1((n - s) / n)`` is the largest shift that many honest agents still lie beyond
+(``s`` is clamped to at least 1, so that an attacker majority gives a finite ``z``).
+
+Budget: ``max_norm`` (default None, unbounded) caps each compromised agent's delta at that L2
+norm relative to the round's typical summary norm (the median over agents, the budget unit of
+``attacks.latent``); a capped delta points toward the ALIE target but stops at the ball.
+
+This module also holds what the replacement attacks (ALIE, inner-product manipulation, sign
+flip) share: their budget parameter and the delta from per-agent target summaries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import norm
+
+from attacks.base import Attack, AttackParams, AttackView
+from attacks.latent import LatentRound, full_delta, latent_round, project
+from attacks.registry import register_attack
+from forest.validation import require_float
+
+
+@dataclass(frozen=True)
+class ReplacementParams(AttackParams):
+    """Parameters of an attack that replaces compromised summaries by chosen targets."""
+
+    # L2 cap on each compromised agent's delta, relative to the round's typical summary norm
+    # (attacks.latent.LatentRound.typical_norm); None: no cap, the target is reached exactly.
+    max_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_norm is not None:
+            require_float(self.max_norm, "max_norm", 0.0, 1e6)
+
+
+def replacement_delta(
+    view: AttackView, lr: LatentRound, targets: torch.Tensor, max_norm: float | None
+) -> torch.Tensor:
+    """The (n, d) summary delta that turns the compromised agents' clean summaries into
+    ``targets`` (k, d), each row projected onto the ``max_norm`` budget if one is set."""
+    rows = targets - lr.summaries[lr.ids]
+    if max_norm is not None:
+        rows = project(rows, max_norm * lr.typical_norm)
+    return full_delta(view, lr, rows)
+
+
+def peer_group(candidates: list[tuple[np.ndarray, int]], fallback: np.ndarray) -> np.ndarray:
+    """The first ``(mask, min_size)`` of ``candidates`` whose (n,) bool mask holds at least
+    ``min_size`` agents, else ``fallback``: whose clean summaries an attacker imitates."""
+    for mask, min_size in candidates:
+        if int(mask.sum()) >= min_size:
+            return mask
+    return fallback
+
+
+def alie_z_max(n_agents: int, n_attackers: int) -> float:
+    """Baruch et al.'s ``z_max = Phi^-1((n - s) / n)``, ``s = floor(n / 2 + 1) - k`` (>= 1)."""
+    s = max(math.floor(n_agents / 2 + 1) - n_attackers, 1)
+    return float(norm.ppf((n_agents - s) / n_agents))
+
+
+@dataclass(frozen=True)
+class ALIEParams(ReplacementParams):
+    # Shift in honest standard deviations; None: the paper's z_max for this n and k.
+    z: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.z is not None:
+            require_float(self.z, "z", -1000.0, 1000.0)
+
+
+@register_attack
+class ALIE(Attack):
+    name = "alie"
+    description = (
+        "A Little Is Enough: compromised summaries replaced by the honest same-role mean "
+        "minus z standard deviations"
+    )
+    surface = "summary tokens"
+    knowledge = "white-box"
+    params_class = ALIEParams
+    params: ALIEParams
+
+    def z(self, view: AttackView) -> float:
+        if self.params.z is not None:
+            return self.params.z
+        return alie_z_max(view.economy.n_agents, int(view.compromised.size))
+
+    def targets(self, view: AttackView, lr: LatentRound) -> torch.Tensor:
+        """(k, d) ``mu - z * sigma`` of each compromised agent's honest peers."""
+        honest = view.honest
+        everyone = np.ones_like(honest)
+        roles = view.economy.role
+        z = self.z(view)
+        rows = []
+        for i in view.compromised:
+            peers = peer_group([(honest & (roles == roles[i]), 2), (honest, 2)], everyone)
+            group = lr.summaries[torch.from_numpy(peers)]
+            mu, sigma = group.mean(dim=0), group.std(dim=0, correction=0)
+            rows.append(mu - z * sigma)
+        return torch.stack(rows)
+
+    def summary_delta(self, view: AttackView, hidden_size: int) -> torch.Tensor | None:
+        if not self.active(view.round):
+            return None
+        lr = latent_round(view)
+        return replacement_delta(view, lr, self.targets(view, lr), self.params.max_norm)
