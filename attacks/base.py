@@ -3,10 +3,10 @@ and a success test for its own objective.
 
 The harness calls the hooks of one attack object per episode, in this order each round:
 ``observations`` (what agents see), ``summary_delta`` (the compressed latent, before the forest
-aggregates it), ``messages`` (what is sent, before the router) and ``actions`` (after the forest
-decided). A hook that an
-attack does not override leaves its intervention point untouched. Attacks act only on the agents
-the threat model gives them; the success test compares each round with the clean twin.
+aggregates it), ``sybils`` (fake agents joining the aggregation), ``messages`` (what is sent,
+before the router) and ``actions`` (after the forest decided). A hook that an attack does not
+override leaves its intervention point untouched. Attacks act only on the agents the threat
+model gives them; the success test compares each round with the clean twin.
 """
 
 from __future__ import annotations
@@ -184,6 +184,12 @@ class Attack(ABC):
 
     def summary_delta(self, view: AttackView, hidden_size: int) -> torch.Tensor | None:
         """(n, hidden_size) added to the summary tokens, or None."""
+        return None
+
+    def sybils(
+        self, view: AttackView, hidden_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Fake agents joining the aggregation this round: summaries (s, d) and trees (s,)."""
         return None
 
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:

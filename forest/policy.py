@@ -84,18 +84,24 @@ class ForestPolicy:
         aggregation_weights: torch.Tensor | None = None,
         edit_messages: Callable[[Messages], Messages] | None = None,
         observations: np.ndarray | None = None,
+        sybils: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> PolicyStep:
         """Decide this round for every agent of ``economy``; remembers the summaries.
 
         ``observations`` (n, F) replace what the agents observe (the observation intervention
         point: lies in a compromised agent's view). ``edit_messages`` rewrites the outgoing
         messages before the router sees them: the intervention point of message attacks, which
-        must get past the router like any sender.
+        must get past the router like any sender. ``sybils`` (summaries (s, d), tree ids (s,))
+        are fake agents that join the forest's aggregation this round.
         """
+        extras = (
+            {} if sybils is None else {"sybil_summaries": sybils[0], "sybil_tree_ids": sybils[1]}
+        )
         output = self.model(
             **self.model_inputs(economy, observations),
             aggregation_weights=aggregation_weights,
             summary_delta=summary_delta,
+            **extras,
         )
         self.memory = output.summaries
         action_logits = output.action_logits.masked_fill(

@@ -97,12 +97,14 @@ def play_attacked(
         view = AttackView(r, economy, compromised, policy, rng)
         observations = attack.observations(view, economy.observe())
         delta = attack.summary_delta(view, hidden)
+        sybils = attack.sybils(view, hidden)
         started = time.perf_counter()
         step = policy.act(
             economy,
             summary_delta=delta,
             edit_messages=lambda m, v=view: attack.messages(v, m),
             observations=observations,
+            sybils=sybils,
         )
         latency.append(1000 * (time.perf_counter() - started))
         offered += step.routed.tokens_in if step.routed is not None else step.messages.n_tokens

@@ -98,8 +98,15 @@ class DenseForest(ForestPreTrainedModel):
         summary_delta: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         return_attention: bool = False,
+        sybil_summaries: torch.Tensor | None = None,
+        sybil_tree_ids: torch.Tensor | None = None,
     ) -> ForestOutput:
         """Same round interface as ``ForestModel.forward``; no attention maps are returned."""
+        if sybil_summaries is not None or sybil_tree_ids is not None:
+            raise InvalidInputError(
+                "sybil_summaries: sybils join the compressed aggregation of a ForestModel; "
+                "DenseForest attends over every agent's tokens and has no summaries to join"
+            )
         states, token_mask = self.encode_tokens(
             input_ids, attention_mask, role_ids, memory, inputs_embeds
         )

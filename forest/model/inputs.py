@@ -129,3 +129,15 @@ def agent_inputs(
     roles = integer_ids(role_ids, "role_ids", (n,), config.num_roles)
     mem = None if memory is None else finite_floats(memory, "memory", (n, d))
     return AgentInputs(n, ids, embeds, mask, roles, mem)
+
+
+def sybils(
+    config: ForestConfig, summaries: object | None, tree_ids: object | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fake agents' summaries ``(s, d)`` and trees ``(s,)``: both or neither."""
+    if summaries is None or tree_ids is None:
+        raise InvalidInputError("sybil_summaries and sybil_tree_ids: pass both or neither")
+    s = summaries.shape[0] if isinstance(summaries, torch.Tensor) else 0
+    fakes = finite_floats(summaries, "sybil_summaries", (s, config.hidden_size))
+    trees = integer_ids(tree_ids, "sybil_tree_ids", (s,), None)
+    return fakes, trees

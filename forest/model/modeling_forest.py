@@ -190,8 +190,16 @@ class ForestModel(ForestPreTrainedModel):
         summary_delta: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         return_attention: bool = False,
+        sybil_summaries: torch.Tensor | None = None,
+        sybil_tree_ids: torch.Tensor | None = None,
     ) -> ForestOutput:
-        """One round for n agents: (a) encode, + ``summary_delta``, (b) aggregate, (c) heads."""
+        """One round for n agents: (a) encode, + ``summary_delta``, (b) aggregate, (c) heads.
+
+        ``sybil_summaries`` (s, d) with ``sybil_tree_ids`` (s,) are fake agents that join the
+        aggregation (b) in those trees, with no inputs of their own and no outputs: the
+        population intervention point. Outputs stay per real agent; ``attention`` (when asked
+        for) covers the n real agents followed by the s sybils.
+        """
         summaries = self.encode(input_ids, attention_mask, role_ids, memory, inputs_embeds)
         n = summaries.shape[0]
         trees, weights, delta = self._round_extras(
@@ -199,7 +207,14 @@ class ForestModel(ForestPreTrainedModel):
         )
         if delta is not None:
             summaries = summaries + delta
-        context, attention = self.aggregator(summaries, trees, weights)
+        pool, pool_trees, pool_weights = summaries, trees, weights
+        if sybil_summaries is not None or sybil_tree_ids is not None:
+            fakes, fake_trees = check.sybils(self.config, sybil_summaries, sybil_tree_ids)
+            pool = torch.cat([summaries, fakes.to(summaries.dtype)])
+            pool_trees = torch.cat([trees, fake_trees])
+            pool_weights = torch.cat([weights, torch.ones_like(fake_trees, dtype=weights.dtype)])
+        context, attention = self.aggregator(pool, pool_trees, pool_weights)
+        context = context[:n]
         actions, messages, value = self.readout(summaries, context)
         kept = attention if return_attention else None
         return ForestOutput(summaries, context, actions, messages, value, kept)
