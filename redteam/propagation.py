@@ -34,6 +34,7 @@ class Propagation:
     blast_radius: dict[int, float]  # rounds after the start -> cumulative share
     rounds_to: dict[float, float]  # share -> rounds after the start to reach it (nan: never)
     infection_by_hop: dict[int, float]  # hop distance -> share of those agents ever infected
+    hop_buckets: dict[str, float]  # "1", "2", "3", "4+": the same share (nan: nobody there)
     mean_hop_infected: float  # mean hop distance of the agents ever infected (nan: none)
     r0: float
 
@@ -42,6 +43,7 @@ class Propagation:
         out["blast_radius_final"] = float(self.cumulative_curve[-1])
         out["infected_final"] = float(self.infection_curve[-1])
         out.update({f"rounds_to_{round(100 * s)}pct": v for s, v in self.rounds_to.items()})
+        out.update({f"infected_share_hop{k}": v for k, v in self.hop_buckets.items()})
         out["mean_hop_infected"] = self.mean_hop_infected
         out["r0"] = self.r0
         return out
@@ -99,6 +101,10 @@ def measure(
     for hop in np.unique(hops[honest]):
         at_hop = honest & (hops == hop)
         by_hop[int(hop)] = float(ever_infected[at_hop].mean())
+    buckets = {}
+    for name, at in (("1", hops == 1), ("2", hops == 2), ("3", hops == 3), ("4+", hops >= 4)):
+        group = honest & at
+        buckets[name] = float(ever_infected[group].mean()) if group.any() else float("nan")
     reachable = ever_infected & (hops >= 0)
     mean_hop = float(hops[reachable].mean()) if reachable.any() else float("nan")
     return Propagation(
@@ -107,6 +113,7 @@ def measure(
         blast_radius={r: share_at(r) for r in blast_radius_rounds},
         rounds_to=rounds_to,
         infection_by_hop=by_hop,
+        hop_buckets=buckets,
         mean_hop_infected=mean_hop,
         r0=_r0(cumulative_count, int((~honest).sum()), n_honest),
     )
