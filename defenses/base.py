@@ -58,11 +58,18 @@ class Detector(ABC):
 
     @abstractmethod
     def score(self, signals: RoundSignals) -> np.ndarray:
-        """(n,) anomaly score of each agent this round."""
+        """(n,) anomaly score of each agent this round; rounds of an episode come in order."""
+
+    def reset(self) -> None:  # noqa: B027 - most detectors keep no state between rounds
+        """Forget per-episode state (a detector that tracks agents over rounds keeps some);
+        the harness calls it before every episode."""
 
     def calibrate(self, rounds: Sequence[RoundSignals]) -> float:
-        """Set the flag threshold from held-out clean rounds; returns it."""
+        """Set the flag threshold from held-out clean rounds (one episode, in order); returns
+        it."""
+        self.reset()
         scores = np.concatenate([self.score(r) for r in rounds])
+        self.reset()
         self.threshold = float(np.quantile(scores, 1.0 - self.params.target_fpr, method="higher"))
         return self.threshold
 

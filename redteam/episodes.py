@@ -91,6 +91,8 @@ def play_attacked(
     honest[compromised] = False
     hops = economy.interaction_graph().hop_distance(compromised)
     hidden = policy.model.config.hidden_size
+    if detector is not None:
+        detector.reset()
     actions, completed, scores, flagged, success, latency = [], [], [], [], [], []
     offered = delivered = 0
     for r in range(rounds):

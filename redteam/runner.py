@@ -65,15 +65,16 @@ class CellRunner:
         return self._twins[key]
 
     def detector(self, cell: Cell) -> Detector | None:
-        """The cell's detector, fitted on half the rounds of a clean episode of another seed
-        and calibrated on the other half."""
+        """The cell's detector, fitted on a clean episode of seed ``seed + offset`` and
+        calibrated on another of seed ``seed + 2 * offset``: never on the cell's own seed."""
         if cell.defense is None:
             return None
-        seed = cell.seed + int(cell.metrics["calibration_seed_offset"])
+        offset = int(cell.metrics["calibration_seed_offset"])
         key = _key(
             cell.economy,
             cell.economy_config,
-            seed,
+            cell.seed,
+            offset,
             cell.rounds,
             cell.checkpoint_digest,
             cell.router,
@@ -82,10 +83,16 @@ class CellRunner:
         )
         if key not in self._detectors:
             detector = make_defense(cell.defense, cell.defense_params)
-            economy = build_economy(cell.economy, cell.economy_config, seed)
-            rounds = clean_signals(economy, self.policy(cell), cell.rounds)
-            detector.fit(rounds[0::2])
-            detector.calibrate(rounds[1::2])
+            fit, calibrate = (
+                clean_signals(
+                    build_economy(cell.economy, cell.economy_config, cell.seed + k * offset),
+                    self.policy(cell),
+                    cell.rounds,
+                )
+                for k in (1, 2)
+            )
+            detector.fit(fit)
+            detector.calibrate(calibrate)
             self._detectors[key] = detector
         return self._detectors[key]
 

@@ -111,7 +111,8 @@ class MetricSettings:
     # more than this many action classes (0.5: any change of class).
     infection_threshold: float = 0.5
     blast_radius_rounds: tuple[int, ...] = (5, 10)  # rounds after the attack starts
-    # Detectors are fitted on a clean episode of seed + this offset, never on the cell's own.
+    # Detectors are fitted on a clean episode of seed + offset and calibrated on one of
+    # seed + 2 * offset, never on the cell's own seed.
     calibration_seed_offset: int = 100_000
     price_per_gflop: float = 1e-6  # dollars, for cost per 1M agent interactions
     confidence: float = 0.95  # bootstrap interval across seeds
