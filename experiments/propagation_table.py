@@ -33,7 +33,7 @@ COLUMNS = (
     ("infected_share_hop1", "hop 1"),
     ("infected_share_hop2", "hop 2"),
     ("infected_share_hop3", "hop 3"),
-    ("infected_share_hop4+", "hop 4+"),
+    ("infected_share_hop4plus", "hop 4+"),
     ("r0", "R0"),
     ("utility_drop", "utility drop"),
 )

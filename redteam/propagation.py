@@ -34,7 +34,7 @@ class Propagation:
     blast_radius: dict[int, float]  # rounds after the start -> cumulative share
     rounds_to: dict[float, float]  # share -> rounds after the start to reach it (nan: never)
     infection_by_hop: dict[int, float]  # hop distance -> share of those agents ever infected
-    hop_buckets: dict[str, float]  # "1", "2", "3", "4+": the same share (nan: nobody there)
+    hop_buckets: dict[str, float]  # "1", "2", "3", "4plus": the same share (nan: nobody there)
     mean_hop_infected: float  # mean hop distance of the agents ever infected (nan: none)
     r0: float
 
@@ -102,7 +102,7 @@ def measure(
         at_hop = honest & (hops == hop)
         by_hop[int(hop)] = float(ever_infected[at_hop].mean())
     buckets = {}
-    for name, at in (("1", hops == 1), ("2", hops == 2), ("3", hops == 3), ("4+", hops >= 4)):
+    for name, at in (("1", hops == 1), ("2", hops == 2), ("3", hops == 3), ("4plus", hops >= 4)):
         group = honest & at
         buckets[name] = float(ever_infected[group].mean()) if group.any() else float("nan")
     reachable = ever_infected & (hops >= 0)

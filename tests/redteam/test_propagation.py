@@ -35,7 +35,7 @@ def test_propagation_figures_of_a_hand_made_epidemic():
     assert p.blast_radius == {1: 0.25, 2: 0.5, 3: 1.0}
     assert p.rounds_to == {0.1: 1.0, 0.5: 2.0, 0.9: 3.0}
     assert p.infection_by_hop == {-1: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}
-    assert p.hop_buckets["1"] == 1.0 and np.isnan(p.hop_buckets["4+"])
+    assert p.hop_buckets["1"] == 1.0 and np.isnan(p.hop_buckets["4plus"])
     assert p.mean_hop_infected == 2.0  # the unreachable agent is left out of the mean
     # Infected count incl. the attacker: 1, 2, 3 (half reached at round 2): doubling, then x1.5.
     expected = np.exp(np.polyfit([0, 1, 2], np.log([1, 2, 3]), 1)[0])
