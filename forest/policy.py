@@ -103,7 +103,6 @@ class ForestPolicy:
             summary_delta=summary_delta,
             **extras,
         )
-        self.memory = output.summaries
         action_logits = output.action_logits.masked_fill(
             ~action_class_mask(economy, output.action_logits.shape[1]), float("-inf")
         )
@@ -113,6 +112,8 @@ class ForestPolicy:
         outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
         if edit_messages is not None:
             outgoing = edit_messages(outgoing)
+        # Memory moves on only now: the message hook still sees last round's, as any attack does.
+        self.memory = output.summaries
         routed = None if self.router is None else self.router.route(outgoing, economy.role)
         kept = outgoing if routed is None else routed.kept
         return PolicyStep(actions, kept, routed, output)

@@ -44,7 +44,8 @@ class LocalPool(Executor):
     def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, CellResult]]:
         # Spawn, not fork: torch's thread pools do not survive a fork.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        try:
             pending: dict[Future[CellResult], Cell] = {
                 pool.submit(run_cell, cell): cell for cell in cells
             }
@@ -52,6 +53,10 @@ class LocalPool(Executor):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield pending.pop(future), future.result()
+        finally:
+            # On an error (here or in the caller's logging) stop at once: queued cells would
+            # otherwise all run before the error surfaces, and their results be thrown away.
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def make_executor(workers: int) -> Executor:

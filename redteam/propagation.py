@@ -11,10 +11,12 @@ in each round), the cumulative curve (infected at least once so far), the blast 
 cumulative share a given number of rounds after the attack starts), the rounds it takes to
 reach 10/50/90% of honest agents, infection by hop distance from the nearest attacker, and R0.
 
-R0 here is the per-round growth factor of the infected count (attackers included, who are the
-index cases one round before the attack starts) over the early phase: the rounds up to the
-first in which half the honest agents have been infected (at least two points), fitted by least
-squares on the log. With one round per generation the growth factor is the reproduction number.
+R0 here is the ratio of new infections from one round to the next over the early phase, with
+the attackers as the index cases one round before the attack starts and one round counted as
+one generation: sum(new[t]) / sum(new[t - 1]) over the rounds up to the first in which half the
+honest agents have been infected (all rounds if never). Growth by a factor R per round gives
+exactly R; an outbreak that dies out gives less than 1, and no infection at all gives 0. A blast
+radius asked for beyond the end of the episode is undefined (nan), never the last round's.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 SHARES = (0.1, 0.5, 0.9)
 
@@ -64,12 +65,11 @@ def infection_matrix(
 def _r0(cumulative_count: np.ndarray, n_attackers: int, n_honest: int) -> float:
     if n_attackers == 0:
         return float("nan")  # no index case, no reproduction number
-    counts = np.concatenate([[0], cumulative_count]) + n_attackers
+    new = np.diff(np.concatenate([[0], cumulative_count]))
     half = np.flatnonzero(cumulative_count >= 0.5 * n_honest)
-    end = (int(half[0]) + 2) if half.size else counts.size
-    window = counts[: max(end, 2)]
-    fit = stats.linregress(np.arange(window.size), np.log(window))
-    return float(np.exp(fit.slope))
+    end = int(half[0]) + 1 if half.size else new.size
+    previous = np.concatenate([[n_attackers], new[: end - 1]])
+    return float(new[:end].sum() / previous.sum())
 
 
 def measure(
@@ -90,7 +90,8 @@ def measure(
     curve = infected.sum(axis=1) / n_honest
 
     def share_at(r: int) -> float:
-        return float(cumulative[min(start_round + r - 1, rounds - 1)])
+        at = start_round + r - 1
+        return float(cumulative[at]) if at < rounds else float("nan")
 
     rounds_to = {}
     for share in SHARES:

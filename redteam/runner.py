@@ -16,6 +16,7 @@ import torch
 
 from attacks import make_attack
 from defenses import Detector, make_defense
+from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
 from forest.training.checkpoints import load_policy
 from redteam.episodes import (
@@ -27,7 +28,7 @@ from redteam.episodes import (
     play_twin,
 )
 from redteam.metrics import CellResult, cell_result
-from redteam.suite import Cell
+from redteam.suite import Cell, checkpoint_digest
 
 ATTACK_STREAM = 0xA77AC  # the attack's random stream: never the world's or the policy's
 
@@ -47,6 +48,11 @@ class CellRunner:
     def policy(self, cell: Cell) -> ForestPolicy:
         key = _key(cell.checkpoint, cell.checkpoint_digest)
         if key not in self._policies:
+            if checkpoint_digest(Path(cell.checkpoint)) != cell.checkpoint_digest:
+                raise InvalidInputError(
+                    f"checkpoint: {cell.checkpoint} changed since the suite was loaded; "
+                    "its cells would be logged under the old weights' hash"
+                )
             self._policies[key] = load_policy(Path(cell.checkpoint))
         return fresh_policy(self._policies[key], cell.router)
 

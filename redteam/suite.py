@@ -47,6 +47,10 @@ from forest.validation import require, require_float, require_int
 from redteam.episodes import build_economy
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
+# Part of every cell's hash: bump it when a change to the harness changes what a cell measures,
+# so that a resumed sweep never mixes results measured two ways.
+HARNESS_VERSION = 2
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
@@ -64,7 +68,12 @@ class SuiteSettings:
     description: str = ""
 
     def __post_init__(self) -> None:
-        require(bool(self.name.strip()), "name", "a non-empty string", self.name)
+        require(
+            bool(self.name) and set(self.name) <= NAME_CHARACTERS and self.name[0] != ".",
+            "name",
+            "a name of letters, digits, '_', '-' and '.' (it names the report folder)",
+            self.name,
+        )
         require_int(self.rounds, "rounds", 2, 10_000)
         if isinstance(self.seeds, int):
             require_int(self.seeds, "seeds", 1, 10_000)
@@ -154,6 +163,7 @@ class Cell:
     def identity(self) -> dict[str, Any]:
         """What determines the cell's results: everything but names and paths for display."""
         ident = dataclasses.asdict(self)
+        ident["harness_version"] = HARNESS_VERSION
         for display_only in (
             "suite",
             "economy_label",
@@ -263,6 +273,11 @@ def _attack_variants(
                 f"{where}.sweep: unknown parameter {param!r}; allowed: {', '.join(fields)}"
             )
         for v in values:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ConfigError(
+                    f"{where}.sweep.{param}: only numeric parameters can be swept, got {v!r}; "
+                    "write one [[attacks]] entry per value instead"
+                )
             from_dict(cls.params_class, {param: v}, f"{where}.sweep")
         sweeps = [(param, v) for v in values]
     base_label = entry.label or entry.name
@@ -349,6 +364,12 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
                     field = str(exc).split(":", 1)[0]
                     where = "sweep" if field in a.sweep else "params"
                     raise ConfigError(f"attacks[{i}].{where}.{exc} (on {economy.name})") from None
+            last = max(metrics.blast_radius_rounds)
+            if attack.first_round + last > settings.rounds:
+                raise ConfigError(
+                    f"metrics.blast_radius_rounds: {last} rounds after attacks[{i}] starts "
+                    f"(round {attack.first_round}) is past the last round ({settings.rounds - 1})"
+                )
             goal = OBJECTIVES[params["objective"]]
             for economy in built:
                 _check_threat(a.name, threat, economy, f"attacks[{i}].threat")
@@ -410,6 +431,14 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
         for defense, defense_label, defense_params in defense_specs
         for seed in settings.seed_list
     )
+    by_hash: dict[str, Cell] = {}
+    for cell in cells:
+        other = by_hash.setdefault(cell.hash, cell)
+        if other is not cell:
+            raise ConfigError(
+                f"attacks/economies: '{other.group}' and '{cell.group}' are the same experiment "
+                "(same resolved parameters); remove one"
+            )
     return Suite(path, settings, economies, attacks, defenses, metrics, cells)
 
 

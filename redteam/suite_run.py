@@ -19,7 +19,7 @@ from redteam.executors import make_executor
 from redteam.metrics import CellResult
 from redteam.report import write_report
 from redteam.scorecard import GroupRow, group_rows
-from redteam.suite import Suite
+from redteam.suite import Cell, Suite
 from redteam.tracking import Tracker
 
 CELLS_JSON = "cells.json"
@@ -65,6 +65,13 @@ def build_report(
     return rows
 
 
+def relabel(result: CellResult, cell: Cell) -> CellResult:
+    """A reused result under the names the current suite gives its cell (labels are not part
+    of the hash, so a renamed entry reuses its results)."""
+    result.group, result.attack_label = cell.group, cell.attack_label
+    return result
+
+
 def run_suite(
     suite: Suite, uri: str, workers: int, rerun: bool, out: Path, console: Console
 ) -> SuiteOutcome:
@@ -76,7 +83,9 @@ def run_suite(
     todo = list({c.hash: c for c in suite.cells if c.hash not in finished}.values())
     tracker.abandon_unfinished({c.hash for c in todo})
     results = {
-        c.hash: tracker.load_cell(finished[c.hash]) for c in suite.cells if c.hash in finished
+        c.hash: relabel(tracker.load_cell(finished[c.hash]), c)
+        for c in suite.cells
+        if c.hash in finished
     }
     if results:
         console.print(

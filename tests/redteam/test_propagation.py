@@ -37,18 +37,32 @@ def test_propagation_figures_of_a_hand_made_epidemic():
     assert p.infection_by_hop == {-1: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}
     assert p.hop_buckets["1"] == 1.0 and np.isnan(p.hop_buckets["4plus"])
     assert p.mean_hop_infected == 2.0  # the unreachable agent is left out of the mean
-    # Infected count incl. the attacker: 1, 2, 3 (half reached at round 2): doubling, then x1.5.
-    expected = np.exp(np.polyfit([0, 1, 2], np.log([1, 2, 3]), 1)[0])
-    assert np.isclose(p.r0, expected)
+    # New infections 1, 1, 2 after the one attacker; half the honest agents by the 2nd round:
+    # (1 + 1) / (1 attacker + 1).
+    assert p.r0 == 1.0
+    assert np.isnan(measure(infected, 1, honest, hops, (4,)).blast_radius[4])  # past the end
 
 
-def test_no_infection_gives_zero_spread_never_reached_shares_and_r0_of_one():
+def test_r0_reads_growth_per_round_and_below_one_for_an_outbreak_that_dies_out():
+    honest = np.ones(101, dtype=bool)
+    honest[0] = False
+    cumulative = np.array([2, 6, 14, 30, 62])  # 2, 4, 8, 16, 32 new: doubling from 1 attacker
+    infected = np.zeros((5, 101), dtype=bool)
+    for r, c in enumerate(cumulative):
+        infected[r, 1 : 1 + c] = True
+    assert measure(infected, 0, honest, np.ones(101, dtype=np.int64), (1,)).r0 == 2.0
+    dies = np.zeros((5, 101), dtype=bool)
+    dies[0, 1] = True  # one infection, never passed on
+    assert measure(dies, 0, honest, np.ones(101, dtype=np.int64), (1,)).r0 < 1.0
+
+
+def test_no_infection_gives_zero_spread_never_reached_shares_and_r0_of_zero():
     honest = np.array([False, True, True])
     p = measure(np.zeros((5, 3), dtype=bool), 2, honest, np.array([0, 1, 2]), (2,))
     assert p.cumulative_curve.max() == 0.0
     assert all(np.isnan(v) for v in p.rounds_to.values())
     assert np.isnan(p.mean_hop_infected)
-    assert p.r0 == 1.0
+    assert p.r0 == 0.0
 
 
 @given(
@@ -64,4 +78,4 @@ def test_cumulative_curve_is_monotone_bounded_and_dominates_the_current_curve(in
     assert np.all(np.diff(p.cumulative_curve) >= 0)
     assert p.cumulative_curve.min() >= 0.0 and p.cumulative_curve.max() <= 1.0
     assert np.all(p.cumulative_curve[start:] >= p.infection_curve[start:])
-    assert np.isfinite(p.r0) and p.r0 >= 1.0
+    assert np.isfinite(p.r0) and p.r0 >= 0.0
