@@ -73,6 +73,11 @@ class Detector(ABC):
         self.threshold = float(np.quantile(scores, 1.0 - self.params.target_fpr, method="higher"))
         return self.threshold
 
+    def aggregation_weights(self, round_: int, n_agents: int) -> np.ndarray | None:
+        """(n,) weights for the forest's aggregation this round; a mitigation masks agents
+        (weight 0), a pure detector changes nothing (None)."""
+        return None
+
     def flag(self, scores: np.ndarray) -> np.ndarray:
         if self.threshold is None:
             raise InvalidInputError(f"{self.name}: calibrate the detector before flagging")

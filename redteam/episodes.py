@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from attacks import Attack, AttackView, RoundOutcome
 from defenses import Detector, RoundSignals
@@ -53,10 +54,24 @@ class AttackRecord:
     hops: np.ndarray  # (n,) hop distance from the nearest compromised agent (-1: unreachable)
 
 
-def play_twin(economy: Economy, policy: ForestPolicy, rounds: int) -> TwinRecord:
+def _weights(defense: Detector | None, round_: int, n: int) -> torch.Tensor | None:
+    weights = None if defense is None else defense.aggregation_weights(round_, n)
+    return None if weights is None else torch.from_numpy(weights.astype(np.float32))
+
+
+def play_twin(
+    economy: Economy, policy: ForestPolicy, rounds: int, mitigation: Detector | None = None
+) -> TwinRecord:
+    """The clean episode; with a ``mitigation``, defended as the attacked episode will be (the
+    counterfactual of an attack on a defended forest is the defended forest, unattacked)."""
+    if mitigation is not None:
+        mitigation.reset()
     actions, completed, units = [], [], []
-    for _ in range(rounds):
-        step = policy.act(economy)
+    for r in range(rounds):
+        step = policy.act(economy, aggregation_weights=_weights(mitigation, r, economy.n_agents))
+        if mitigation is not None:
+            signals = RoundSignals(r, step.output.summaries.numpy(), economy.role, step.actions)
+            mitigation.flag(mitigation.score(signals))
         units.append(economy.action_unit())
         result = economy.step(step.actions, step.messages)
         actions.append(step.actions)
@@ -114,6 +129,7 @@ def play_attacked(
         step = policy.act(
             economy,
             summary_delta=delta,
+            aggregation_weights=_weights(detector, r, economy.n_agents),
             edit_messages=edit_messages,
             observations=observations,
             sybils=sybils,

@@ -83,13 +83,17 @@ def _detection(record: AttackRecord, start: int, honest: np.ndarray) -> tuple[di
 
 def cell_result(
     cell: Cell,
+    baseline: TwinRecord,
     twin: TwinRecord,
     record: AttackRecord,
     model_config: ForestConfig,
     n_trees: int,
     start: int,
 ) -> CellResult:
-    """``start``: the first round the attack acts in; success and spread count from there."""
+    """``baseline`` is the clean episode, undefended (utility); ``twin`` the counterfactual the
+    attacked episode is compared with: the same defense, no attack (the baseline when the
+    defense only watches). ``start``: the attack's first round; success and spread count from
+    there."""
     settings = cell.metrics
     honest = np.ones(cell.n_agents, dtype=bool)
     honest[record.compromised] = False
@@ -101,12 +105,15 @@ def cell_result(
     )
     detection, roc = _detection(record, start, honest)
     flops = forest_flops(model_config, cell.n_agents, n_trees).total
-    clean_per_round = twin.completed[:, honest].mean(axis=1)
+    clean_per_round = baseline.completed[:, honest].mean(axis=1)
+    defended_per_round = twin.completed[:, honest].mean(axis=1)
     attacked_per_round = record.completed[:, honest].mean(axis=1)
     scalars = {
         "utility": float(clean_per_round.mean()),
         "utility_under_attack": float(attacked_per_round.mean()),
         "utility_drop": float(clean_per_round.mean() - attacked_per_round.mean()),
+        # The defense's cost without any attack (equal to utility for a detector).
+        "utility_defended": float(defended_per_round.mean()),
         "attack_success_rate": float(record.success[start:].mean()),
         **spread.scalars(),
         **detection,

@@ -56,7 +56,8 @@ class CellRunner:
             self._policies[key] = load_policy(Path(cell.checkpoint))
         return fresh_policy(self._policies[key], cell.router)
 
-    def twin(self, cell: Cell) -> TwinRecord:
+    def twin(self, cell: Cell, mitigation: Detector | None = None) -> TwinRecord:
+        """The clean episode of the cell's seed, defended by ``mitigation`` if one is given."""
         key = _key(
             cell.economy,
             cell.economy_config,
@@ -64,10 +65,11 @@ class CellRunner:
             cell.rounds,
             cell.checkpoint_digest,
             cell.router,
+            None if mitigation is None else (cell.defense, cell.defense_params),
         )
         if key not in self._twins:
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
-            self._twins[key] = play_twin(economy, self.policy(cell), cell.rounds)
+            self._twins[key] = play_twin(economy, self.policy(cell), cell.rounds, mitigation)
         return self._twins[key]
 
     def detector(self, cell: Cell) -> Detector | None:
@@ -107,15 +109,19 @@ class CellRunner:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            twin = self.twin(cell)
+            baseline = self.twin(cell)
             detector = self.detector(cell)
+            mitigates = detector is not None and detector.kind == "mitigation"
+            twin = self.twin(cell, detector) if mitigates else baseline
             policy = self.policy(cell)
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
             attack = make_attack(cell.attack, cell.attack_params, cell.threat)
             rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
             n_trees = int(np.unique(economy.tree_ids()).size)
             record = play_attacked(economy, policy, attack, detector, twin, rng)
-            return cell_result(cell, twin, record, policy.model.config, n_trees, attack.first_round)
+            return cell_result(
+                cell, baseline, twin, record, policy.model.config, n_trees, attack.first_round
+            )
         finally:
             torch.set_num_threads(threads)
 
