@@ -35,7 +35,7 @@ def view() -> AttackView:
 
 def _gain(view, lr, objective, rows):
     logits = logits_with_delta(view, lr, rows)
-    return float(objective.gain(logits, lr.clean_logits, lr.honest, lr.roles))
+    return objective.gain(logits, lr.clean_logits, lr.honest, lr.roles).item()
 
 
 def _pgd(view, objective="untargeted", **params):
