@@ -3,6 +3,7 @@
 from attacks.base import Attack, AttackParams, AttackView, ThreatModel
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from attacks.registry import attack_class, attack_names, make_attack, register_attack
+from forest.plugins import import_all
 
 __all__ = [
     "OBJECTIVES",
@@ -19,14 +20,5 @@ __all__ = [
 ]
 
 
-def _register_all() -> None:
-    """Import every module of the package: defining an attack class registers it, so adding
-    an attack is adding one file."""
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-
-
-_register_all()
+# Defining a class in a module of this package registers it.
+import_all(__name__, __path__)

@@ -17,6 +17,17 @@ from attacks.registry import register_attack
 from forest.validation import require_float, require_int
 
 
+def spike(view: AttackView, actions: np.ndarray, factor: float) -> np.ndarray:
+    """The compromised agents' actions times ``factor`` (from at least one action unit, so an
+    agent that would order nothing still spikes), within the action range."""
+    ids = view.compromised
+    unit = view.economy.action_unit()[ids]
+    spiked = np.rint(np.maximum(actions[ids], unit) * factor)
+    out = actions.copy()
+    out[ids] = np.clip(spiked, 0, view.economy.n_actions - 1).astype(actions.dtype)
+    return out
+
+
 @dataclass(frozen=True)
 class OrderSpikeParams(AttackParams):
     objective: str = "raise-actions"
@@ -43,9 +54,4 @@ class CompromisedOrderSpike(Attack):
             or (view.round - self.params.start_round) % self.params.period
         ):
             return actions
-        ids = view.compromised
-        unit = view.economy.action_unit()[ids]
-        spiked = np.rint(np.maximum(actions[ids], unit) * self.params.factor)
-        out = actions.copy()
-        out[ids] = np.clip(spiked, 0, view.economy.n_actions - 1).astype(actions.dtype)
-        return out
+        return spike(view, actions, self.params.factor)

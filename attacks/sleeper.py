@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from attacks.base import Attack, AttackParams, AttackView
+from attacks.compromised_order_spike import spike
 from attacks.registry import register_attack
 from forest.economy import Economy, Messages
 from forest.economy.messages import MAX_MESSAGE_VALUE, encode
@@ -72,12 +73,7 @@ class Sleeper(Attack):
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
         if not self.active(view.round):
             return actions
-        ids = view.compromised
-        unit = view.economy.action_unit()[ids]
-        spiked = np.rint(np.maximum(actions[ids], unit) * self.params.factor)
-        out = actions.copy()
-        out[ids] = np.clip(spiked, 0, view.economy.n_actions - 1).astype(actions.dtype)
-        return out
+        return spike(view, actions, self.params.factor)
 
     def messages(self, view: AttackView, messages: Messages) -> Messages:
         if not self.active(view.round) or not len(messages):

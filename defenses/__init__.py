@@ -2,6 +2,7 @@
 
 from defenses.base import Detector, DetectorParams, RoundSignals
 from defenses.registry import defense_class, defense_names, make_defense, register_defense
+from forest.plugins import import_all
 
 __all__ = [
     "Detector",
@@ -14,14 +15,5 @@ __all__ = [
 ]
 
 
-def _register_all() -> None:
-    """Import every module of the package: defining a defense class registers it, so adding
-    a defense is adding one file."""
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-
-
-_register_all()
+# Defining a class in a module of this package registers it.
+import_all(__name__, __path__)

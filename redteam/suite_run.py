@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from forest.commands.common import progress_bar
 from redteam.executors import make_executor
 from redteam.metrics import CellResult
 from redteam.report import write_report
@@ -34,17 +34,6 @@ class SuiteOutcome:
     ran: int
     reused: int
     report_dir: Path
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def report_context(suite_name: str, parent_id: str, uri: str, n_cells: int) -> dict[str, str]:
@@ -93,7 +82,7 @@ def run_suite(
         )
     status = "FAILED"
     try:
-        with _progress(console) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task(f"suite {suite.settings.name}", total=len(todo))
             for cell, result in executor.run(todo):
                 tracker.log_cell(cell, result)
