@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from forest.errors import ConfigError
+from redteam.cell import Cell
 from redteam.metrics import CellResult
 from redteam.runner import run_cell
-from redteam.suite import Cell
 
 
 class Executor(ABC):

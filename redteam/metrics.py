@@ -21,8 +21,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from forest.model.config import ForestConfig
 from forest.model.flops import forest_flops
 from redteam import propagation
+from redteam.cell import Cell
 from redteam.episodes import AttackRecord, TwinRecord
-from redteam.suite import Cell
 
 # Wall-clock figures: measured honestly, but never equal between two runs.
 TIMING_METRICS = frozenset({"latency_ms"})

@@ -19,6 +19,7 @@ from defenses import Detector, make_defense
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
 from forest.training.checkpoints import load_policy
+from redteam.cell import Cell, checkpoint_digest
 from redteam.episodes import (
     TwinRecord,
     build_economy,
@@ -28,7 +29,6 @@ from redteam.episodes import (
     play_twin,
 )
 from redteam.metrics import CellResult, cell_result
-from redteam.suite import Cell, checkpoint_digest
 
 ATTACK_STREAM = 0xA77AC  # the attack's random stream: never the world's or the policy's
 

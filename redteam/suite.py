@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +43,10 @@ from forest.economy import Economy, economy_class, economy_names
 from forest.errors import ConfigError, InvalidInputError
 from forest.params import from_dict, to_dict
 from forest.validation import require, require_float, require_int
+from redteam.cell import Cell, checkpoint_digest
 from redteam.episodes import build_economy
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
-# Part of every cell's hash: bump it when a change to the harness changes what a cell measures,
-# so that a resumed sweep never mixes results measured two ways.
-HARNESS_VERSION = 2
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
@@ -138,58 +135,6 @@ class MetricSettings:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One deterministic experiment: an attack (maybe a defense) on one economy and seed."""
-
-    suite: str
-    economy: str
-    economy_label: str
-    economy_config: dict[str, Any]  # resolved: every field of the economy's config
-    attack: str
-    attack_label: str
-    attack_params: dict[str, Any]  # resolved, defaults filled in
-    threat: dict[str, Any]
-    sweep: tuple[str, float] | None  # the swept parameter and its value in this variant
-    defense: str | None
-    defense_label: str
-    defense_params: dict[str, Any]
-    seed: int
-    rounds: int
-    checkpoint: str
-    checkpoint_digest: str
-    router: bool
-    metrics: dict[str, Any]
-
-    def identity(self) -> dict[str, Any]:
-        """What determines the cell's results: everything but names and paths for display."""
-        ident = dataclasses.asdict(self)
-        ident["harness_version"] = HARNESS_VERSION
-        for display_only in (
-            "suite",
-            "economy_label",
-            "attack_label",
-            "defense_label",
-            "checkpoint",
-        ):
-            ident.pop(display_only)
-        return ident
-
-    @property
-    def hash(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, default=list)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    @property
-    def group(self) -> str:
-        """The scorecard row the cell belongs to (every seed of one variant)."""
-        return f"{self.economy_label} | {self.attack_label} | {self.defense_label}"
-
-    @property
-    def n_agents(self) -> int:
-        return int(self.economy_config["n_agents"])
-
-
-@dataclass(frozen=True)
 class Suite:
     path: Path
     settings: SuiteSettings
@@ -202,16 +147,6 @@ class Suite:
     @property
     def hash(self) -> str:
         return hashlib.sha256("".join(c.hash for c in self.cells).encode()).hexdigest()[:16]
-
-
-def checkpoint_digest(directory: Path) -> str:
-    """A content hash of the checkpoint, so that retrained weights never reuse old cells."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.iterdir()):
-        if path.suffix in (".json", ".safetensors") and path.name != "train_log.json":
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _table(data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

@@ -15,11 +15,12 @@ from pathlib import Path
 from rich.console import Console
 
 from forest.commands.common import progress_bar
+from redteam.cell import Cell
 from redteam.executors import make_executor
 from redteam.metrics import CellResult
 from redteam.report import write_report
 from redteam.scorecard import GroupRow, group_rows
-from redteam.suite import Cell, Suite
+from redteam.suite import Suite
 from redteam.tracking import Tracker
 
 CELLS_JSON = "cells.json"

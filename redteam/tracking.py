@@ -25,8 +25,9 @@ import numpy as np
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from redteam.cell import Cell
 from redteam.metrics import CellResult
-from redteam.suite import Cell, Suite
+from redteam.suite import Suite
 
 # MLflow and alembic announce every new database at INFO on stderr, which would bury the
 # one-line errors and the scorecard; warnings still come through.
