@@ -1,7 +1,4 @@
-from pathlib import Path
-
 import numpy as np
-import pytest
 import torch
 
 from attacks import AttackView, make_attack
@@ -9,15 +6,8 @@ from attacks.latent import latent_round
 from attacks.message_gcg import ALLOWED, _channel
 from forest.economy import make_economy
 from forest.economy.messages import MESSAGE_LEN
-from forest.training.checkpoints import load_policy
 
-CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
 COMPROMISED = np.array([4, 21, 38])
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy(CHECKPOINT)
 
 
 def _view(policy, seed=0):

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attacks import AttackView, ThreatModel, make_attack
+from attacks import AttackView, make_attack
 from attacks.latent import latent_round, logits_with_delta
-from forest.economy import make_economy
 from forest.errors import ConfigError
-from forest.training.checkpoints import load_policy
-from redteam.episodes import fresh_policy
 
-CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
 NAME = "sign-flip"
 N_AGENTS = 60
 WARMUP = 3  # clean rounds first, so that the summaries carry the episode's history
 WHITE_BOX = {"knowledge": "white-box"}
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy(CHECKPOINT)
-
-
-@pytest.fixture(scope="module")
-def world(policy):
-    """supply_chain (60 agents) after WARMUP clean rounds, the policy that played them, and a
-    10% threat drawn as the harness draws it."""
-    economy = make_economy("supply_chain", 0, n_agents=N_AGENTS)
-    played = fresh_policy(policy, use_router=True)
-    for _ in range(WARMUP):
-        step = played.act(economy)
-        economy.step(step.actions, step.messages)
-    ids = ThreatModel(fraction=0.1).choose_agents(economy, np.random.default_rng(0))
-    return economy, played, ids
 
 
 def _view(world, round_=WARMUP):

@@ -1,7 +1,4 @@
-from pathlib import Path
-
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,14 +7,6 @@ from attacks import AttackView, make_attack
 from attacks.latent import latent_round
 from attacks.sybils import sybil_logits
 from forest.economy import make_economy
-from forest.training.checkpoints import load_policy
-
-CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy(CHECKPOINT)
 
 
 def _view(policy, round_=3, seed=0):
