@@ -18,6 +18,9 @@ Budget: ``max_norm`` (default None, unbounded) caps each compromised agent's del
 norm relative to the round's typical summary norm (the median over agents, the budget unit of
 ``attacks.latent``); a capped delta points toward the ALIE target but stops at the ball.
 
+Adaptive (shown the defense): ``z`` is line-searched over ``LINE_SEARCH`` fractions of it
+against the deployed aggregator and detector (``attacks.adaptive``).
+
 This module also holds what the replacement attacks (ALIE, inner-product manipulation, sign
 flip) share: their budget parameter and the delta from per-agent target summaries.
 """
@@ -31,10 +34,15 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from attacks.adaptive import evasion_penalty, line_search
 from attacks.base import Attack, AttackParams, AttackView
 from attacks.latent import LatentRound, full_delta, latent_round, project
 from attacks.registry import register_attack
 from forest.validation import require_float
+
+# Strengths an adaptive replacement attack tries, as fractions of its configured one
+LINE_SEARCH = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5)
+EVASION_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -105,12 +113,11 @@ class ALIE(Attack):
             return self.params.z
         return alie_z_max(view.economy.n_agents, int(view.compromised.size))
 
-    def targets(self, view: AttackView, lr: LatentRound) -> torch.Tensor:
+    def targets(self, view: AttackView, lr: LatentRound, z: float) -> torch.Tensor:
         """(k, d) ``mu - z * sigma`` of each compromised agent's honest peers."""
         honest = view.honest
         everyone = np.ones_like(honest)
         roles = view.economy.role
-        z = self.z(view)
         rows = []
         for i in view.compromised:
             peers = peer_group([(honest & (roles == roles[i]), 2), (honest, 2)], everyone)
@@ -123,4 +130,11 @@ class ALIE(Attack):
         if not self.active(view.round):
             return None
         lr = latent_round(view)
-        return replacement_delta(view, lr, self.targets(view, lr), self.params.max_norm)
+        z = self.z(view)
+        if view.defense is None:
+            targets = self.targets(view, lr, z)
+        else:  # adaptive: the shift that does most against the deployed aggregator
+            candidates = [self.targets(view, lr, z * f) for f in LINE_SEARCH]
+            penalty = evasion_penalty(view, lr, EVASION_WEIGHT)
+            targets = line_search(view, lr, self.objective, candidates, penalty)
+        return replacement_delta(view, lr, targets, self.params.max_norm)

@@ -113,6 +113,8 @@ class AttackView:
 
     ``policy`` is the deployed forest with its memory of last round; white-box attacks read
     its inputs (``policy.model_inputs(economy)``) and differentiate through ``policy.model``.
+    ``defense`` is the deployed defense, fitted and calibrated, shown only to an adaptive
+    attacker (``ThreatModel.adaptive``); None otherwise.
     """
 
     round: int
@@ -120,6 +122,7 @@ class AttackView:
     compromised: np.ndarray  # sorted ids
     policy: ForestPolicy
     rng: np.random.Generator  # the attack's own stream: never shared with the world or policy
+    defense: Any = None
 
     @property
     def model(self) -> ForestPreTrainedModel:

@@ -14,6 +14,9 @@ every summary before the slots attend to it, so the slots (and through them the 
 see the direction ``-mu`` whatever the scale; the scale sets the delta's size (the budget), the
 compromised agent's own readout and the memory it carries into the next round.
 
+Adaptive (shown the defense): the target is line-searched along the path from the agent's
+clean summary to ``-scale * mu`` against the deployed aggregator and detector.
+
 Budget: ``max_norm`` (default None, unbounded) caps each compromised agent's delta at that L2
 norm relative to the round's typical summary norm (see ``attacks.alie.ReplacementParams``).
 """
@@ -25,7 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attacks.alie import ReplacementParams, peer_group, replacement_delta
+from attacks.adaptive import evasion_penalty, line_search
+from attacks.alie import (
+    EVASION_WEIGHT,
+    LINE_SEARCH,
+    ReplacementParams,
+    peer_group,
+    replacement_delta,
+)
 from attacks.base import Attack, AttackView
 from attacks.latent import LatentRound, latent_round
 from attacks.registry import register_attack
@@ -71,4 +81,12 @@ class InnerProductManipulation(Attack):
         if not self.active(view.round):
             return None
         lr = latent_round(view)
-        return replacement_delta(view, lr, self.targets(view, lr), self.params.max_norm)
+        targets = self.targets(view, lr)
+        if view.defense is not None:
+            # Adaptive: the slots RMS-normalise summaries, so the scale alone changes nothing
+            # they see; the search is over how far to turn from the clean summary toward -mu.
+            clean = lr.summaries[lr.ids]
+            candidates = [clean + f * (targets - clean) for f in LINE_SEARCH if f <= 1.0]
+            penalty = evasion_penalty(view, lr, EVASION_WEIGHT)
+            targets = line_search(view, lr, self.objective, candidates, penalty)
+        return replacement_delta(view, lr, targets, self.params.max_norm)

@@ -5,10 +5,15 @@ tokens, the trees, the clean action logits. ``logits_with_delta`` replays steps 
 the forest with a perturbation on the compromised agents' summaries, differentiably, so an
 attacker can climb an objective's gradient (PGD). Budgets are L2 radii relative to the round's
 typical summary norm (the median over agents), so that one epsilon means the same everywhere.
+
+An adaptive attacker (one whose view carries the deployed defense) replays the forest as
+deployed: with the defense's robust pooling and its aggregation weights, so its gradients and
+line searches go through the robust aggregator rather than the plain one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +21,12 @@ import torch
 
 from attacks.base import AttackParams, AttackView
 from attacks.objectives import Objective
+from forest.model.aggregation import AggregationAttention
 from forest.policy import action_class_mask
 from forest.validation import require_float, require_int
+
+# (k, d) compromised deltas, the replay's attention -> a scalar the attacker pays
+Penalty = Callable[[torch.Tensor, AggregationAttention], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,22 @@ class LatentRound:
         return float(torch.linalg.vector_norm(self.summaries, dim=1).median())
 
 
+def deployed_aggregation(
+    view: AttackView, summaries: torch.Tensor, tree_ids: torch.Tensor
+) -> tuple[torch.Tensor, AggregationAttention]:
+    """Step (b) as the attacker believes it runs: plain, or as the defense deploys it."""
+    defense = view.defense
+    if defense is None:
+        return view.model.aggregate_with_attention(summaries, tree_ids)
+    weights = defense.aggregation_weights(view.round, view.economy.n_agents)
+    return view.model.aggregate_with_attention(
+        summaries,
+        tree_ids,
+        None if weights is None else torch.from_numpy(weights.astype(np.float32)),
+        defense.robust_aggregation(),
+    )
+
+
 def latent_round(view: AttackView) -> LatentRound:
     """Encode this round as the forest will (same inputs, same memory), without the attack."""
     model = view.model
@@ -43,7 +68,7 @@ def latent_round(view: AttackView) -> LatentRound:
         summaries = model.encode(
             inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
         )
-        context = model.aggregate(summaries, inputs["tree_ids"])
+        context, _ = deployed_aggregation(view, summaries, inputs["tree_ids"])
         logits, _, _ = model.heads(summaries, context)
     mask = action_class_mask(view.economy, logits.shape[1])
     return LatentRound(
@@ -57,12 +82,20 @@ def latent_round(view: AttackView) -> LatentRound:
     )
 
 
+def replay(
+    view: AttackView, lr: LatentRound, delta: torch.Tensor
+) -> tuple[torch.Tensor, AggregationAttention]:
+    """(n, C) action logits when the compromised summaries get ``delta`` (k, d) added, and
+    where the slots' attention went."""
+    summaries = lr.summaries.index_add(0, lr.ids, delta)
+    context, attention = deployed_aggregation(view, summaries, lr.tree_ids)
+    logits, _, _ = view.model.heads(summaries, context)
+    return logits.masked_fill(~lr.class_mask, float("-inf")), attention
+
+
 def logits_with_delta(view: AttackView, lr: LatentRound, delta: torch.Tensor) -> torch.Tensor:
     """(n, C) action logits when the compromised summaries get ``delta`` (k, d) added."""
-    summaries = lr.summaries.index_add(0, lr.ids, delta)
-    context = view.model.aggregate(summaries, lr.tree_ids)
-    logits, _, _ = view.model.heads(summaries, context)
-    return logits.masked_fill(~lr.class_mask, float("-inf"))
+    return replay(view, lr, delta)[0]
 
 
 def project(delta: torch.Tensor, radius: float) -> torch.Tensor:
@@ -83,12 +116,15 @@ class PGDParams(AttackParams):
     epsilon: float = 0.5  # L2 budget per compromised agent, relative to the typical summary norm
     steps: int = 20
     step_size: float = 0.25  # per step, relative to the budget
+    # An adaptive attacker's price for exceeding the detector's threshold (attacks.adaptive)
+    evasion_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_float(self.epsilon, "epsilon", 0.0, 1e6)
         require_int(self.steps, "steps", 1, 10_000)
         require_float(self.step_size, "step_size", 0.0, 10.0, low_open=True)
+        require_float(self.evasion_weight, "evasion_weight", 0.0, 1e6)
 
 
 def pgd(
@@ -97,12 +133,14 @@ def pgd(
     objective: Objective,
     params: PGDParams,
     shared: bool = False,
+    penalty: Penalty | None = None,
 ) -> torch.Tensor:
     """Projected gradient ascent on ``objective``'s gain; (k, d) rows within the budget.
 
     L2 steps along the normalised gradient from a random start inside the ball (Madry et al.
     2018); ``shared`` optimises one vector that every compromised agent adds (a universal
-    token). The best iterate, not the last, is returned.
+    token). The best iterate, not the last, is returned. ``penalty`` (an adaptive attacker's
+    detector evasion term, ``attacks.adaptive``) is subtracted from the gain it climbs.
     """
     radius = params.epsilon * lr.typical_norm
     k, d = (1 if shared else lr.ids.numel()), lr.summaries.shape[1]
@@ -111,8 +149,10 @@ def pgd(
     best, best_gain = rows.detach().clone(), -float("inf")
     for _ in range(params.steps):
         delta = rows.expand(lr.ids.numel(), d) if shared else rows
-        logits = logits_with_delta(view, lr, delta)
+        logits, attention = replay(view, lr, delta)
         gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        if penalty is not None:
+            gain = gain - penalty(delta, attention)
         (grad,) = torch.autograd.grad(gain, rows)
         if gain.item() > best_gain:
             best, best_gain = rows.detach().clone(), gain.item()
@@ -122,6 +162,8 @@ def pgd(
         rows.requires_grad_(True)
     with torch.no_grad():
         delta = rows.expand(lr.ids.numel(), d) if shared else rows
-        final = float(objective.gain(logits_with_delta(view, lr, delta), lr.clean_logits,
-                                     lr.honest, lr.roles))  # fmt: skip
-    return rows.detach() if final > best_gain else best
+        logits, attention = replay(view, lr, delta)
+        final = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        if penalty is not None:
+            final = final - penalty(delta, attention)
+    return rows.detach() if final.item() > best_gain else best

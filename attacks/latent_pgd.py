@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from attacks.adaptive import evasion_penalty
 from attacks.base import Attack, AttackView
 from attacks.latent import PGDParams, full_delta, latent_round, pgd
 from attacks.objectives import OBJECTIVES
@@ -32,7 +33,9 @@ class LatentPGD(Attack):
         if not self.active(view.round) or self.params.epsilon == 0.0:
             return None
         lr = latent_round(view)
-        return full_delta(view, lr, pgd(view, lr, self.objective, self.params))
+        # Shown the defense (an adaptive threat), it also pays for being detected.
+        penalty = evasion_penalty(view, lr, self.params.evasion_weight)
+        return full_delta(view, lr, pgd(view, lr, self.objective, self.params, penalty=penalty))
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,22 @@
-"""Defenses of the forest: anomaly detectors (and, later, mitigations and escalation)."""
+"""Defenses of the forest: anomaly detectors, mitigations, robust aggregation, channel
+security and escalation."""
 
-from defenses.base import Detector, DetectorParams, RoundSignals
+from defenses.base import (
+    Channel,
+    Defense,
+    DefenseParams,
+    Detector,
+    DetectorParams,
+    RoundSignals,
+    round_signals,
+)
 from defenses.registry import defense_class, defense_names, make_defense, register_defense
 from forest.plugins import import_all
 
 __all__ = [
+    "Channel",
+    "Defense",
+    "DefenseParams",
     "Detector",
     "DetectorParams",
     "RoundSignals",
@@ -12,6 +24,7 @@ __all__ = [
     "defense_names",
     "make_defense",
     "register_defense",
+    "round_signals",
 ]
 
 

@@ -1,5 +1,11 @@
-"""What every detector is: fit on clean rounds, score each agent each round, flag at a threshold
-calibrated to a target false-positive rate on clean rounds it was not fitted on."""
+"""What every defense is, and what a detector adds.
+
+A defense acts on the forest through hooks, each a no-op unless it overrides it: per-agent
+aggregation weights (quarantine), robust pooling inside the aggregation, and a filter on the
+message channel (authentication, rate limits). A detector is a defense that scores agents: fit
+on clean rounds, score each agent each round, flag at a threshold calibrated to a target
+false-positive rate on clean rounds it was not fitted on.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
+from forest.economy import Messages
 from forest.errors import InvalidInputError
+from forest.model.robust_aggregation import RobustAggregation
 from forest.params import from_dict, to_dict
 from forest.validation import require_float
 
@@ -23,6 +32,27 @@ class RoundSignals:
     summaries: np.ndarray  # (n, d) the compressed latent, after any injection
     roles: np.ndarray  # (n,) role ids
     actions: np.ndarray  # (n,)
+    # (n,) the most any agent got of one of its tree slots' attention (max over slots and
+    # heads), in fair shares (1 / agents in its tree); None where the model has no slots
+    attention_share: np.ndarray | None = None
+
+
+def round_signals(round_: int, output: Any, roles: np.ndarray, actions: np.ndarray) -> RoundSignals:
+    """What a detector may read, from a round's ``ForestOutput`` (attention included)."""
+    summaries = output.summaries.detach().numpy()
+    share = None
+    if output.attention is not None:
+        n = summaries.shape[0]
+        attention = output.attention
+        tree_size = attention.tree_index.bincount()[attention.tree_index]
+        most = attention.agent_to_tree_slot.detach().amax(dim=(1, 2)) * tree_size
+        share = most[:n].numpy().astype(np.float64)
+    return RoundSignals(round_, summaries, roles.copy(), actions, share)
+
+
+@dataclass(frozen=True)
+class DefenseParams:
+    """A defense without parameters."""
 
 
 @dataclass(frozen=True)
@@ -33,24 +63,75 @@ class DetectorParams:
         require_float(self.target_fpr, "target_fpr", 0.0, 0.5, low_open=True)
 
 
-class Detector(ABC):
-    """Subclasses implement ``fit`` and ``score``; higher scores are more suspicious."""
+class Defense:
+    """A defense of kind ``kind``; it changes the forest through the hooks it overrides."""
 
     name: ClassVar[str]
     description: ClassVar[str]
-    kind: ClassVar[str] = "detector"
-    params_class: ClassVar[type[DetectorParams]] = DetectorParams
+    kind: ClassVar[str]  # detector | mitigation | aggregation | channel | escalation
+    params_class: ClassVar[type] = DefenseParams
+    scores_agents: ClassVar[bool] = False  # detectors (and what wraps one) score every agent
 
-    def __init__(self, params: DetectorParams) -> None:
+    def __init__(self, params: Any) -> None:
         self.params = params
-        self.threshold: float | None = None
 
     @classmethod
-    def from_config(cls, params: dict[str, Any], where: str) -> Detector:
+    def from_config(cls, params: dict[str, Any], where: str) -> Defense:
         return cls(from_dict(cls.params_class, params, f"{where}.params"))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "params": to_dict(self.params)}
+
+    def reset(self) -> None:
+        """Forget per-episode state; the harness calls it before every episode."""
+
+    @property
+    def detector(self) -> Detector | None:
+        """The detector that scores agents for this defense, if any (what an adaptive attacker
+        must evade)."""
+        return None
+
+    def aggregation_weights(self, round_: int, n_agents: int) -> np.ndarray | None:
+        """(n,) weights for the forest's aggregation this round; None changes nothing."""
+        return None
+
+    def robust_aggregation(self) -> RobustAggregation | None:
+        """How the forest pools its tree slots; None: the plain attention-weighted mean."""
+        return None
+
+    def filter_messages(self, channel: Channel) -> Messages:
+        """What the channel delivers of a round's messages (the harness counts the rest as
+        rejected)."""
+        return channel.edited
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One round on the message channel: what honest agents sent, what arrived after any
+    attack rewrote it, and whose keys the attacker holds."""
+
+    round: int
+    n_agents: int
+    sent: Messages
+    edited: Messages
+    compromised: np.ndarray
+
+
+class Detector(Defense, ABC):
+    """Subclasses implement ``fit`` and ``score``; higher scores are more suspicious."""
+
+    kind: ClassVar[str] = "detector"
+    params_class: ClassVar[type] = DetectorParams
+    scores_agents: ClassVar[bool] = True
+    params: DetectorParams
+
+    def __init__(self, params: DetectorParams) -> None:
+        super().__init__(params)
+        self.threshold: float | None = None
+
+    @property
+    def detector(self) -> Detector:
+        return self
 
     @abstractmethod
     def fit(self, rounds: Sequence[RoundSignals]) -> None:
@@ -59,10 +140,6 @@ class Detector(ABC):
     @abstractmethod
     def score(self, signals: RoundSignals) -> np.ndarray:
         """(n,) anomaly score of each agent this round; rounds of an episode come in order."""
-
-    def reset(self) -> None:  # noqa: B027 - most detectors keep no state between rounds
-        """Forget per-episode state (a detector that tracks agents over rounds keeps some);
-        the harness calls it before every episode."""
 
     def calibrate(self, rounds: Sequence[RoundSignals]) -> float:
         """Set the flag threshold from held-out clean rounds (one episode, in order); returns
@@ -73,9 +150,12 @@ class Detector(ABC):
         self.threshold = float(np.quantile(scores, 1.0 - self.params.target_fpr, method="higher"))
         return self.threshold
 
-    def aggregation_weights(self, round_: int, n_agents: int) -> np.ndarray | None:
-        """(n,) weights for the forest's aggregation this round; a mitigation masks agents
-        (weight 0), a pure detector changes nothing (None)."""
+    def differentiable_score(
+        self, summaries: torch.Tensor, roles: np.ndarray, log_shares: torch.Tensor
+    ) -> torch.Tensor | None:
+        """(k,) ``score`` of k agents as a function torch can differentiate, given their
+        summaries (k, d), roles and log attention shares (k,); None where the score is not
+        differentiable (an adaptive attacker then differentiates a stand-in)."""
         return None
 
     def flag(self, scores: np.ndarray) -> np.ndarray:

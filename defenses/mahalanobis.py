@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from sklearn.covariance import LedoitWolf
 
 from defenses.base import Detector, RoundSignals
@@ -34,6 +35,16 @@ class Mahalanobis(Detector):
                     f"{self.name}: role {ROLES[role]} has {rows.shape[0]} clean sample(s); need 2"
                 )
             self.models[int(role)] = LedoitWolf().fit(rows)
+
+    def differentiable_score(
+        self, summaries: torch.Tensor, roles: np.ndarray, log_shares: torch.Tensor
+    ) -> torch.Tensor:
+        scores = []
+        for x, role in zip(summaries, roles, strict=True):
+            model = self.models[int(role)]
+            centred = x - torch.from_numpy(model.location_).to(x.dtype)
+            scores.append(centred @ torch.from_numpy(model.precision_).to(x.dtype) @ centred)
+        return torch.stack(scores)
 
     def score(self, signals: RoundSignals) -> np.ndarray:
         scores = np.empty(signals.roles.shape[0])

@@ -52,8 +52,16 @@ class Quarantine(Detector):
         self.masked_until: np.ndarray | None = None
         self.round = -1
 
+    @property
+    def detector(self) -> Detector:
+        return self.inner
+
     def fit(self, rounds: Sequence[RoundSignals]) -> None:
         self.inner.fit(rounds)
+
+    def calibrate(self, rounds: Sequence[RoundSignals]) -> float:
+        self.threshold = self.inner.calibrate(rounds)
+        return self.threshold
 
     def reset(self) -> None:
         self.inner.reset()

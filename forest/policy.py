@@ -20,6 +20,7 @@ from forest.actions import classes_to_actions, valid_classes
 from forest.economy import Economy, Messages
 from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
+from forest.model.robust_aggregation import RobustAggregation
 from forest.router import Routed, Router
 from forest.tokenizer import AgentTokenizer
 
@@ -58,6 +59,8 @@ class ForestPolicy:
         self.memory: torch.Tensor | None = None
         cfg = model.config
         self._message_mask = message_token_mask(cfg.message_len, cfg.message_vocab)
+        # Detectors read where the slots' attention went; DenseForest has no slots.
+        self._has_slots = hasattr(model, "aggregator")
 
     def reset(self) -> None:
         """Forget every agent's memory: call at the start of an episode."""
@@ -85,6 +88,7 @@ class ForestPolicy:
         edit_messages: Callable[[Messages], Messages] | None = None,
         observations: np.ndarray | None = None,
         sybils: tuple[torch.Tensor, torch.Tensor] | None = None,
+        robust_aggregation: RobustAggregation | None = None,
     ) -> PolicyStep:
         """Decide this round for every agent of ``economy``; remembers the summaries.
 
@@ -92,7 +96,8 @@ class ForestPolicy:
         point: lies in a compromised agent's view). ``edit_messages`` rewrites the outgoing
         messages before the router sees them: the intervention point of message attacks, which
         must get past the router like any sender. ``sybils`` (summaries (s, d), tree ids (s,))
-        are fake agents that join the forest's aggregation this round.
+        are fake agents that join the forest's aggregation this round. ``robust_aggregation``
+        pools the forest's tree slots robustly (a defense).
         """
         extras = (
             {} if sybils is None else {"sybil_summaries": sybils[0], "sybil_tree_ids": sybils[1]}
@@ -101,6 +106,8 @@ class ForestPolicy:
             **self.model_inputs(economy, observations),
             aggregation_weights=aggregation_weights,
             summary_delta=summary_delta,
+            robust_aggregation=robust_aggregation,
+            return_attention=self._has_slots,
             **extras,
         )
         action_logits = output.action_logits.masked_fill(

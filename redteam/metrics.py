@@ -66,7 +66,13 @@ class CellResult:
 def _detection(record: AttackRecord, start: int, honest: np.ndarray) -> tuple[dict, list | None]:
     nan = float("nan")
     if record.scores is None or record.flagged is None:
-        keys = ("detection_auc", "detection_tpr", "detection_fpr", "time_to_detection")
+        keys = (
+            "detection_auc",
+            "detection_tpr",
+            "detection_fpr",
+            "detection_tpr_at_1pct_fpr",
+            "time_to_detection",
+        )
         return dict.fromkeys(keys, nan), None
     scores, flagged = record.scores[start:], record.flagged[start:]
     labels = np.broadcast_to(~honest, scores.shape).ravel()
@@ -77,6 +83,8 @@ def _detection(record: AttackRecord, start: int, honest: np.ndarray) -> tuple[di
         "detection_auc": auc,
         "detection_tpr": float(flagged[:, ~honest].mean()),
         "detection_fpr": float(flagged[:, honest].mean()),
+        # Comparable across detectors whatever their calibrated threshold: read off the ROC.
+        "detection_tpr_at_1pct_fpr": float(np.interp(0.01, fpr, tpr)),
         "time_to_detection": float(caught[0]) if caught.size else nan,
     }, np.interp(ROC_GRID, fpr, tpr).tolist()
 
@@ -119,6 +127,7 @@ def cell_result(
         **detection,
         "n_compromised": float(record.compromised.size),
         "tokens_kept_share": record.tokens_delivered / max(record.tokens_offered, 1),
+        "messages_rejected": float(record.rejected),
         "gflops_per_round": flops / 1e9,
         "cost_per_1m_interactions": flops / cell.n_agents * 1e6 / 1e9 * settings["price_per_gflop"],
         "latency_ms": float(np.median(record.latency_ms)),

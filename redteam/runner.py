@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from attacks import make_attack
-from defenses import Detector, make_defense
+from defenses import Defense, make_defense
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
 from forest.training.checkpoints import load_policy
@@ -43,7 +43,7 @@ class CellRunner:
     def __init__(self) -> None:
         self._policies: dict[str, ForestPolicy] = {}
         self._twins: dict[str, TwinRecord] = {}
-        self._detectors: dict[str, Detector] = {}
+        self._defenses: dict[str, Defense] = {}
 
     def policy(self, cell: Cell) -> ForestPolicy:
         key = _key(cell.checkpoint, cell.checkpoint_digest)
@@ -56,7 +56,7 @@ class CellRunner:
             self._policies[key] = load_policy(Path(cell.checkpoint))
         return fresh_policy(self._policies[key], cell.router)
 
-    def twin(self, cell: Cell, mitigation: Detector | None = None) -> TwinRecord:
+    def twin(self, cell: Cell, mitigation: Defense | None = None) -> TwinRecord:
         """The clean episode of the cell's seed, defended by ``mitigation`` if one is given."""
         key = _key(
             cell.economy,
@@ -72,9 +72,9 @@ class CellRunner:
             self._twins[key] = play_twin(economy, self.policy(cell), cell.rounds, mitigation)
         return self._twins[key]
 
-    def detector(self, cell: Cell) -> Detector | None:
-        """The cell's detector, fitted on a clean episode of seed ``seed + offset`` and
-        calibrated on another of seed ``seed + 2 * offset``: never on the cell's own seed."""
+    def defense(self, cell: Cell) -> Defense | None:
+        """The cell's defense; a detector is fitted on a clean episode of seed ``seed + offset``
+        and calibrated on another of seed ``seed + 2 * offset``: never on the cell's own seed."""
         if cell.defense is None:
             return None
         offset = int(cell.metrics["calibration_seed_offset"])
@@ -89,8 +89,11 @@ class CellRunner:
             cell.defense,
             cell.defense_params,
         )
-        if key not in self._detectors:
-            detector = make_defense(cell.defense, cell.defense_params)
+        if key not in self._defenses:
+            defense = make_defense(cell.defense, cell.defense_params)
+            self._defenses[key] = defense
+            if not defense.scores_agents:
+                return defense
             fit, calibrate = (
                 clean_signals(
                     build_economy(cell.economy, cell.economy_config, cell.seed + k * offset),
@@ -99,10 +102,9 @@ class CellRunner:
                 )
                 for k in (1, 2)
             )
-            detector.fit(fit)
-            detector.calibrate(calibrate)
-            self._detectors[key] = detector
-        return self._detectors[key]
+            defense.fit(fit)
+            defense.calibrate(calibrate)
+        return self._defenses[key]
 
     def run(self, cell: Cell) -> CellResult:
         """Play ``cell`` and measure it; deterministic given the cell."""
@@ -110,15 +112,16 @@ class CellRunner:
         torch.set_num_threads(1)
         try:
             baseline = self.twin(cell)
-            detector = self.detector(cell)
-            mitigates = detector is not None and detector.kind == "mitigation"
-            twin = self.twin(cell, detector) if mitigates else baseline
+            defense = self.defense(cell)
+            # Anything but a pure detector changes the forest: its twin is defended too.
+            mitigates = defense is not None and defense.kind != "detector"
+            twin = self.twin(cell, defense) if mitigates else baseline
             policy = self.policy(cell)
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
             attack = make_attack(cell.attack, cell.attack_params, cell.threat)
             rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
             n_trees = int(np.unique(economy.tree_ids()).size)
-            record = play_attacked(economy, policy, attack, detector, twin, rng)
+            record = play_attacked(economy, policy, attack, defense, twin, rng)
             return cell_result(
                 cell, baseline, twin, record, policy.model.config, n_trees, attack.first_round
             )

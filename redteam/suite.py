@@ -23,6 +23,8 @@ A minimal suite::
     sweep = { norm = [1.0, 4.0, 16.0] }   # one variant per value
 
     [[defenses]]
+    name = "none"          # the undefended row, next to the defended ones
+    [[defenses]]
     name = "mahalanobis"
 """
 
@@ -47,6 +49,7 @@ from redteam.cell import Cell, checkpoint_digest
 from redteam.episodes import build_economy
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
+NO_DEFENSE = "none"
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
@@ -319,10 +322,15 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
         raise ConfigError(f"attacks: two variants are both labelled {duplicate!r}; set label")
     defense_specs: list[tuple[str | None, str, dict[str, Any]]] = []
     for i, d in enumerate(defenses):
+        if d.name == NO_DEFENSE:  # the undefended row of a matrix, next to the defended ones
+            if d.params:
+                raise ConfigError(f"defenses[{i}].params: {NO_DEFENSE!r} takes no parameters")
+            defense_specs.append((None, d.label or "no defense", {}))
+            continue
         if d.name not in defense_names():
             raise ConfigError(
                 f"defenses[{i}].name: unknown defense {d.name!r}; "
-                f"allowed: {', '.join(defense_names())}"
+                f"allowed: {NO_DEFENSE}, {', '.join(defense_names())}"
             )
         detector = defense_class(d.name).from_config(d.params, f"defenses[{i}]")
         defense_specs.append((d.name, d.label or d.name, to_dict(detector.params)))

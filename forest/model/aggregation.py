@@ -26,6 +26,7 @@ from torch import nn
 
 from forest.model.config import ForestConfig
 from forest.model.norm import StableRMSNorm
+from forest.model.robust_aggregation import RobustAggregation
 
 
 @dataclass
@@ -81,12 +82,18 @@ class ForestAggregator(nn.Module):
         return x.unflatten(-1, (self.heads, self.head_dim))  # (..., d) -> (..., H, dh)
 
     def tree_pool(
-        self, x: torch.Tensor, tree_index: torch.Tensor, n_trees: int, weights: torch.Tensor
+        self,
+        x: torch.Tensor,
+        tree_index: torch.Tensor,
+        n_trees: int,
+        weights: torch.Tensor,
+        robust: RobustAggregation | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(i) ``x (n, d)`` normalised summaries -> tree slot states ``(G, m_t, d)``.
 
         Also returns each agent's share of its tree slots' attention ``(n, m_t, H)`` and the
-        share left on the null keys ``(G, m_t, H)``.
+        share left on the null keys ``(G, m_t, H)``. With ``robust``, the agents' part of each
+        slot is a robust location of their values instead of their weighted mean.
         """
         attn = self.tree_attn
         k, v = self._split(attn.k_proj(x)), self._split(attn.v_proj(x))  # (n, H, dh)
@@ -107,6 +114,14 @@ class ForestAggregator(nn.Module):
         sent = (e.unsqueeze(-1) * v.unsqueeze(1)).masked_fill(~active[:, None, None, None], 0.0)
         pooled = (sink.unsqueeze(-1) * self.tree_sink_value).index_add(0, tree_index, sent)
         pooled = pooled / denom.unsqueeze(-1)  # (G, m_t, H, dh)
+        if robust is not None:
+            shares = e / denom[tree_index]  # (n, m_t, H)
+            agent_mass = 1.0 - sink / denom  # (G, m_t, H)
+            within = shares / agent_mass.clamp_min(1e-12)[tree_index]
+            values = v.unsqueeze(1).expand(-1, shares.shape[1], -1, -1)  # (n, m_t, H, dh)
+            location = robust.pool(values, within, tree_index, n_trees)
+            pooled = (sink / denom).unsqueeze(-1) * self.tree_sink_value
+            pooled = pooled + agent_mass.unsqueeze(-1) * location
         states = self.tree_slots + attn.o_proj(pooled.flatten(-2))  # (G, m_t, d)
         return states, e / denom[tree_index], sink / denom
 
@@ -154,13 +169,17 @@ class ForestAggregator(nn.Module):
         return attn.o_proj(out.flatten(-2)), p
 
     def forward(
-        self, summaries: torch.Tensor, tree_ids: torch.Tensor, weights: torch.Tensor
+        self,
+        summaries: torch.Tensor,
+        tree_ids: torch.Tensor,
+        weights: torch.Tensor,
+        robust: RobustAggregation | None = None,
     ) -> tuple[torch.Tensor, AggregationAttention]:
         """Context ``(n, d)`` for every agent, and where the attention went."""
         tree_ids_sorted, tree_index = torch.unique(tree_ids, sorted=True, return_inverse=True)
         n_trees = tree_ids_sorted.shape[0]
         x = self.summary_norm(summaries)  # (n, d), bounded whatever the summaries' norm
-        tree_states, to_agents, to_sink = self.tree_pool(x, tree_index, n_trees, weights)
+        tree_states, to_agents, to_sink = self.tree_pool(x, tree_index, n_trees, weights, robust)
         live_trees = torch.zeros(n_trees, dtype=torch.bool, device=x.device)
         live_trees[tree_index[weights > 0]] = True
         forest_states, to_trees = self.forest_pool(tree_states, live_trees)

@@ -65,15 +65,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "forest_slots": 4,
         "encoder_chunk_size": 128,
     },
-    # The escalation target: twice as wide, twice as deep, more slots.
+    # The escalation target: wider, deeper, more slots, same head width as small. A first try
+    # at 256 wide and 4 deep, trained at small's learning rate, fell far behind small in the
+    # supply chain (README, issue #4).
     "large": {
-        "hidden_size": 256,
-        "intermediate_size": 768,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 8,
-        "num_key_value_heads": 8,
-        "tree_slots": 8,
-        "forest_slots": 8,
+        "hidden_size": 192,
+        "intermediate_size": 576,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 6,
+        "num_key_value_heads": 6,
+        "tree_slots": 6,
+        "forest_slots": 6,
         "encoder_chunk_size": 128,
     },
     # The article's model shape (Llama 3.2 3B) for GPUs; build it on the meta device on a CPU.

@@ -23,6 +23,7 @@ from forest.model import inputs as check
 from forest.model.config import ForestConfig
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
 from forest.model.norm import StableRMSNorm
+from forest.model.robust_aggregation import RobustAggregation
 
 
 class DenseForest(ForestPreTrainedModel):
@@ -100,8 +101,14 @@ class DenseForest(ForestPreTrainedModel):
         return_attention: bool = False,
         sybil_summaries: torch.Tensor | None = None,
         sybil_tree_ids: torch.Tensor | None = None,
+        robust_aggregation: RobustAggregation | None = None,
     ) -> ForestOutput:
         """Same round interface as ``ForestModel.forward``; no attention maps are returned."""
+        if robust_aggregation is not None:
+            raise InvalidInputError(
+                "robust_aggregation: robust pooling replaces the tree slots' weighted mean of "
+                "a ForestModel; DenseForest has no slots to pool into"
+            )
         if sybil_summaries is not None or sybil_tree_ids is not None:
             raise InvalidInputError(
                 "sybil_summaries: sybils join the compressed aggregation of a ForestModel; "

@@ -33,6 +33,7 @@ from forest.model.config import ForestConfig
 from forest.model.encoder import AgentEncoder
 from forest.model.heads import ForestHeads
 from forest.model.llama_init import forest_config_from_llama, load_llama_layers
+from forest.model.robust_aggregation import RobustAggregation
 
 
 @dataclass
@@ -163,21 +164,25 @@ class ForestModel(ForestPreTrainedModel):
         summaries: torch.Tensor,
         tree_ids: torch.Tensor | None = None,
         aggregation_weights: torch.Tensor | None = None,
+        robust_aggregation: RobustAggregation | None = None,
     ) -> torch.Tensor:
         """(b) Context ``(n, d)`` per agent; weight 0 removes an agent's influence on others."""
-        return self.aggregate_with_attention(summaries, tree_ids, aggregation_weights)[0]
+        return self.aggregate_with_attention(
+            summaries, tree_ids, aggregation_weights, robust_aggregation
+        )[0]
 
     def aggregate_with_attention(
         self,
         summaries: torch.Tensor,
         tree_ids: torch.Tensor | None = None,
         aggregation_weights: torch.Tensor | None = None,
+        robust_aggregation: RobustAggregation | None = None,
     ) -> tuple[torch.Tensor, AggregationAttention]:
         """(b) Context ``(n, d)`` and where every slot's attention went (for detectors)."""
         n = summaries.shape[0] if isinstance(summaries, torch.Tensor) else 0
         summaries = check.finite_floats(summaries, "summaries", (n, self.config.hidden_size))
         trees, weights, _ = self._round_extras(n, summaries, tree_ids, aggregation_weights, None)
-        return self.aggregator(summaries, trees, weights)
+        return self.aggregator(summaries, trees, weights, robust_aggregation)
 
     def forward(
         self,
@@ -192,13 +197,15 @@ class ForestModel(ForestPreTrainedModel):
         return_attention: bool = False,
         sybil_summaries: torch.Tensor | None = None,
         sybil_tree_ids: torch.Tensor | None = None,
+        robust_aggregation: RobustAggregation | None = None,
     ) -> ForestOutput:
         """One round for n agents: (a) encode, + ``summary_delta``, (b) aggregate, (c) heads.
 
         ``sybil_summaries`` (s, d) with ``sybil_tree_ids`` (s,) are fake agents that join the
         aggregation (b) in those trees, with no inputs of their own and no outputs: the
         population intervention point. Outputs stay per real agent; ``attention`` (when asked
-        for) covers the n real agents followed by the s sybils.
+        for) covers the n real agents followed by the s sybils. ``robust_aggregation`` pools each
+        tree slot robustly (a defense, `forest/model/robust_aggregation.py`).
         """
         summaries = self.encode(input_ids, attention_mask, role_ids, memory, inputs_embeds)
         n = summaries.shape[0]
@@ -213,7 +220,7 @@ class ForestModel(ForestPreTrainedModel):
             pool = torch.cat([summaries, fakes.to(summaries.dtype)])
             pool_trees = torch.cat([trees, fake_trees])
             pool_weights = torch.cat([weights, torch.ones_like(fake_trees, dtype=weights.dtype)])
-        context, attention = self.aggregator(pool, pool_trees, pool_weights)
+        context, attention = self.aggregator(pool, pool_trees, pool_weights, robust_aggregation)
         context = context[:n]
         actions, messages, value = self.readout(summaries, context)
         kept = attention if return_attention else None

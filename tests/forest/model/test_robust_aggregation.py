@@ -1,0 +1,134 @@
+"""Robust pooling of the tree slots: exact against direct computations, equal to the plain
+attention pool where it should be, bounded against outliers, and still a hard mask."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forest.errors import ConfigError, InvalidInputError
+from forest.model.robust_aggregation import METHODS, RobustAggregation
+
+
+def random_pool(seed: int, n: int = 23, n_trees: int = 4, m: int = 2, h: int = 2, dh: int = 3):
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randn(n, m, h, dh, generator=g)
+    tree_index = torch.arange(n) % n_trees  # every tree has agents
+    raw = torch.rand(n, m, h, generator=g) + 0.05
+    totals = torch.zeros(n_trees, m, h).index_add(0, tree_index, raw)
+    return values, raw / totals[tree_index], tree_index, n_trees
+
+
+def direct(values, weights, tree_index, n_trees, statistic):
+    """Per tree and column, ``statistic(sorted values, their weights)`` in plain numpy."""
+    out = np.zeros((n_trees, *values.shape[1:]))
+    v, w = values.numpy(), weights.unsqueeze(-1).expand_as(values).numpy()
+    for g in range(n_trees):
+        rows = tree_index.numpy() == g
+        for col in np.ndindex(values.shape[1:]):
+            x, p = v[rows][(slice(None), *col)], w[rows][(slice(None), *col)]
+            order = np.argsort(x, kind="stable")
+            out[(g, *col)] = statistic(x[order], p[order])
+    return out
+
+
+def weighted_median(x, p):
+    return x[np.searchsorted(np.cumsum(p), 0.5)]
+
+
+def trimmed(trim):
+    def statistic(x, p):
+        upper, lower = np.cumsum(p), np.cumsum(p) - p
+        kept = np.clip(np.minimum(upper, 1 - trim) - np.maximum(lower, trim), 0, None)
+        return (kept * x).sum() / (1 - 2 * trim)
+
+    return statistic
+
+
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=20, deadline=None)
+def test_weighted_median_equals_a_direct_computation(seed):
+    pool = random_pool(seed)
+    got = RobustAggregation(method="median", share_cap=0.0).pool(*pool)
+    np.testing.assert_allclose(got.numpy(), direct(*pool, weighted_median), atol=1e-6)
+
+
+@given(seed=st.integers(0, 10_000), trim=st.floats(0.0, 0.45))
+@settings(max_examples=20, deadline=None)
+def test_trimmed_mean_equals_a_direct_computation(seed, trim):
+    pool = random_pool(seed)
+    got = RobustAggregation(method="trimmed-mean", trim=trim, share_cap=0.0).pool(*pool)
+    np.testing.assert_allclose(got.numpy(), direct(*pool, trimmed(trim)), atol=1e-5)
+
+
+@given(seed=st.integers(0, 10_000), method=st.sampled_from(METHODS))
+@settings(max_examples=30, deadline=None)
+def test_robust_pool_is_invariant_to_the_order_of_agents(seed, method):
+    values, weights, tree_index, n_trees = random_pool(seed)
+    perm = torch.randperm(values.shape[0], generator=torch.Generator().manual_seed(seed))
+    robust = RobustAggregation(method=method)
+    a = robust.pool(values, weights, tree_index, n_trees)
+    b = robust.pool(values[perm], weights[perm], tree_index[perm], n_trees)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_outlier_moves_a_robust_slot_far_less_than_the_weighted_mean(method):
+    values, weights, tree_index, n_trees = random_pool(3)
+    poisoned = values.clone()
+    poisoned[0] = 1000.0  # agent 0, tree 0 (six agents)
+    # The share cap holds the outlier to 2/6 of its tree's mass: a trimmed mean must cut more.
+    robust = RobustAggregation(method=method, trim=0.4)
+    plain_shift = (weights.unsqueeze(-1) * (poisoned - values))[tree_index == 0].sum(0).abs().max()
+    clean, attacked = (robust.pool(v, weights, tree_index, n_trees) for v in (values, poisoned))
+    shift = (attacked - clean).abs().max()
+    assert plain_shift > 10.0
+    assert shift < 0.05 * plain_shift, f"{method}: moved {shift:.3f} against {plain_shift:.1f}"
+
+
+def test_without_trimming_or_a_share_cap_the_trimmed_mean_is_the_plain_attention_pool(
+    tiny_model, make_round
+):
+    inputs = make_round(tiny_model.config, 30)
+    plain_pool = RobustAggregation(method="trimmed-mean", trim=0.0, share_cap=0.0)
+    wide_clip = RobustAggregation(method="norm-clip", clip_multiplier=1e6, share_cap=0.0)
+    with torch.no_grad():
+        plain = tiny_model(**inputs).context
+        for robust in (plain_pool, wide_clip):
+            pooled = tiny_model(**inputs, robust_aggregation=robust).context
+            torch.testing.assert_close(pooled, plain, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_agent_masked_out_has_no_effect_on_the_others_under_every_method(
+    method, tiny_model, make_round
+):
+    inputs = make_round(tiny_model.config, 20)
+    weights = torch.ones(20)
+    weights[4] = 0.0
+    robust = RobustAggregation(method=method)
+    d = tiny_model.config.hidden_size
+    contexts = []
+    with torch.no_grad():
+        for garbage in (0.0, 1e4, -3e38):
+            delta = torch.zeros(20, d)
+            delta[4] = garbage
+            out = tiny_model(
+                **inputs, aggregation_weights=weights, summary_delta=delta,
+                robust_aggregation=robust,
+            )  # fmt: skip
+            contexts.append(torch.cat([out.context[:4], out.context[5:]]))
+    torch.testing.assert_close(contexts[0], contexts[1], atol=0, rtol=0)
+    torch.testing.assert_close(contexts[0], contexts[2], atol=0, rtol=0)
+
+
+def test_malformed_robust_aggregation_is_a_clear_error(tiny_dense, make_round):
+    with pytest.raises(ConfigError, match="method: expected one of"):
+        RobustAggregation(method="mean")
+    with pytest.raises(ConfigError, match="trim"):
+        RobustAggregation(trim=0.5)
+    with pytest.raises(ConfigError, match="share_cap"):
+        RobustAggregation(share_cap=0.5)
+    with pytest.raises(InvalidInputError, match="DenseForest has no slots"):
+        tiny_dense(**make_round(tiny_dense.config, 4), robust_aggregation=RobustAggregation())
