@@ -25,6 +25,8 @@ from forest.model.aggregation import AggregationAttention
 from forest.policy import action_class_mask
 from forest.validation import require_float, require_int
 
+EVADER_START = 0.05  # an evader's random start, as a share of the budget
+
 # (k, d) compromised deltas, the replay's attention -> a scalar the attacker pays
 Penalty = Callable[[torch.Tensor, AggregationAttention], torch.Tensor]
 
@@ -145,9 +147,15 @@ def pgd(
     radius = params.epsilon * lr.typical_norm
     k, d = (1 if shared else lr.ids.numel()), lr.summaries.shape[1]
     start = torch.from_numpy(view.rng.standard_normal((k, d))).float()
-    rows = project(start * radius / np.sqrt(d), radius).requires_grad_(True)
+    rows = project(start * radius / np.sqrt(d), radius)
+    if penalty is not None:
+        # An evader starts near the clean summary, where the detector is quiet, and anneals its
+        # step: fixed steps of a large budget overshoot the region it must stay in.
+        rows = rows * EVADER_START
+    rows.requires_grad_(True)
     best, best_gain = rows.detach().clone(), -float("inf")
-    for _ in range(params.steps):
+    for step in range(params.steps):
+        size = params.step_size * (1.0 if penalty is None else 1.0 - step / params.steps)
         delta = rows.expand(lr.ids.numel(), d) if shared else rows
         logits, attention = replay(view, lr, delta)
         gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
@@ -158,7 +166,7 @@ def pgd(
             best, best_gain = rows.detach().clone(), gain.item()
         with torch.no_grad():
             norms = torch.linalg.vector_norm(grad, dim=1, keepdim=True).clamp_min(1e-12)
-            rows = project(rows + params.step_size * radius * grad / norms, radius)
+            rows = project(rows + size * radius * grad / norms, radius)
         rows.requires_grad_(True)
     with torch.no_grad():
         delta = rows.expand(lr.ids.numel(), d) if shared else rows

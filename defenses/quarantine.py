@@ -11,34 +11,26 @@ silenced is the one the calibration set; what that costs on a clean run is measu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from defenses.base import Detector, DetectorParams, RoundSignals
-from defenses.registry import defense_class, defense_names, register_defense
-from forest.errors import ConfigError
+from defenses.registry import register_defense
+from defenses.wrapped import DetectorWrapper, WrapperParams
 from forest.validation import require_int
 
 
 @dataclass(frozen=True)
-class QuarantineParams(DetectorParams):
-    detector: str = "mahalanobis"
+class QuarantineParams(WrapperParams):
     rounds: int = 3  # rounds an agent stays masked after its last flag
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_int(self.rounds, "rounds", 1, 10_000)
-        if self.detector == "quarantine" or self.detector not in defense_names():
-            allowed = [n for n in defense_names() if defense_class(n).kind == "detector"]
-            raise ConfigError(
-                f"detector: expected one of {', '.join(allowed)}, got {self.detector!r}"
-            )
 
 
 @register_defense
-class Quarantine(Detector):
+class Quarantine(DetectorWrapper):
     name = "quarantine"
     description = "mask flagged agents out of the forest aggregation for a few rounds"
     kind = "mitigation"
@@ -47,30 +39,11 @@ class Quarantine(Detector):
 
     def __init__(self, params: QuarantineParams) -> None:
         super().__init__(params)
-        inner = defense_class(params.detector)
-        self.inner = inner(inner.params_class(target_fpr=params.target_fpr))
         self.masked_until: np.ndarray | None = None
-        self.round = -1
-
-    @property
-    def detector(self) -> Detector:
-        return self.inner
-
-    def fit(self, rounds: Sequence[RoundSignals]) -> None:
-        self.inner.fit(rounds)
-
-    def calibrate(self, rounds: Sequence[RoundSignals]) -> float:
-        self.threshold = self.inner.calibrate(rounds)
-        return self.threshold
 
     def reset(self) -> None:
-        self.inner.reset()
+        super().reset()
         self.masked_until = None
-        self.round = -1
-
-    def score(self, signals: RoundSignals) -> np.ndarray:
-        self.round = signals.round
-        return self.inner.score(signals)
 
     def flag(self, scores: np.ndarray) -> np.ndarray:
         flagged = super().flag(scores)

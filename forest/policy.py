@@ -31,6 +31,7 @@ class PolicyStep:
     messages: Messages  # what the economy should deliver next round (after routing)
     routed: Routed | None  # None when no router runs
     output: ForestOutput
+    confidence: np.ndarray  # (n,) probability of the action taken, among the agent's valid ones
 
 
 def message_token_mask(message_len: int, message_vocab: int) -> torch.Tensor:
@@ -113,7 +114,9 @@ class ForestPolicy:
         action_logits = output.action_logits.masked_fill(
             ~action_class_mask(economy, output.action_logits.shape[1]), float("-inf")
         )
-        actions = classes_to_actions(economy, action_logits.argmax(dim=1).numpy())
+        chosen = action_logits.argmax(dim=1)
+        confidence = torch.softmax(action_logits, dim=1).gather(1, chosen[:, None])[:, 0]
+        actions = classes_to_actions(economy, chosen.numpy())
         message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
         tokens = message_logits.argmax(dim=2).numpy()
         outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
@@ -123,4 +126,4 @@ class ForestPolicy:
         self.memory = output.summaries
         routed = None if self.router is None else self.router.route(outgoing, economy.role)
         kept = outgoing if routed is None else routed.kept
-        return PolicyStep(actions, kept, routed, output)
+        return PolicyStep(actions, kept, routed, output, confidence.numpy())

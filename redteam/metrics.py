@@ -97,11 +97,12 @@ def cell_result(
     model_config: ForestConfig,
     n_trees: int,
     start: int,
+    large_config: ForestConfig | None = None,
 ) -> CellResult:
     """``baseline`` is the clean episode, undefended (utility); ``twin`` the counterfactual the
     attacked episode is compared with: the same defense, no attack (the baseline when the
     defense only watches). ``start``: the attack's first round; success and spread count from
-    there."""
+    there. ``large_config``: the escalation target's, when the defense escalates."""
     settings = cell.metrics
     honest = np.ones(cell.n_agents, dtype=bool)
     honest[record.compromised] = False
@@ -113,6 +114,12 @@ def cell_result(
     )
     detection, roc = _detection(record, start, honest)
     flops = forest_flops(model_config, cell.n_agents, n_trees).total
+    # Escalation runs the large model on top of the small one in escalated rounds.
+    large_flops = (
+        0.0 if large_config is None else forest_flops(large_config, cell.n_agents, n_trees).total
+    )
+    escalation_rate = float(record.escalated[start:].mean())
+    cost_multiplier = 1.0 + escalation_rate * large_flops / flops
     clean_per_round = baseline.completed[:, honest].mean(axis=1)
     defended_per_round = twin.completed[:, honest].mean(axis=1)
     attacked_per_round = record.completed[:, honest].mean(axis=1)
@@ -128,8 +135,16 @@ def cell_result(
         "n_compromised": float(record.compromised.size),
         "tokens_kept_share": record.tokens_delivered / max(record.tokens_offered, 1),
         "messages_rejected": float(record.rejected),
-        "gflops_per_round": flops / 1e9,
-        "cost_per_1m_interactions": flops / cell.n_agents * 1e6 / 1e9 * settings["price_per_gflop"],
+        "escalation_rate": escalation_rate,
+        "escalation_rate_clean": float(twin.escalated.mean()),
+        "cost_multiplier": cost_multiplier,
+        "gflops_per_round": cost_multiplier * flops / 1e9,
+        "cost_per_1m_interactions": cost_multiplier
+        * flops
+        / cell.n_agents
+        * 1e6
+        / 1e9
+        * settings["price_per_gflop"],
         "latency_ms": float(np.median(record.latency_ms)),
     }
     curves = {

@@ -120,10 +120,28 @@ class CellRunner:
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
             attack = make_attack(cell.attack, cell.attack_params, cell.threat)
             rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
+            fallback = None
+            large_config = None
+            if defense is not None and defense.kind == "escalation":
+                # The attack acts on the large model too, as a second instance with its own
+                # state and random stream.
+                stream = np.random.SeedSequence([cell.seed, ATTACK_STREAM, 1])
+                fallback = (
+                    make_attack(cell.attack, cell.attack_params, cell.threat),
+                    np.random.default_rng(stream),
+                )
+                large_config = defense.large_policy().model.config
             n_trees = int(np.unique(economy.tree_ids()).size)
-            record = play_attacked(economy, policy, attack, defense, twin, rng)
+            record = play_attacked(economy, policy, attack, defense, twin, rng, fallback)
             return cell_result(
-                cell, baseline, twin, record, policy.model.config, n_trees, attack.first_round
+                cell,
+                baseline,
+                twin,
+                record,
+                policy.model.config,
+                n_trees,
+                attack.first_round,
+                large_config,
             )
         finally:
             torch.set_num_threads(threads)

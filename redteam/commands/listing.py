@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -44,7 +45,8 @@ def rows(what: str) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "kind": (cls := defense_class(name)).kind,
-                "params": to_dict(cls.params_class()),
+                # Defaults as declared: building them may check files (escalation's checkpoint).
+                "params": {f.name: f.default for f in dataclasses.fields(cls.params_class)},
                 "description": cls.description,
             }
             for name in defense_names()
