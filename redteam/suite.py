@@ -103,6 +103,9 @@ class AttackEntry:
     params: dict[str, Any] = field(default_factory=dict)
     threat: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] = field(default_factory=dict)  # one parameter -> list of values
+    # Labels of the defenses this attack meets; empty: all of them. A matrix need not cross a
+    # message attack with every latent defense.
+    defenses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,7 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
     _distinct_labels([d.label or d.name for d in defenses], "defenses")
     economy_configs = [_economy_config(e, f"economies[{i}]") for i, e in enumerate(economies)]
     variants = [
-        (a.name, *v) for i, a in enumerate(attacks) for v in _attack_variants(a, f"attacks[{i}]")
+        (a.name, *v, i) for i, a in enumerate(attacks) for v in _attack_variants(a, f"attacks[{i}]")
     ]
     built = [build_economy(e.name, c, 0) for e, c in zip(economies, economy_configs, strict=True)]
     for i, a in enumerate(attacks):
@@ -337,6 +340,15 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
     if not defense_specs:
         defense_specs = [(None, "no defense", {})]
 
+    defense_labels = [label for _, label, _ in defense_specs]
+    for i, a in enumerate(attacks):
+        unknown = [label for label in a.defenses if label not in defense_labels]
+        if unknown:
+            raise ConfigError(
+                f"attacks[{i}].defenses: no defense labelled {unknown[0]!r}; "
+                f"the suite's defenses are {', '.join(defense_labels)}"
+            )
+
     checkpoint = Path(settings.checkpoint)
     digest = ""
     if check_checkpoint:
@@ -370,8 +382,9 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
             metrics=to_dict(metrics),
         )
         for economy, econ_cfg in zip(economies, economy_configs, strict=True)
-        for attack_name, label, params, threat, swept in variants
+        for attack_name, label, params, threat, swept, entry in variants
         for defense, defense_label, defense_params in defense_specs
+        if not attacks[entry].defenses or defense_label in attacks[entry].defenses
         for seed in settings.seed_list
     )
     by_hash: dict[str, Cell] = {}
