@@ -13,10 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attacks import OBJECTIVES, AttackView, make_attack
+from attacks import OBJECTIVES, AttackView, RoundOutcome, make_attack
 from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
 from forest.economy import make_economy
 from forest.training.checkpoints import load_policy
+from redteam.episodes import fresh_policy
 
 CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
 COMPROMISED = np.array([3, 17, 40, 52])
@@ -99,3 +100,31 @@ def test_latent_attacks_touch_only_compromised_rows_within_budget(view, epsilon)
         assert bool((norms[honest] == 0).all())
         budget = epsilon * latent_round(view).typical_norm
         assert bool((norms <= budget * (1 + 1e-5) + 1e-6).all())
+
+
+def test_an_unbounded_budget_reaches_full_targeted_success_where_context_decides(policy):
+    """Carlini et al.'s check that the attack is not broken: with the budget unbounded and
+    enough of the forest compromised, a targeted push moves every honest agent. Pricing is the
+    economy whose decisions read the forest's context (rivals' prices); half the firms are
+    compromised, since the slots RMS-normalise summaries and one agent's pull is bounded."""
+    economy = make_economy("pricing", 0, n_agents=60)
+    forest = fresh_policy(policy, True)
+    for _ in range(4):
+        step = forest.act(economy)
+        economy.step(step.actions, step.messages)
+    threat = {"fraction": 0.5, "knowledge": "white-box"}
+    attack = make_attack("latent-pgd-targeted", {"epsilon": 100.0, "steps": 40}, threat)
+    compromised = attack.threat.choose_agents(economy, np.random.default_rng(0))
+    view = AttackView(4, economy, compromised, forest, np.random.default_rng(1))
+    delta = attack.summary_delta(view, policy.model.config.hidden_size)
+    clean, attacked = fresh_policy(policy, True), fresh_policy(policy, True)
+    clean.memory = attacked.memory = forest.memory
+    twin = clean.act(economy).actions
+    pushed = attacked.act(economy, summary_delta=delta).actions
+    honest = np.ones(60, dtype=bool)
+    honest[compromised] = False
+    outcome = RoundOutcome(4, honest, economy.role, pushed, twin, np.ones(60), np.ones(60),
+                           economy.action_unit())  # fmt: skip
+    moved = (pushed - twin)[honest] / economy.action_unit()[honest]
+    assert attack.succeeded(outcome)
+    assert (moved > 0.5).mean() >= 0.9
