@@ -16,6 +16,7 @@ from forest.economy.rollout import evaluate_expert, summarize
 from forest.evaluation import evaluate_forest, kept_share
 from forest.model import ForestConfig, dense_flops, forest_flops, meta_model, parameter_counts
 from forest.model.config import PRESETS
+from forest.model.robust_aggregation import METHODS, RobustAggregation
 from forest.training import checkpoints
 from forest.training.behaviour_cloning import train_forest
 from forest.training.config import TrainConfig
@@ -63,14 +64,16 @@ def evaluate(args: argparse.Namespace, console: Console) -> int:
     for name in names:
         economy_class(name)
     policy = checkpoints.load_policy(Path(args.checkpoint))
+    robust = None if args.robust_aggregation is None else RobustAggregation(args.robust_aggregation)
     rows = {}
     with progress_bar(console) as progress:
         for name in names:
             n_agents = args.agents or economy_class(name).config_class().n_agents
             task = progress.add_task(name, total=3 * args.seeds * args.rounds)
             tick = lambda task=task: progress.advance(task)  # noqa: E731
-            routed = evaluate_forest(policy, name, args.seeds, args.rounds, n_agents, True, tick)
-            full = evaluate_forest(policy, name, args.seeds, args.rounds, n_agents, False, tick)
+            play = (policy, name, args.seeds, args.rounds, n_agents)
+            routed = evaluate_forest(*play, use_router=True, on_round=tick, robust=robust)
+            full = evaluate_forest(*play, use_router=False, on_round=tick, robust=robust)
             expert = evaluate_expert(name, args.seeds, args.rounds, n_agents, on_round=tick)
             rows[name] = {
                 "n_agents": n_agents,
@@ -93,7 +96,10 @@ def evaluate(args: argparse.Namespace, console: Console) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    table = Table(title=f"clean task completion, {args.seeds} seeds x {args.rounds} rounds")
+    pooling = "" if robust is None else f", {robust.method} pooling"
+    table = Table(
+        title=f"clean task completion, {args.seeds} seeds x {args.rounds} rounds{pooling}"
+    )
     for column in ("economy", "agents", "forest + router", "forest, all messages", "expert"):
         table.add_column(column, justify="right")
     table.add_column("tokens kept by router", justify="right")
@@ -186,6 +192,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--agents", type=int, default=None, help="agents (default: economy's)")
     ev.add_argument("--rounds", type=int, default=50, help="rounds (default: %(default)s)")
     ev.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 (default: %(default)s)")
+    ev.add_argument(
+        "--robust-aggregation",
+        choices=METHODS,
+        default=None,
+        help="pool the forest's tree slots robustly (the defense's clean cost; default: plain)",
+    )
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.set_defaults(handler=evaluate)
 

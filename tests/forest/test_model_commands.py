@@ -31,6 +31,19 @@ def test_eval_reports_forest_router_and_expert_per_economy(tiny_checkpoint, caps
         assert "task_completion" in row["expert"]
 
 
+def test_eval_with_robust_pooling_reports_the_forest_next_to_the_same_experts(tiny_checkpoint,
+                                                                             capsys):  # fmt: skip
+    args = ["eval", str(tiny_checkpoint), "--economy", "exchange", "--agents", "60",
+            "--rounds", "4", "--seeds", "1", "--json"]  # fmt: skip
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)["exchange"]
+    assert main([*args, "--robust-aggregation", "median"]) == 0
+    median = json.loads(capsys.readouterr().out)["exchange"]
+    assert median["expert"] == plain["expert"]  # same seeds, same experts
+    assert 0.0 <= median["forest"]["task_completion"] <= 1.0
+    assert main([*args, "--robust-aggregation", "mean"]) == 2
+
+
 def test_eval_of_a_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
