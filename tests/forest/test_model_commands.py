@@ -41,7 +41,10 @@ def test_eval_with_robust_pooling_reports_the_forest_next_to_the_same_experts(ti
     median = json.loads(capsys.readouterr().out)["exchange"]
     assert median["expert"] == plain["expert"]  # same seeds, same experts
     assert 0.0 <= median["forest"]["task_completion"] <= 1.0
-    assert main([*args, "--robust-aggregation", "mean"]) == 2
+    with pytest.raises(SystemExit) as refused:  # argparse names the allowed methods
+        main([*args, "--robust-aggregation", "mean"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'mean'" in capsys.readouterr().err
 
 
 def test_eval_of_a_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
