@@ -105,7 +105,10 @@ class AgentTokenizer:
 
     @classmethod
     def load(cls, path: Path) -> AgentTokenizer:
-        return cls.from_json(Path(path).read_text())
+        try:
+            return cls.from_json(Path(path).read_text())
+        except InvalidInputError as err:  # name the file: a checkpoint holds several
+            raise InvalidInputError(f"{path}: {err}") from None
 
     def observation_tokens(self, economy_name: str, observations: np.ndarray) -> np.ndarray:
         """(n, F) token ids of the quantised observations."""

@@ -42,8 +42,9 @@ import numpy as np
 from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
 from defenses import defense_class, defense_names
 from forest.economy import Economy, economy_class, economy_names
-from forest.errors import ConfigError, InvalidInputError
+from forest.errors import ConfigError, ForestError, InvalidInputError
 from forest.params import from_dict, to_dict
+from forest.training.checkpoints import load_policy
 from forest.validation import require, require_float, require_int
 from redteam.cell import Cell, checkpoint_digest
 from redteam.episodes import build_economy
@@ -359,6 +360,10 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
                 f"(missing {', '.join(missing)}); train one with `forest train --out DIR`"
             )
         digest = checkpoint_digest(checkpoint)
+        try:  # a forest that cannot load must stop the suite before anything is written
+            load_policy(checkpoint)
+        except ForestError as exc:
+            raise ConfigError(f"suite.checkpoint: {exc}") from None
 
     cells = tuple(
         Cell(
