@@ -4,10 +4,12 @@
     python experiments/defense_matrix_table.py results/defense_matrix [--figure PATH]
 
 reads the run's ``groups.csv`` (every figure a mean over seeds) and prints a markdown table, one
-row per attack and defense. ``drop`` is the honest agents' task completion lost to the attack,
-against the same forest unattacked (defended as it is in the row); ``prevented`` is the share of
-the undefended drop (the same attack, non-adaptive, against no defense) that the defense keeps
-from happening: a defense *holds* at 50% or more, is *partial* from 20% and *breaks* below.
+row per attack and defense. ``prevented`` is the share of the undefended attack success rate
+(the same attack, non-adaptive, against no defense) that the defense takes away:
+``1 - ASR / ASR undefended``. A defense *holds* when it prevents at least half the successes or
+its detector flags at least half the attackers at a 1% false-positive rate, is *partial* from
+20% (either way), and *breaks* below. An attack with no success undefended has nothing to
+prevent ("—").
 """
 
 from __future__ import annotations
@@ -38,29 +40,40 @@ def _fmt(value: float, digits: int = 2) -> str:
 def matrix(groups: pd.DataFrame) -> pd.DataFrame:
     """One row per (attack, defense) with the figures the table and the plot need."""
     parts = groups["group"].str.split(" | ", regex=False, expand=True)
-    frame = groups.assign(economy=parts[0], attack=parts[1], defense=parts[2])
-    frame["base_attack"] = frame["attack"].str.replace(" adaptive", "", regex=False)
-    undefended = frame[frame["defense"] == NO_DEFENSE].set_index("base_attack")["utility_drop"]
-    frame["clean_cost"] = frame["utility"] - frame["utility_defended"]
-    frame["drop"] = frame["utility_defended"] - frame["utility_under_attack"]
-    reference = frame["base_attack"].map(undefended)
-    frame["prevented"] = 1.0 - frame["drop"] / reference
-    frame.loc[reference.abs() < 1e-3, "prevented"] = float("nan")  # nothing to prevent
-    return frame
+    attack, defense = parts[1], parts[2]
+    base = attack.str.replace(" adaptive", "", regex=False)
+    undefended = defense == NO_DEFENSE
+    asr = groups["attack_success_rate"]
+    reference = base.map(pd.Series(asr[undefended].to_numpy(), index=base[undefended]))
+    extra = pd.DataFrame(
+        {
+            "economy": parts[0],
+            "attack": attack,
+            "defense": defense,
+            "clean_cost": groups["utility"] - groups["utility_defended"],
+            "prevented": (1.0 - asr / reference).where(reference > 1e-9),
+        },
+        index=groups.index,
+    )
+    if "detection_tpr_at_1pct_fpr" not in groups:
+        extra["detection_tpr_at_1pct_fpr"] = float("nan")
+    return pd.concat([groups, extra], axis=1)
 
 
-def verdict(prevented: float) -> str:
+def verdict(prevented: float, detected: float) -> str:
     if math.isnan(prevented):
         return "—"
-    return "holds" if prevented >= HOLDS else "partial" if prevented >= PARTIAL else "breaks"
+    seen = 0.0 if math.isnan(detected) else detected
+    best = max(prevented, seen)
+    return "holds" if best >= HOLDS else "partial" if best >= PARTIAL else "breaks"
 
 
 COLUMNS = (
     ("clean_cost", "clean cost", 3),
     ("utility_under_attack", "under attack", 3),
-    ("drop", "drop", 3),
-    ("prevented", "prevented", 2),
     ("attack_success_rate", "ASR", 2),
+    ("prevented", "prevented", 2),
+    ("blast_radius_final", "blast radius", 2),
     ("detection_tpr_at_1pct_fpr", "TPR@1%FPR", 2),
     ("detection_auc", "AUC", 2),
     ("time_to_detection", "rounds to detect", 1),
@@ -74,7 +87,11 @@ def table(frame: pd.DataFrame) -> str:
     lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
     for _, row in frame.iterrows():
         cells = [_fmt(row.get(metric, float("nan")), digits) for metric, _, digits in COLUMNS]
-        verdict_text = "(reference)" if row["defense"] == NO_DEFENSE else verdict(row["prevented"])
+        verdict_text = (
+            "(reference)"
+            if row["defense"] == NO_DEFENSE
+            else verdict(row["prevented"], row["detection_tpr_at_1pct_fpr"])
+        )
         lines.append(f"| {row['attack']} | {row['defense']} | " + " | ".join(cells)
                      + f" | {verdict_text} |")  # fmt: skip
     return "\n".join(lines)
@@ -82,7 +99,8 @@ def table(frame: pd.DataFrame) -> str:
 
 def figure(frame: pd.DataFrame, path: Path) -> None:
     """Each defense's clean cost and compute multiplier against the share of the undefended
-    drop it prevents (mean over the attacks it meets; adaptive ones drawn apart)."""
+    attack successes it prevents (mean over the attacks it meets that succeed undefended;
+    adaptive ones drawn apart)."""
     defended = frame[frame["defense"] != NO_DEFENSE]
     adaptive = defended["attack"].str.endswith("adaptive")
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
@@ -103,7 +121,7 @@ def figure(frame: pd.DataFrame, path: Path) -> None:
         ax.axhline(HOLDS, color="grey", linestyle=":", linewidth=1)
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_xlabel(label)
-        ax.set_ylabel("share of the undefended utility drop prevented")
+        ax.set_ylabel("share of the undefended attack successes prevented")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="best")
     fig.suptitle(
