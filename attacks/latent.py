@@ -142,36 +142,63 @@ def pgd(
     L2 steps along the normalised gradient from a random start inside the ball (Madry et al.
     2018); ``shared`` optimises one vector that every compromised agent adds (a universal
     token). The best iterate, not the last, is returned. ``penalty`` (an adaptive attacker's
-    detector evasion term, ``attacks.adaptive``) is subtracted from the gain it climbs.
+    detector evasion term, ``attacks.adaptive``) is subtracted from the gain it climbs, and the
+    attacker also runs an evader's schedule: from near the clean summary, where the detector is
+    quiet, with annealed steps (fixed steps of a large budget overshoot the region it must stay
+    in); it keeps whichever run scores better, so it is never weaker than the plain attack.
     """
     radius = params.epsilon * lr.typical_norm
     k, d = (1 if shared else lr.ids.numel()), lr.summaries.shape[1]
-    start = torch.from_numpy(view.rng.standard_normal((k, d))).float()
-    rows = project(start * radius / np.sqrt(d), radius)
-    if penalty is not None:
-        # An evader starts near the clean summary, where the detector is quiet, and anneals its
-        # step: fixed steps of a large budget overshoot the region it must stay in.
-        rows = rows * EVADER_START
-    rows.requires_grad_(True)
-    best, best_gain = rows.detach().clone(), -float("inf")
+    start = project(torch.from_numpy(view.rng.standard_normal((k, d))).float()
+                    * radius / np.sqrt(d), radius)  # fmt: skip
+    runs = [(start, False)] if penalty is None else [(start, False), (start * EVADER_START, True)]
+    best, best_score = start, -float("inf")
+    for rows, annealed in runs:
+        found, score = _ascend(view, lr, objective, params, shared, penalty, rows, annealed)
+        if score > best_score:
+            best, best_score = found, score
+    return best
+
+
+def _score(
+    view: AttackView,
+    lr: LatentRound,
+    objective: Objective,
+    shared: bool,
+    penalty: Penalty | None,
+    rows: torch.Tensor,
+) -> torch.Tensor:
+    """The objective's gain, net of the evasion penalty, with ``rows`` on the compromised."""
+    delta = rows.expand(lr.ids.numel(), rows.shape[1]) if shared else rows
+    logits, attention = replay(view, lr, delta)
+    gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+    return gain if penalty is None else gain - penalty(delta, attention)
+
+
+def _ascend(
+    view: AttackView,
+    lr: LatentRound,
+    objective: Objective,
+    params: PGDParams,
+    shared: bool,
+    penalty: Penalty | None,
+    rows: torch.Tensor,
+    annealed: bool,
+) -> tuple[torch.Tensor, float]:
+    """One PGD run from ``rows``: the best iterate and its score."""
+    radius = params.epsilon * lr.typical_norm
+    rows = rows.clone().requires_grad_(True)
+    best, best_score = rows.detach().clone(), -float("inf")
     for step in range(params.steps):
-        size = params.step_size * (1.0 if penalty is None else 1.0 - step / params.steps)
-        delta = rows.expand(lr.ids.numel(), d) if shared else rows
-        logits, attention = replay(view, lr, delta)
-        gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
-        if penalty is not None:
-            gain = gain - penalty(delta, attention)
-        (grad,) = torch.autograd.grad(gain, rows)
-        if gain.item() > best_gain:
-            best, best_gain = rows.detach().clone(), gain.item()
+        size = params.step_size * (1.0 - step / params.steps if annealed else 1.0)
+        score = _score(view, lr, objective, shared, penalty, rows)
+        (grad,) = torch.autograd.grad(score, rows)
+        if score.item() > best_score:
+            best, best_score = rows.detach().clone(), score.item()
         with torch.no_grad():
             norms = torch.linalg.vector_norm(grad, dim=1, keepdim=True).clamp_min(1e-12)
             rows = project(rows + size * radius * grad / norms, radius)
         rows.requires_grad_(True)
     with torch.no_grad():
-        delta = rows.expand(lr.ids.numel(), d) if shared else rows
-        logits, attention = replay(view, lr, delta)
-        final = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
-        if penalty is not None:
-            final = final - penalty(delta, attention)
-    return rows.detach() if final.item() > best_gain else best
+        final = _score(view, lr, objective, shared, penalty, rows).item()
+    return (rows.detach(), final) if final > best_score else (best, best_score)
