@@ -11,9 +11,9 @@ defense_matrix_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(defense_matrix_table)
 
 
-def _row(attack, defense, asr, tpr=float("nan"), utility_defended=0.95):
+def _row(attack, defense, asr, tpr=float("nan"), utility_defended=0.95, under_attack=0.9):
     return {"group": f"supply_chain | {attack} | {defense}", "utility": 0.95,
-            "utility_defended": utility_defended, "utility_under_attack": 0.9,
+            "utility_defended": utility_defended, "utility_under_attack": under_attack,
             "attack_success_rate": asr, "detection_tpr_at_1pct_fpr": tpr,
             "cost_multiplier": 1.0}  # fmt: skip
 
@@ -27,6 +27,7 @@ def test_prevented_share_compares_with_the_undefended_success_of_the_same_base_a
         _row("pgd adaptive", "detector", 0.8, tpr=0.05),    # evades it at no cost
         _row("noise", "no defense", 0.0),                   # nothing to prevent
         _row("noise", "median", 0.0),
+        _row("pgd", "fallback", 0.8, tpr=1.0, under_attack=0.85),  # sees it, hurts more
     ])  # fmt: skip
     frame = defense_matrix_table.matrix(groups).set_index(["attack", "defense"])
     assert frame.loc[("pgd", "median"), "prevented"] == pytest.approx(0.75)
@@ -42,6 +43,7 @@ def test_prevented_share_compares_with_the_undefended_success_of_the_same_base_a
     assert verdicts[("| pgd adaptive", "detector")] == "breaks"
     assert verdicts[("| noise", "median")] == "—"
     assert verdicts[("| pgd", "no defense")] == "(reference)"
+    assert verdicts[("| pgd", "fallback")] == "worse"
 
 
 def test_missing_report_is_a_one_line_error(tmp_path, capsys):
