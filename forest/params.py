@@ -68,6 +68,8 @@ def _coerce(value: Any, annotation: Any) -> tuple[bool, Any]:
         return True, tuple(coerced)
     if origin is dict or annotation is dict:
         return isinstance(value, dict), value
+    if dataclasses.is_dataclass(annotation):  # a section already built by from_dict
+        return isinstance(value, annotation), value
     raise TypeError(f"unsupported parameter type {annotation!r}")
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from forest import cli as forest_cli
-from redteam.commands import listing, report, run
+from redteam.commands import collusion, listing, report, run
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     report.add_parser(sub)
     listing.add_parser(sub)
+    collusion.add_parser(sub)
     bench = sub.add_parser(
         "bench",
         help="benchmark the forest (see `forest bench --help` for the options)",

@@ -119,7 +119,7 @@ class Pricing(Economy):
         start = config.cost_shock_sd * self.rng.standard_normal(m)
         self.cost_level_index = self._snap_to_level(start)
         self.last_price_index = self.rng.integers(0, config.grid_points, n)[self.uid]
-        self.market_mean_index = self._canonical(self.last_price_index).mean(axis=0)
+        self.market_mean_index = self.by_market(self.last_price_index).mean(axis=0)
         self.last_profit = np.zeros(n)
         self.last_quantity = np.zeros(n)
         self.cash = np.zeros(n)
@@ -160,7 +160,7 @@ class Pricing(Economy):
     def role(self) -> np.ndarray:
         return np.full(self.n_agents, ROLE_ID["firm"], dtype=np.int64)
 
-    def _canonical(self, per_agent: np.ndarray) -> np.ndarray:
+    def by_market(self, per_agent: np.ndarray) -> np.ndarray:
         """Per-agent values as (k, markets), firms on axis 0.
 
         Firms go on the short leading axis because numpy reduces across rows far faster than
@@ -170,8 +170,25 @@ class Pricing(Economy):
         out[self.seat] = per_agent
         return out.reshape(self.k, self.n_markets)
 
-    def _to_agents(self, canonical: np.ndarray) -> np.ndarray:
+    def to_agents(self, canonical: np.ndarray) -> np.ndarray:
+        """The inverse of ``by_market``: (k, markets) values back to one per agent."""
         return canonical.ravel()[self.seat]
+
+    def market_prices(self, actions: np.ndarray) -> np.ndarray:
+        """(k, markets) the prices that per-agent price indices stand for this round."""
+        return self.grid[self.by_market(actions)] + self.levels[self.cost_level_index]
+
+    def market_benchmarks(self) -> dict[str, np.ndarray]:
+        """(markets,) each market's Nash and monopoly price and profit this round, averaged over
+        its firms, at the market's current cost level."""
+        level = self.cost_level_index
+        bench = self.bench
+        return {
+            "nash": bench.nash_prices.mean(axis=1)[level],
+            "monopoly": bench.monopoly_prices.mean(axis=1)[level],
+            "nash_profit": bench.nash_profits.mean(axis=1)[level],
+            "monopoly_profit": bench.monopoly_profits.mean(axis=1)[level],
+        }
 
     def _index_of_uid(self) -> np.ndarray:
         index = np.empty(self.n_agents, dtype=np.int64)
@@ -216,12 +233,12 @@ class Pricing(Economy):
         and its draws come in uid order so that a relabelled economy draws the same per firm.
         """
         cfg = self.config
-        others = self._canonical(self._rival_weights())
+        others = self.by_market(self._rival_weights())
         others += self.outside_weights[self.cost_level_index]
         # profit(g) = margin(g) * w(g) / (w(g) + others): the common exp factor cancels.
         profit = np.add.outer(others, self.quote_weights)
         np.divide(self._margin_weights[:, None, :], profit, out=profit)
-        best = self._to_agents(profit.argmax(axis=2))
+        best = self.to_agents(profit.argmax(axis=2))
         draw = self.policy_rng.random(self.n_agents)[self.uid]
         noise = cfg.best_response_noise / 2
         step = (draw >= 1.0 - noise).astype(np.int64) - (draw < noise)
@@ -281,7 +298,7 @@ class Pricing(Economy):
 
     def _transition(self, actions: np.ndarray) -> RoundResult:
         cfg = self.config
-        index = self._canonical(actions)
+        index = self.by_market(actions)
         level = self.cost_level_index
         shift = self.levels[level]
         prices = self.grid[index] + shift
@@ -294,8 +311,8 @@ class Pricing(Economy):
         completed = profit >= (1.0 - cfg.completion_tolerance) * nash_profit
 
         self.last_price_index = actions
-        self.last_profit = self._to_agents(profit)
-        self.last_quantity = self._to_agents(shares)
+        self.last_profit = self.to_agents(profit)
+        self.last_quantity = self.to_agents(shares)
         self.cash = self.cash + self.last_profit
         self.market_mean_index = index.mean(axis=0)
 
@@ -309,14 +326,14 @@ class Pricing(Economy):
             # Two books: what each market's consumers paid, and what each firm took in.
             "consumer_spending": float(np.einsum("km,km->", prices, shares)),
             # Not a BLAS dot (@): its threads busy-wait on the second core after each call.
-            "firm_revenue": float(np.sum(self._to_agents(prices) * self.last_quantity)),
+            "firm_revenue": float(np.sum(self.to_agents(prices) * self.last_quantity)),
             "outside_share": float(outside_share.mean()),
             "mean_cost_level": float(shift.mean()),
         }
         for name in _EPISODE_METRICS:
             self._totals[name] += metrics[name]
         self._advance_cost_shock()
-        return RoundResult(self._to_agents(completed), metrics)
+        return RoundResult(self.to_agents(completed), metrics)
 
     def episode_metrics(self) -> dict[str, float]:
         """Means over firms and rounds played; NaN before the first round."""

@@ -65,6 +65,8 @@ class Market:
     profile_profits: np.ndarray  # (points ** k, k): profits of each joint price index profile
     profit_nash: float
     profit_monopoly: float
+    price_nash: float
+    price_monopoly: float
 
     @staticmethod
     def build(config: QLearningConfig) -> Market:
@@ -75,7 +77,10 @@ class Market:
         grid = price_grid(nash.prices, monopoly.prices, config.points, config.margin)
         profiles = np.array(list(itertools.product(range(config.points), repeat=k)))
         table = profits(grid[profiles], a, c, config.a0, config.mu)
-        return Market(grid, table, float(nash.profits.mean()), float(monopoly.profits.mean()))
+        return Market(
+            grid, table, float(nash.profits.mean()), float(monopoly.profits.mean()),
+            float(nash.prices.mean()), float(monopoly.prices.mean()),
+        )  # fmt: skip
 
     def profit_gain(self, profit: np.ndarray) -> np.ndarray:
         """Calvano's Delta: 0 at the Nash profit, 1 at the monopoly profit."""

@@ -1,0 +1,38 @@
+"""What every collusion screen is: a named score per market, higher meaning more cartel-like.
+
+A screen reads a ``PricePanel`` and returns one finite number per market; screens never return
+NaN, so a degenerate market (prices that never move) gets a defined score, documented with the
+screen's formula. Screens that need more than prices (profits, message quotes, a probe replay)
+say so in ``needs`` and raise a clear error when the panel lacks it. Registering a class in
+``registry`` is all it takes to add one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from defenses.collusion.panel import PricePanel
+
+
+class Screen(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ()  # optional panel series the screen reads
+
+    @abstractmethod
+    def _score(self, panel: PricePanel) -> np.ndarray:
+        """(M,) the raw score of each market."""
+
+    def score(self, panel: PricePanel) -> np.ndarray:
+        """(M,) finite suspicion score per market; higher means more cartel-like."""
+        if not isinstance(panel, PricePanel):
+            raise TypeError(f"panel: expected a PricePanel, got {type(panel).__name__}")
+        for what in self.needs:
+            panel.require(what, self.name)
+        scores = np.asarray(self._score(panel), dtype=np.float64)
+        if scores.shape != (panel.n_markets,) or not np.isfinite(scores).all():
+            raise AssertionError(f"screen {self.name} returned a non-finite or misshapen score")
+        return scores

@@ -1,0 +1,136 @@
+"""The collusion benchmark: simulate labelled markets, score them with every screen, and measure.
+
+For each scenario and seed the markets are simulated (``scenarios.simulate``) and every screen
+scores the last ``window`` rounds of each market. The measurements, all on the test seeds:
+
+- ROC AUC of each screen and of the combined detector (a logistic regression over all screens'
+  scores, fitted on the train seeds of every scenario) for collusive against honest markets;
+- TPR at ``target_fpr``: the best true-positive rate with a false-positive rate at most that;
+- with each detector's threshold set on the reference honest scenario's train markets (so that
+  ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive rate of
+  each hard negative and the detection rate of each cartel;
+- time to detection: rounds from a cartel's onset to the first alarm of the CUSUM over the whole
+  series at its calibrated threshold (median over caught markets; alarms before the onset are
+  counted apart as early alarms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from defenses.collusion import make_screen
+from defenses.collusion.cusum import cusum_path, first_alarm
+from redteam.collusion.scenarios import simulate
+from redteam.collusion.suite import CollusionSuite
+
+COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Every market's scores (one row per market) and its CUSUM path over the whole series."""
+
+    table: pd.DataFrame  # scenario, seed, split, market, collusive, onset, one column per screen
+    cusum: dict[tuple[str, int], np.ndarray]  # (scenario, seed) -> (M, T)
+
+
+def score_markets(
+    suite: CollusionSuite, cache: Path | None, advance: Callable[[str], None] = lambda _: None
+) -> Scored:
+    """Simulate and score every (scenario, seed); ``advance`` is called after each one."""
+    frames, paths = [], {}
+    seeds = [(seed, "train") for seed in suite.train_seeds]
+    seeds += [(seed, "test") for seed in suite.test_seeds]
+    screens = {name: make_screen(name) for name in suite.screen_list}
+    for scenario in suite.scenarios:
+        for seed, split in seeds:
+            labelled = simulate(scenario, suite.markets, suite.rounds, seed,
+                                suite.deviation_round, cache)  # fmt: skip
+            window = labelled.panel.rounds(suite.rounds - suite.window)
+            frame = pd.DataFrame({
+                "scenario": scenario.name, "seed": seed, "split": split,
+                "market": np.arange(suite.markets), "collusive": scenario.collusive,
+                "onset": labelled.onset,
+            })  # fmt: skip
+            for name, screen in screens.items():
+                frame[name] = screen.score(window)
+            frames.append(frame)
+            paths[(scenario.name, seed)] = cusum_path(labelled.panel)
+            advance(f"{scenario.name} seed {seed}")
+    return Scored(pd.concat(frames, ignore_index=True), paths)
+
+
+def _threshold(reference_scores: np.ndarray, target_fpr: float) -> float:
+    """The score above which at most ``target_fpr`` of the reference markets lie."""
+    return float(np.quantile(reference_scores, 1.0 - target_fpr, method="higher"))
+
+
+def _tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target_fpr: float) -> float:
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(tpr[fpr <= target_fpr].max())
+
+
+def add_combined(scored: Scored, screens: tuple[str, ...]) -> LogisticRegression:
+    """Fit the combined detector on the train markets and add its score as a column."""
+    table = scored.table
+    train = table["split"] == "train"
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(table.loc[train, list(screens)], table.loc[train, "collusive"])
+    table[COMBINED] = model.decision_function(table[list(screens)])
+    return model
+
+
+def detection_table(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
+    """One row per detector: AUROC, TPR at the target FPR, and the alarm rate per scenario."""
+    table = scored.table
+    test = table[table["split"] == "test"]
+    reference = table[(table["split"] == "train") & (table["scenario"] == suite.reference)]
+    labels = test["collusive"].to_numpy()
+    rows = []
+    for detector in (*suite.screen_list, COMBINED):
+        scores = test[detector].to_numpy()
+        threshold = _threshold(reference[detector].to_numpy(), suite.target_fpr)
+        row = {
+            "detector": detector,
+            "auroc": float(roc_auc_score(labels, scores)),
+            f"tpr_at_{suite.target_fpr:g}_fpr": _tpr_at_fpr(labels, scores, suite.target_fpr),
+            "threshold": threshold,
+        }
+        for scenario in suite.scenarios:
+            mine = test["scenario"] == scenario.name
+            row[f"alarm/{scenario.name}"] = float((test.loc[mine, detector] > threshold).mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def time_to_detection(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
+    """Per collusive scenario: rounds from onset to the CUSUM's first alarm on test markets."""
+    reference = [scored.cusum[(suite.reference, seed)].max(axis=1) for seed in suite.train_seeds]
+    threshold = _threshold(np.concatenate(reference), suite.target_fpr)
+    rows = []
+    for scenario in suite.scenarios:
+        if not scenario.collusive:
+            continue
+        onset = scenario.onset if scenario.kind == "cartel" else 0
+        alarms = np.concatenate(
+            [first_alarm(scored.cusum[(scenario.name, s)], threshold) for s in suite.test_seeds]
+        )
+        caught = alarms >= onset
+        delays = alarms[caught] - onset
+        rows.append({
+            "scenario": scenario.name,
+            "onset": onset,
+            "caught": float(caught.mean()),
+            "early_alarm": float(((alarms >= 0) & (alarms < onset)).mean()),
+            "median_rounds_to_alarm": float(np.median(delays)) if delays.size else float("nan"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,240 @@
+"""Labelled markets for the collusion benchmark: cartels, collusive learners and honest look-alikes.
+
+A ``Scenario`` is one family of markets with a ground-truth label: competitive experts (with or
+without common AR(1) cost shocks, asymmetric costs, two to four firms), scripted cartels from
+``attacks.cartels`` (full or partial, from a known onset round), or Calvano's Q-learning agents
+(collusive with discount 0.95, memoryless with discount 0: a hard negative that also prices
+steadily). ``simulate`` plays ``markets`` markets of a scenario for ``rounds`` rounds and also
+replays them with firm 0 of every market forced to the bottom of the price grid for one round
+(the punishment probe), returning one ``PricePanel`` with everything the screens read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attacks.cartels import STRATEGIES, Cartel, CartelParams, pricing_messages, quoted
+from defenses.collusion.panel import MIN_ROUNDS, PricePanel
+from forest.economy.pricing import Pricing
+from forest.economy.pricing_config import PricingConfig
+from forest.economy.q_learning import (
+    Learners,
+    Market,
+    QLearningConfig,
+    play_greedy,
+    state_index,
+    train,
+)
+from forest.errors import ConfigError
+from forest.validation import require, require_float, require_int
+
+KINDS = ("competitive", "cartel", "q-learning")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One family of markets and its label (see the module docstring).
+
+    ``members`` is the number of firms per market in a cartel (0: all of them); the cartel's
+    firms are the first ``members`` of each market, so firm 0, the one the probe forces to
+    deviate, is always a member. Q-learners train with Calvano's settings unless
+    ``q_max_periods`` / ``q_stable_periods`` shorten them (tests do).
+    """
+
+    name: str
+    collusive: bool
+    kind: str = "competitive"
+    firms: int = 2
+    costs: tuple[float, ...] | None = None
+    cost_shock_rho: float = 0.0
+    cost_shock_sigma: float = 0.0
+    strategy: str = "grim-trigger"
+    members: int = 0
+    level: float = 0.8
+    jitter: float = 0.05
+    spread: int = 4
+    onset: int = 0
+    ramp: int = 0
+    delta: float = 0.95
+    q_max_periods: int = 3_000_000
+    q_stable_periods: int = 100_000
+
+    def __post_init__(self) -> None:
+        require(bool(self.name), "name", "a non-empty string", self.name)
+        require(self.kind in KINDS, "kind", f"one of {', '.join(KINDS)}", self.kind)
+        require_int(self.firms, "firms", 2, 4)
+        if self.kind == "competitive" and self.collusive:
+            raise ConfigError(f"collusive: competitive scenario {self.name!r} cannot be collusive")
+        if self.kind == "cartel" and not self.collusive:
+            raise ConfigError(f"collusive: cartel scenario {self.name!r} must be collusive")
+        require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}",
+                self.strategy)  # fmt: skip
+        require_int(self.members, "members", 0, self.firms)
+        require_int(self.onset, "onset", 0)
+        require_float(self.delta, "delta", 0.0, 0.999)
+        require_int(self.q_stable_periods, "q_stable_periods", 1)
+        require_int(self.q_max_periods, "q_max_periods", 1)
+        self.pricing_config(self.firms)  # validates costs, shocks, level, jitter, spread
+        if self.kind == "cartel":
+            self.cartel_params()
+
+    def pricing_config(self, n_agents: int) -> PricingConfig:
+        return PricingConfig(
+            n_agents=n_agents, firms_per_market=self.firms, costs=self.costs,
+            cost_shock_rho=self.cost_shock_rho, cost_shock_sigma=self.cost_shock_sigma,
+        )  # fmt: skip
+
+    def cartel_params(self) -> CartelParams:
+        return CartelParams(
+            strategy=self.strategy, level=self.level, jitter=self.jitter, spread=self.spread,
+            ramp=self.ramp,
+        )  # fmt: skip
+
+    def q_config(self) -> QLearningConfig:
+        return QLearningConfig(
+            n_firms=self.firms, delta=self.delta, max_periods=self.q_max_periods,
+            stable_periods=self.q_stable_periods,
+            check_every=min(1_000, self.q_stable_periods),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LabelledMarkets:
+    """``markets`` markets of one scenario and seed, with what the screens read."""
+
+    scenario: Scenario
+    seed: int
+    panel: PricePanel
+
+    @property
+    def onset(self) -> int:
+        """The round collusion starts (0 for learners, which collude from the first round)."""
+        return self.scenario.onset if self.scenario.kind == "cartel" else 0
+
+
+def _play_pricing(
+    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None
+) -> dict[str, np.ndarray]:
+    """Prices, quotes, profits and benchmarks (each (M, T[, k])) of one pricing episode."""
+    k = scenario.firms
+    economy = Pricing(scenario.pricing_config(markets * k), seed)
+    cartel = None
+    if scenario.kind == "cartel":
+        members = np.zeros((k, markets), dtype=bool)
+        members[: scenario.members or k] = True
+        cartel_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        cartel = Cartel(scenario.cartel_params(), members, economy.n_actions, scenario.onset,
+                        cartel_rng)  # fmt: skip
+    series = {name: [] for name in ("prices", "quotes", "profits", "nash", "monopoly",
+                                    "nash_profit", "monopoly_profit")}  # fmt: skip
+    last = None
+    for t in range(rounds):
+        actions, _ = economy.expert()
+        prices = economy.by_market(actions)
+        quotes = prices
+        if cartel is not None:
+            announced = cartel.announce(t)
+            prices = cartel.prices(t, last, prices)
+            quotes = quoted(cartel.members, cartel.leader, prices, announced)
+        if t == deviation_round:
+            prices = prices.copy()
+            prices[0] = 0
+            quotes = quotes.copy()
+            quotes[0] = 0
+        for name, value in economy.market_benchmarks().items():
+            series[name].append(value)
+        grid_shift = economy.levels[economy.cost_level_index]
+        series["prices"].append(economy.grid[prices] + grid_shift)
+        series["quotes"].append(economy.grid[quotes] + grid_shift)
+        economy.step(economy.to_agents(prices), pricing_messages(economy, quotes))
+        series["profits"].append(economy.by_market(economy.last_profit))
+        last = prices
+    out = {name: np.stack(values, axis=1) for name, values in series.items()}
+    for name in ("prices", "quotes", "profits"):  # (k, T, M) -> (M, T, k)
+        out[name] = out[name].transpose(2, 1, 0)
+    return out
+
+
+def _cache_path(cache: Path | None, scenario: Scenario, markets: int, seed: int) -> Path | None:
+    if cache is None:
+        return None
+    key = json.dumps([asdict(scenario.q_config()), markets, seed], sort_keys=True)
+    return cache / f"q-learning-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _learners(scenario: Scenario, markets: int, seed: int, cache: Path | None) -> Learners:
+    """Trained Q-learners, from ``cache`` if this exact training ran before (it takes minutes)."""
+    path = _cache_path(cache, scenario, markets, seed)
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            return Learners(saved["q"], saved["state"], int(saved["periods"]),
+                            saved["converged_at"])  # fmt: skip
+    learners, _ = train(scenario.q_config(), markets, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npz")
+        np.savez(partial, q=learners.q, state=learners.state, periods=learners.periods,
+                 converged_at=learners.converged_at)  # fmt: skip
+        partial.replace(path)
+    return learners
+
+
+def _play_learners(
+    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None,
+    cache: Path | None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    config = scenario.q_config()
+    market = Market.build(config)
+    learners = _learners(scenario, markets, seed, cache)
+    path = play_greedy(learners, config.points, rounds)  # (T, M, k)
+    if deviation_round is not None:
+        forced = path[deviation_round].copy()
+        forced[:, 0] = 0
+        path = path.copy()
+        path[deviation_round] = forced
+        after = rounds - deviation_round - 1
+        if after:
+            start = state_index(forced, config.points)
+            path[deviation_round + 1 :] = play_greedy(learners, config.points, after, start)
+    profits = market.profile_profits[state_index(path.reshape(-1, config.n_firms), config.points)]
+    prices = market.prices[path].transpose(1, 0, 2)
+    return {
+        "prices": prices,
+        "quotes": prices,
+        "profits": profits.reshape(path.shape).transpose(1, 0, 2),
+        "nash": np.full(markets, market.price_nash),
+        "monopoly": np.full(markets, market.price_monopoly),
+        "nash_profit": np.full(markets, market.profit_nash),
+        "monopoly_profit": np.full(markets, market.profit_monopoly),
+    }
+
+
+def simulate(
+    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int,
+    cache: Path | None = None,
+) -> LabelledMarkets:  # fmt: skip
+    """Play a scenario, then replay it with the probe's forced deviation in ``deviation_round``.
+
+    ``cache`` is a folder for trained Q-learners (None: retrain every time).
+    """
+    require_int(markets, "markets", 1, 1_000_000)
+    require_int(rounds, "rounds", MIN_ROUNDS, 1_000_000)
+    require_int(seed, "seed", 0)
+    require_int(deviation_round, "deviation_round", 0, rounds - 2)
+    if scenario.kind == "q-learning":
+
+        def play(d: int | None) -> dict[str, np.ndarray]:
+            return _play_learners(scenario, markets, rounds, seed, d, cache)
+    else:
+
+        def play(d: int | None) -> dict[str, np.ndarray]:
+            return _play_pricing(scenario, markets, rounds, seed, d)
+
+    observed, probed = play(None), play(deviation_round)
+    panel = PricePanel(probed=probed["prices"], deviation_round=deviation_round, **observed)
+    return LabelledMarkets(scenario, seed, panel)

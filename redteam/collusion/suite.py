@@ -1,0 +1,103 @@
+"""The collusion benchmark's suite file: which markets to simulate and how to split and score them.
+
+A TOML file with the benchmark's settings at the top level and one ``[[scenarios]]`` table per
+family of markets (the fields of ``scenarios.Scenario``). Nothing in it is executed; unknown
+keys, wrong types and impossible settings are refused with the field named.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from defenses.collusion import screen_names
+from forest.errors import ConfigError
+from forest.params import from_dict
+from forest.validation import require, require_float, require_int
+from redteam.collusion.scenarios import Scenario
+
+
+@dataclass(frozen=True)
+class CollusionSuite:
+    """Settings of one benchmark; every screen reads the last ``window`` rounds of a market.
+
+    Thresholds are set on the ``reference`` honest scenario's ``train_seeds`` markets so that
+    ``target_fpr`` of them alarm; the combined detector is fitted on every scenario's
+    ``train_seeds`` markets; every reported figure comes from ``test_seeds`` markets.
+    """
+
+    name: str
+    scenarios: tuple[Scenario, ...]
+    markets: int = 200
+    rounds: int = 200
+    window: int = 100
+    deviation_round: int = 150
+    train_seeds: tuple[int, ...] = (0, 1)
+    test_seeds: tuple[int, ...] = (2, 3)
+    target_fpr: float = 0.05
+    reference: str = "competitive"
+    screens: tuple[str, ...] = ()  # empty: every registered screen
+
+    def __post_init__(self) -> None:
+        require(bool(self.name), "name", "a non-empty string", self.name)
+        require_int(self.markets, "markets", 2, 100_000)
+        require_int(self.rounds, "rounds", 16, 100_000)
+        require_int(self.window, "window", 8, self.rounds)
+        start = self.rounds - self.window
+        require_int(self.deviation_round, "deviation_round", start, self.rounds - 2)
+        require(len(self.train_seeds) > 0, "train_seeds", "at least one seed", self.train_seeds)
+        require(len(self.test_seeds) > 0, "test_seeds", "at least one seed", self.test_seeds)
+        for field in ("train_seeds", "test_seeds"):
+            for seed in getattr(self, field):
+                require_int(seed, field, 0)
+        shared = sorted(set(self.train_seeds) & set(self.test_seeds))
+        require(not shared, "test_seeds", "seeds disjoint from train_seeds", self.test_seeds)
+        require_float(self.target_fpr, "target_fpr", 0.0, 0.5, low_open=True)
+        names = [s.name for s in self.scenarios]
+        duplicate = sorted({n for n in names if names.count(n) > 1})
+        require(not duplicate, "scenarios", "unique names", duplicate)
+        honest = [s.name for s in self.scenarios if not s.collusive]
+        require(self.reference in honest, "reference", f"an honest scenario ({', '.join(honest)})",
+                self.reference)  # fmt: skip
+        require(len(honest) < len(names), "scenarios", "at least one collusive scenario", names)
+        for screen in self.screens:
+            require(screen in screen_names(), "screens", f"names from {', '.join(screen_names())}",
+                    screen)  # fmt: skip
+        for scenario in self.scenarios:
+            if scenario.kind == "cartel" and scenario.onset >= start:
+                raise ConfigError(
+                    f"scenarios.{scenario.name}.onset: expected before the screened window "
+                    f"(round {start}), got {scenario.onset}"
+                )
+
+    @property
+    def screen_list(self) -> tuple[str, ...]:
+        return self.screens or tuple(screen_names())
+
+
+def parse_suite(data: dict[str, Any], where: str) -> CollusionSuite:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table")
+    raw = data.get("scenarios")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{where}.scenarios: expected at least one [[scenarios]] table")
+    scenarios = tuple(
+        from_dict(Scenario, entry, f"{where}.scenarios[{i}]") for i, entry in enumerate(raw)
+    )
+    settings = {key: value for key, value in data.items() if key != "scenarios"}
+    return from_dict(CollusionSuite, {**settings, "scenarios": list(scenarios)}, where)
+
+
+def load_suite(path: str | Path) -> CollusionSuite:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the suite file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_suite(data, str(path))
