@@ -1,9 +1,10 @@
-"""Collusion and price-fixing screens over markets' price series (see ``base.Screen``).
+"""Collusion and price-fixing screens over markets' price series and auction asks (``base.Screen``).
 
 Importing the package registers every screen; ``make_screen(name)`` builds one.
 """
 
 from defenses.collusion import (  # noqa: F401  (imported to register)
+    bid_rigging,
     covert_channel,
     cusum,
     granger,
@@ -12,8 +13,9 @@ from defenses.collusion import (  # noqa: F401  (imported to register)
     punishment_probe,
     variance,
 )
+from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.base import Screen
 from defenses.collusion.panel import PricePanel
 from defenses.collusion.registry import make_screen, screen_names
 
-__all__ = ["PricePanel", "Screen", "make_screen", "screen_names"]
+__all__ = ["AuctionPanel", "PricePanel", "Screen", "make_screen", "screen_names"]

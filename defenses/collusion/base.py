@@ -10,7 +10,7 @@ say so in ``needs`` and raise a clear error when the panel lacks it. Registering
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,15 +21,19 @@ class Screen(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()  # optional panel series the screen reads
+    panel_type: ClassVar[type] = PricePanel  # what it reads: prices, or auction asks
 
     @abstractmethod
-    def _score(self, panel: PricePanel) -> np.ndarray:
+    def _score(self, panel: Any) -> np.ndarray:
         """(M,) the raw score of each market."""
 
-    def score(self, panel: PricePanel) -> np.ndarray:
+    def score(self, panel: Any) -> np.ndarray:
         """(M,) finite suspicion score per market; higher means more cartel-like."""
-        if not isinstance(panel, PricePanel):
-            raise TypeError(f"panel: expected a PricePanel, got {type(panel).__name__}")
+        if not isinstance(panel, self.panel_type):
+            raise TypeError(
+                f"panel: the {self.name} screen reads a {self.panel_type.__name__}, "
+                f"got {type(panel).__name__}"
+            )
         for what in self.needs:
             panel.require(what, self.name)
         scores = np.asarray(self._score(panel), dtype=np.float64)

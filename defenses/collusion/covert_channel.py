@@ -5,13 +5,13 @@ by message sends something else through the same channel (next round's agreed pr
 The screen estimates, for each ordered pair (i -> j) of a market, the conditional mutual
 information between firm i's quote and firm j's next price given firm i's own price:
 
-    I_ij = I(q_i,t ; p_j,t+1 | p_i,t)      (plug-in estimate, nats, over rounds t)
+    I_ij = I(q_i,t ; p_j,t+1 | p_i,t)      (Miller-Madow estimate, nats, over rounds t)
     score_m = max over ordered pairs of I_ij
 
 with prices and quotes binned on the normalised scale (``BINS`` bins over [-0.5, 1.5], so the
 same in any currency). An honest quote is a function of the sender's price, so I is exactly 0;
-any information the channel carries beyond the price raises it. The plug-in estimate is biased
-upwards in short series, equally for every market of the same length.
+any information the channel carries beyond the price raises it. Sampling noise still leaves
+small positive or negative estimates for independent series; negative ones read as 0.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import itertools
 import numpy as np
 
 from defenses.collusion.base import Screen
+from defenses.collusion.information import conditional_information
 from defenses.collusion.panel import PricePanel
 from defenses.collusion.registry import register_screen
 
@@ -30,24 +31,6 @@ BINS = 16
 def _bin(normalised: np.ndarray) -> np.ndarray:
     scaled = np.floor((normalised + 0.5) / 2.0 * BINS)
     return np.clip(scaled, 0, BINS - 1).astype(np.int64)
-
-
-def _entropy(codes: np.ndarray, size: int) -> np.ndarray:
-    """(M,) plug-in entropy (nats) of each market's row of integer codes in [0, size)."""
-    markets, n = codes.shape
-    flat = (np.arange(markets)[:, None] * size + codes).ravel()
-    counts = np.bincount(flat, minlength=markets * size).reshape(markets, size) / n
-    logs = np.log(np.where(counts > 0, counts, 1.0))
-    return -(counts * logs).sum(axis=1)
-
-
-def conditional_information(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """(M,) I(a; b | c) = H(a,c) + H(b,c) - H(a,b,c) - H(c) from binned (M, n) codes."""
-    B = BINS
-    return (
-        _entropy(a * B + c, B * B) + _entropy(b * B + c, B * B)
-        - _entropy((a * B + b) * B + c, B**3) - _entropy(c, B)
-    )  # fmt: skip
 
 
 @register_screen
@@ -62,7 +45,7 @@ class CovertChannel(Screen):
         quotes = _bin((panel.quotes - panel.nash[:, :, None]) / gap)
         pairs = itertools.permutations(range(panel.n_firms), 2)
         info = [
-            conditional_information(quotes[:, :-1, i], prices[:, 1:, j], prices[:, :-1, i])
+            conditional_information(quotes[:, :-1, i], prices[:, 1:, j], prices[:, :-1, i], BINS)
             for i, j in pairs
         ]
         # Round-off of the four entropies leaves ~1e-16 where the information is exactly 0.

@@ -19,7 +19,7 @@ from forest.errors import InvalidInputError
 MIN_ROUNDS = 8
 
 
-def _as_float(array: object, name: str) -> np.ndarray:
+def as_finite(array: object, name: str) -> np.ndarray:
     try:
         out = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -30,8 +30,11 @@ def _as_float(array: object, name: str) -> np.ndarray:
 
 
 def _per_market_round(value: object, name: str, markets: int, rounds: int) -> np.ndarray:
-    """A benchmark given per market (M,) or per market and round (M, T), as (M, T)."""
-    array = _as_float(value, name)
+    """A benchmark given for all markets (a number), per market (M,) or per market and round
+    (M, T), as (M, T)."""
+    array = as_finite(value, name)
+    if array.ndim == 0:
+        return np.full((markets, rounds), float(array))
     if array.shape == (markets,):
         return np.repeat(array[:, None], rounds, axis=1)
     if array.shape != (markets, rounds):
@@ -45,8 +48,8 @@ def _per_market_round(value: object, name: str, markets: int, rounds: int) -> np
 class PricePanel:
     """Prices ``(M, T, k)`` of ``k`` firms in ``M`` markets over ``T`` rounds, and benchmarks.
 
-    ``nash`` and ``monopoly`` are each market's mean competitive and collusive price, per market
-    ``(M,)`` or per round ``(M, T)`` when costs move. ``profits`` (same shape as prices) with
+    ``nash`` and ``monopoly`` are each market's mean competitive and collusive price: one number
+    for all markets, per market ``(M,)``, or per round ``(M, T)`` when costs or demand move. ``profits`` (same shape as prices) with
     ``nash_profit`` and ``monopoly_profit`` allow the profit-gain screen; ``quotes`` (same shape)
     are the prices firms announced to their rivals in their messages that round; ``probed`` (same
     shape) are the prices of the same markets replayed with firm 0 forced to deviate in round
@@ -64,7 +67,7 @@ class PricePanel:
     deviation_round: int | None = None
 
     def __post_init__(self) -> None:
-        prices = _as_float(self.prices, "prices")
+        prices = as_finite(self.prices, "prices")
         if prices.ndim != 3:
             raise InvalidInputError(
                 f"prices: expected shape (markets, rounds, firms), got {prices.ndim} dimension(s)"
@@ -91,7 +94,7 @@ class PricePanel:
                 raise InvalidInputError(
                     "profits: give profits, nash_profit and monopoly_profit together"
                 )
-            profits = _as_float(self.profits, "profits")
+            profits = as_finite(self.profits, "profits")
             if profits.shape != prices.shape:
                 raise InvalidInputError(
                     f"profits: expected the shape of prices {prices.shape}, got {profits.shape}"
@@ -106,7 +109,7 @@ class PricePanel:
             object.__setattr__(self, "nash_profit", low)
             object.__setattr__(self, "monopoly_profit", high)
         if self.quotes is not None:
-            quotes = _as_float(self.quotes, "quotes")
+            quotes = as_finite(self.quotes, "quotes")
             if quotes.shape != prices.shape:
                 raise InvalidInputError(
                     f"quotes: expected the shape of prices {prices.shape}, got {quotes.shape}"
@@ -115,7 +118,7 @@ class PricePanel:
         if (self.probed is None) != (self.deviation_round is None):
             raise InvalidInputError("probed: give probed and deviation_round together")
         if self.probed is not None:
-            probed = _as_float(self.probed, "probed")
+            probed = as_finite(self.probed, "probed")
             if probed.shape != prices.shape:
                 raise InvalidInputError(
                     f"probed: expected the shape of prices {prices.shape}, got {probed.shape}"

@@ -15,8 +15,9 @@ def register_screen(cls: type[Screen]) -> type[Screen]:
     return cls
 
 
-def screen_names() -> list[str]:
-    return sorted(_SCREENS)
+def screen_names(panel_type: type | None = None) -> list[str]:
+    """Every screen, or those that read ``panel_type`` (PricePanel, AuctionPanel)."""
+    return sorted(n for n, c in _SCREENS.items() if panel_type in (None, c.panel_type))
 
 
 def make_screen(name: str) -> Screen:

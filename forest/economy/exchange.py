@@ -192,11 +192,15 @@ class Exchange(Economy):
         positions[self.uid] = np.arange(self.n_agents)
         return positions
 
-    def _by_market(self, per_agent: np.ndarray) -> np.ndarray:
+    def by_market(self, per_agent: np.ndarray) -> np.ndarray:
         """(markets, 2, T/2) in uid order: [:, 0] the buyers, [:, 1] the sellers of each market."""
         canonical = np.empty_like(per_agent)
         canonical[self.uid] = per_agent
         return canonical.reshape(self.n_markets, 2, -1)
+
+    def to_agents(self, by_market: np.ndarray) -> np.ndarray:
+        """The inverse of ``by_market``: (markets, 2, T/2) values back to one per agent."""
+        return by_market.reshape(-1)[self.uid]
 
     def observe(self) -> np.ndarray:
         c = self.config
@@ -256,8 +260,8 @@ class Exchange(Economy):
 
     def _transition(self, actions: np.ndarray) -> RoundResult:
         top = self.config.price_levels - 1
-        levels = self._by_market(actions)
-        values = self._by_market(self.value)
+        levels = self.by_market(actions)
+        values = self.by_market(self.value)
         width = levels.shape[-1]
         # Keenness, lower first on both sides: high bids and low asks, high values and low costs.
         # Level keys are made unique per market (ties go to the lower uid) so that exactly

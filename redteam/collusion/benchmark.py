@@ -1,17 +1,18 @@
 """The collusion benchmark: simulate labelled markets, score them with every screen, and measure.
 
 For each scenario and seed the markets are simulated (``scenarios.simulate``) and every screen
-scores the last ``window`` rounds of each market. The measurements, all on the test seeds:
+of the scenario's economy scores the last ``window`` rounds of each market. Each economy
+(pricing, exchange) is measured apart, on its test seeds:
 
-- ROC AUC of each screen and of the combined detector (a logistic regression over all screens'
-  scores, fitted on the train seeds of every scenario) for collusive against honest markets;
+- ROC AUC of each screen and of the combined detector (a logistic regression over the economy's
+  screens, fitted on the train seeds of its scenarios) for collusive against honest markets;
 - TPR at ``target_fpr``: the best true-positive rate with a false-positive rate at most that;
-- with each detector's threshold set on the reference honest scenario's train markets (so that
-  ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive rate of
-  each hard negative and the detection rate of each cartel;
-- time to detection: rounds from a cartel's onset to the first alarm of the CUSUM over the whole
-  series at its calibrated threshold (median over caught markets; alarms before the onset are
-  counted apart as early alarms).
+- with each detector's threshold set on the economy's reference honest scenario's train markets
+  (so that ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive
+  rate of each hard negative and the detection rate of each cartel;
+- time to detection (pricing): rounds from a cartel's onset to the first alarm of the CUSUM
+  over the whole series at its calibrated threshold (median over caught markets; alarms before
+  the onset are counted apart as early alarms).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ COMBINED = "combined"
 
 @dataclass(frozen=True)
 class Scored:
-    """Every market's scores (one row per market) and its CUSUM path over the whole series."""
+    """Every market's scores (one row per market) and pricing markets' CUSUM paths."""
 
-    table: pd.DataFrame  # scenario, seed, split, market, collusive, onset, one column per screen
-    cusum: dict[tuple[str, int], np.ndarray]  # (scenario, seed) -> (M, T)
+    # economy, scenario, seed, split, market, collusive, onset, one column per screen (NaN
+    # where the screen reads another economy)
+    table: pd.DataFrame
+    cusum: dict[tuple[str, int], np.ndarray]  # (scenario, seed) -> (M, T), pricing only
 
 
 def score_markets(
@@ -50,21 +53,22 @@ def score_markets(
     frames, paths = [], {}
     seeds = [(seed, "train") for seed in suite.train_seeds]
     seeds += [(seed, "test") for seed in suite.test_seeds]
-    screens = {name: make_screen(name) for name in suite.screen_list}
     for scenario in suite.scenarios:
+        screens = {name: make_screen(name) for name in suite.screens_for(scenario.economy)}
         for seed, split in seeds:
             labelled = simulate(scenario, suite.markets, suite.rounds, seed,
                                 suite.deviation_round, cache)  # fmt: skip
             window = labelled.panel.rounds(suite.rounds - suite.window)
             frame = pd.DataFrame({
-                "scenario": scenario.name, "seed": seed, "split": split,
-                "market": np.arange(suite.markets), "collusive": scenario.collusive,
-                "onset": labelled.onset,
+                "economy": scenario.economy, "scenario": scenario.name, "seed": seed,
+                "split": split, "market": np.arange(suite.markets),
+                "collusive": scenario.collusive, "onset": labelled.onset,
             })  # fmt: skip
             for name, screen in screens.items():
                 frame[name] = screen.score(window)
             frames.append(frame)
-            paths[(scenario.name, seed)] = cusum_path(labelled.panel)
+            if scenario.economy == "pricing":
+                paths[(scenario.name, seed)] = cusum_path(labelled.panel)
             advance(f"{scenario.name} seed {seed}")
     return Scored(pd.concat(frames, ignore_index=True), paths)
 
@@ -79,46 +83,59 @@ def _tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target_fpr: float) -> fl
     return float(tpr[fpr <= target_fpr].max())
 
 
-def add_combined(scored: Scored, screens: tuple[str, ...]) -> LogisticRegression:
-    """Fit the combined detector on the train markets and add its score as a column."""
+def add_combined(scored: Scored, suite: CollusionSuite) -> None:
+    """Fit each economy's combined detector on its train markets; add its score as a column."""
     table = scored.table
-    train = table["split"] == "train"
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    model.fit(table.loc[train, list(screens)], table.loc[train, "collusive"])
-    table[COMBINED] = model.decision_function(table[list(screens)])
-    return model
+    table[COMBINED] = np.nan
+    for economy in suite.economies:
+        screens = list(suite.screens_for(economy))
+        mine = table["economy"] == economy
+        train = mine & (table["split"] == "train")
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        model.fit(table.loc[train, screens], table.loc[train, "collusive"])
+        table.loc[mine, COMBINED] = model.decision_function(table.loc[mine, screens])
 
 
-def detection_table(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
-    """One row per detector: AUROC, TPR at the target FPR, and the alarm rate per scenario."""
-    table = scored.table
+def detection_table(scored: Scored, suite: CollusionSuite, economy: str) -> pd.DataFrame:
+    """One row per detector of ``economy``: AUROC, TPR at the target FPR, and the alarm rate
+    on each of its scenarios."""
+    table = scored.table[scored.table["economy"] == economy]
     test = table[table["split"] == "test"]
-    reference = table[(table["split"] == "train") & (table["scenario"] == suite.reference)]
+    reference_name = suite.reference(economy)
+    reference = table[(table["split"] == "train") & (table["scenario"] == reference_name)]
     labels = test["collusive"].to_numpy()
     rows = []
-    for detector in (*suite.screen_list, COMBINED):
+    for detector in (*suite.screens_for(economy), COMBINED):
         scores = test[detector].to_numpy()
         threshold = _threshold(reference[detector].to_numpy(), suite.target_fpr)
         row = {
+            "economy": economy,
             "detector": detector,
             "auroc": float(roc_auc_score(labels, scores)),
             f"tpr_at_{suite.target_fpr:g}_fpr": _tpr_at_fpr(labels, scores, suite.target_fpr),
             "threshold": threshold,
         }
         for scenario in suite.scenarios:
-            mine = test["scenario"] == scenario.name
-            row[f"alarm/{scenario.name}"] = float((test.loc[mine, detector] > threshold).mean())
+            if scenario.economy == economy:
+                mine = test["scenario"] == scenario.name
+                alarms = test.loc[mine, detector] > threshold
+                row[f"alarm/{scenario.name}"] = float(alarms.mean())
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def time_to_detection(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
-    """Per collusive scenario: rounds from onset to the CUSUM's first alarm on test markets."""
-    reference = [scored.cusum[(suite.reference, seed)].max(axis=1) for seed in suite.train_seeds]
+    """Per collusive pricing scenario: rounds from onset to the CUSUM's first alarm on test
+    markets (empty without pricing scenarios)."""
+    columns = ["scenario", "onset", "caught", "early_alarm", "median_rounds_to_alarm"]
+    if "pricing" not in suite.economies:
+        return pd.DataFrame(columns=columns)
+    reference_name = suite.reference("pricing")
+    reference = [scored.cusum[(reference_name, seed)].max(axis=1) for seed in suite.train_seeds]
     threshold = _threshold(np.concatenate(reference), suite.target_fpr)
     rows = []
     for scenario in suite.scenarios:
-        if not scenario.collusive:
+        if not scenario.collusive or scenario.economy != "pricing":
             continue
         onset = scenario.onset if scenario.kind == "cartel" else 0
         alarms = np.concatenate(
@@ -133,4 +150,4 @@ def time_to_detection(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
             "early_alarm": float(((alarms >= 0) & (alarms < onset)).mean()),
             "median_rounds_to_alarm": float(np.median(delays)) if delays.size else float("nan"),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)

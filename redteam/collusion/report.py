@@ -22,42 +22,57 @@ def _cell(value: float) -> str:
     return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.2f}"
 
 
-def markdown(detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuite) -> str:
-    honest = [s.name for s in suite.scenarios if not s.collusive and s.name != suite.reference]
-    cartels = [s.name for s in suite.scenarios if s.collusive]
+def _detection_markdown(detection: pd.DataFrame, suite: CollusionSuite, economy: str) -> list[str]:
+    reference = suite.reference(economy)
+    mine = [s for s in suite.scenarios if s.economy == economy]
+    honest = [s.name for s in mine if not s.collusive and s.name != reference]
+    cartels = [s.name for s in mine if s.collusive]
     tpr = f"tpr_at_{suite.target_fpr:g}_fpr"
-    head = ["detector", "AUROC", f"TPR @{suite.target_fpr:.0%} FPR"]
+    head = ["detector", "AUROC", f"TPR @{suite.target_fpr:.0%} FPR", f"FPR {reference}"]
     head += [f"FPR {n}" for n in honest] + [f"TPR {n}" for n in cartels]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, row in detection.iterrows():
+    lines = [f"**{economy}** (thresholds: {suite.target_fpr:.0%} of {reference} train markets)",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    for _, row in detection[detection["economy"] == economy].iterrows():
         cells = [f"**{row.detector}**" if row.detector == COMBINED else row.detector]
         cells += [_cell(row.auroc), _cell(row[tpr])]
-        cells += [_cell(row[f"alarm/{n}"]) for n in honest + cartels]
+        cells += [_cell(row[f"alarm/{n}"]) for n in [reference, *honest, *cartels]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| cartel | onset | caught | early alarm | median rounds onset -> alarm |",
-              "|---|---|---|---|---|"]  # fmt: skip
-    for _, row in delays.iterrows():
-        lines.append(
-            f"| {row.scenario} | {row.onset} | {_cell(row.caught)} | {_cell(row.early_alarm)} "
-            f"| {_cell(row.median_rounds_to_alarm)} |"
-        )
+    return [*lines, ""]
+
+
+def markdown(detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuite) -> str:
+    lines = []
+    for economy in suite.economies:
+        lines += _detection_markdown(detection, suite, economy)
+    if len(delays):
+        lines += ["| cartel (pricing) | onset | caught | early alarm | median rounds onset -> "
+                  "CUSUM alarm |", "|---|---|---|---|---|"]  # fmt: skip
+        for _, row in delays.iterrows():
+            lines.append(
+                f"| {row.scenario} | {row.onset} | {_cell(row.caught)} "
+                f"| {_cell(row.early_alarm)} | {_cell(row.median_rounds_to_alarm)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def roc_figure(scored: Scored, suite: CollusionSuite, path: Path) -> None:
     test = scored.table[scored.table["split"] == "test"]
-    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
-    for detector in (*suite.screen_list, COMBINED):
-        fpr, tpr, _ = roc_curve(test["collusive"], test[detector])
-        width = 2.5 if detector == COMBINED else 1.2
-        ax.plot(fpr, tpr, linewidth=width, label=detector)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.axvline(suite.target_fpr, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("false-positive rate (honest markets, test seeds)")
-    ax.set_ylabel("true-positive rate (collusive markets)")
-    ax.set_title(f"Collusion screens: {suite.name}")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
+    economies = suite.economies
+    fig, axes = plt.subplots(1, len(economies), figsize=(6.2 * len(economies), 5.5),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for ax, economy in zip(axes[0], economies, strict=True):
+        mine = test[test["economy"] == economy]
+        for detector in (*suite.screens_for(economy), COMBINED):
+            fpr, tpr, _ = roc_curve(mine["collusive"], mine[detector])
+            width = 2.5 if detector == COMBINED else 1.2
+            ax.plot(fpr, tpr, linewidth=width, label=detector)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+        ax.axvline(suite.target_fpr, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlabel("false-positive rate (honest markets, test seeds)")
+        ax.set_ylabel("true-positive rate (collusive markets)")
+        ax.set_title(f"{economy}: collusion screens on unseen seeds")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(alpha=0.3)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -105,15 +120,17 @@ def log_to_mlflow(
         mlflow.log_params({
             "markets": suite.markets, "rounds": suite.rounds, "window": suite.window,
             "train_seeds": list(suite.train_seeds), "test_seeds": list(suite.test_seeds),
-            "target_fpr": suite.target_fpr, "reference": suite.reference,
+            "target_fpr": suite.target_fpr, "references": ",".join(suite.references),
             "scenarios": ",".join(s.name for s in suite.scenarios), "git_commit": git_commit(),
         })  # fmt: skip
         metrics = {}
         for _, row in detection.iterrows():
-            metrics[f"auroc/{row.detector}"] = row.auroc
-            metrics[f"tpr_at_fpr/{row.detector}"] = row[tpr]
+            key = f"{row.economy}/{row.detector}"
+            metrics[f"auroc/{key}"] = row.auroc
+            metrics[f"tpr_at_fpr/{key}"] = row[tpr]
             for scenario in suite.scenarios:
-                metrics[f"alarm/{row.detector}/{scenario.name}"] = row[f"alarm/{scenario.name}"]
+                if scenario.economy == row.economy:
+                    metrics[f"alarm/{key}/{scenario.name}"] = row[f"alarm/{scenario.name}"]
         for _, row in delays.iterrows():
             if not math.isnan(row.median_rounds_to_alarm):
                 metrics[f"rounds_to_alarm/{row.scenario}"] = row.median_rounds_to_alarm

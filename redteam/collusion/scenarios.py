@@ -1,12 +1,14 @@
 """Labelled markets for the collusion benchmark: cartels, collusive learners and honest look-alikes.
 
-A ``Scenario`` is one family of markets with a ground-truth label: competitive experts (with or
-without common AR(1) cost shocks, asymmetric costs, two to four firms), scripted cartels from
-``attacks.cartels`` (full or partial, from a known onset round), or Calvano's Q-learning agents
-(collusive with discount 0.95, memoryless with discount 0: a hard negative that also prices
-steadily). ``simulate`` plays ``markets`` markets of a scenario for ``rounds`` rounds and also
-replays them with firm 0 of every market forced to the bottom of the price grid for one round
-(the punishment probe), returning one ``PricePanel`` with everything the screens read.
+A ``Scenario`` is one family of markets with a ground-truth label. In the pricing economy:
+competitive experts (with or without common AR(1) cost or demand shocks, asymmetric costs, two
+to four firms), scripted cartels from ``attacks.cartels`` (full or partial, from a known onset
+round), or Calvano's Q-learning agents (collusive with discount 0.95, memoryless with discount 0:
+a hard negative that also prices steadily). In the exchange: honest traders, or a sellers' cartel
+that rotates wins (``attacks.bid_rotation``). ``simulate`` plays ``markets`` markets of a
+scenario for ``rounds`` rounds; pricing markets are also replayed with firm 0 of every market
+forced to the bottom of the price grid for one round (the punishment probe). It returns a
+``PricePanel`` (pricing) or ``AuctionPanel`` (exchange) with everything the screens read.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from attacks.bid_rotation import BidRotationParams, Rotation
 from attacks.cartels import STRATEGIES, Cartel, CartelParams, pricing_messages, quoted
+from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.panel import MIN_ROUNDS, PricePanel
+from forest.economy import Messages
+from forest.economy.exchange import Exchange, ExchangeConfig
+from forest.economy.messages import ASK, BID, encode
 from forest.economy.pricing import Pricing
 from forest.economy.pricing_config import PricingConfig
 from forest.economy.q_learning import (
@@ -33,26 +40,35 @@ from forest.economy.q_learning import (
 from forest.errors import ConfigError
 from forest.validation import require, require_float, require_int
 
-KINDS = ("competitive", "cartel", "q-learning")
+ECONOMIES = {
+    "pricing": ("competitive", "cartel", "q-learning"),
+    "exchange": ("competitive", "bid-rotation"),
+}
+KINDS = ("competitive", "cartel", "q-learning", "bid-rotation")
+SHOCKS = ("cost", "demand")
 
 
 @dataclass(frozen=True)
 class Scenario:
     """One family of markets and its label (see the module docstring).
 
-    ``members`` is the number of firms per market in a cartel (0: all of them); the cartel's
-    firms are the first ``members`` of each market, so firm 0, the one the probe forces to
-    deviate, is always a member. Q-learners train with Calvano's settings unless
+    In the exchange ``firms`` is the number of sellers per market (with as many buyers), and a
+    ``bid-rotation`` cartel of its sellers rigs asks at ``level`` with covers up to ``cover_gap``
+    levels above. ``members`` is the number of firms per market in a cartel (0: all of them);
+    the cartel's firms are the first ``members`` of each market, so firm 0, the one the probe
+    forces to deviate, is always a member. Q-learners train with Calvano's settings unless
     ``q_max_periods`` / ``q_stable_periods`` shorten them (tests do).
     """
 
     name: str
     collusive: bool
     kind: str = "competitive"
+    economy: str = "pricing"
     firms: int = 2
     costs: tuple[float, ...] | None = None
-    cost_shock_rho: float = 0.0
-    cost_shock_sigma: float = 0.0
+    shock: str = "cost"
+    shock_rho: float = 0.0
+    shock_sigma: float = 0.0
     strategy: str = "grim-trigger"
     members: int = 0
     level: float = 0.8
@@ -60,18 +76,24 @@ class Scenario:
     spread: int = 4
     onset: int = 0
     ramp: int = 0
+    cover_gap: int = 3
     delta: float = 0.95
     q_max_periods: int = 3_000_000
     q_stable_periods: int = 100_000
 
     def __post_init__(self) -> None:
         require(bool(self.name), "name", "a non-empty string", self.name)
-        require(self.kind in KINDS, "kind", f"one of {', '.join(KINDS)}", self.kind)
-        require_int(self.firms, "firms", 2, 4)
+        require(self.economy in ECONOMIES, "economy", f"one of {', '.join(ECONOMIES)}",
+                self.economy)  # fmt: skip
+        kinds = ECONOMIES[self.economy]
+        require(self.kind in kinds, "kind", f"one of {', '.join(kinds)} in {self.economy}",
+                self.kind)  # fmt: skip
+        require_int(self.firms, "firms", 2, 20)
+        require(self.shock in SHOCKS, "shock", f"one of {', '.join(SHOCKS)}", self.shock)
         if self.kind == "competitive" and self.collusive:
             raise ConfigError(f"collusive: competitive scenario {self.name!r} cannot be collusive")
-        if self.kind == "cartel" and not self.collusive:
-            raise ConfigError(f"collusive: cartel scenario {self.name!r} must be collusive")
+        if self.kind in ("cartel", "bid-rotation") and not self.collusive:
+            raise ConfigError(f"collusive: {self.kind} scenario {self.name!r} must be collusive")
         require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}",
                 self.strategy)  # fmt: skip
         require_int(self.members, "members", 0, self.firms)
@@ -79,15 +101,29 @@ class Scenario:
         require_float(self.delta, "delta", 0.0, 0.999)
         require_int(self.q_stable_periods, "q_stable_periods", 1)
         require_int(self.q_max_periods, "q_max_periods", 1)
-        self.pricing_config(self.firms)  # validates costs, shocks, level, jitter, spread
+        if self.economy == "exchange":
+            self.exchange_config(1)
+            self.rotation_params()
+        else:
+            self.pricing_config(self.firms)  # validates costs, shocks, level, jitter, spread
         if self.kind == "cartel":
             self.cartel_params()
+        if self.kind == "q-learning":
+            self.q_config()
 
     def pricing_config(self, n_agents: int) -> PricingConfig:
         return PricingConfig(
             n_agents=n_agents, firms_per_market=self.firms, costs=self.costs,
-            cost_shock_rho=self.cost_shock_rho, cost_shock_sigma=self.cost_shock_sigma,
+            cost_shock_rho=self.shock_rho, cost_shock_sigma=self.shock_sigma,
         )  # fmt: skip
+
+    def exchange_config(self, markets: int) -> ExchangeConfig:
+        traders = 2 * self.firms
+        return ExchangeConfig(n_agents=markets * traders, traders_per_market=traders,
+                              offer_fanout=min(3, traders - 1))  # fmt: skip
+
+    def rotation_params(self) -> BidRotationParams:
+        return BidRotationParams(level=self.level, cover_gap=self.cover_gap)
 
     def cartel_params(self) -> CartelParams:
         return CartelParams(
@@ -109,12 +145,12 @@ class LabelledMarkets:
 
     scenario: Scenario
     seed: int
-    panel: PricePanel
+    panel: PricePanel | AuctionPanel
 
     @property
     def onset(self) -> int:
         """The round collusion starts (0 for learners, which collude from the first round)."""
-        return self.scenario.onset if self.scenario.kind == "cartel" else 0
+        return 0 if self.scenario.kind == "q-learning" else self.scenario.onset
 
 
 def _play_pricing(
@@ -146,11 +182,14 @@ def _play_pricing(
             prices[0] = 0
             quotes = quotes.copy()
             quotes[0] = 0
+        # Prices move with a cost shock; under a demand shock d (played as cost shock -d) they
+        # are the grid prices, and the benchmarks move by d (see Scenario).
+        shift = economy.levels[economy.cost_level_index]
+        demand = -shift if scenario.shock == "demand" else 0.0
         for name, value in economy.market_benchmarks().items():
-            series[name].append(value)
-        grid_shift = economy.levels[economy.cost_level_index]
-        series["prices"].append(economy.grid[prices] + grid_shift)
-        series["quotes"].append(economy.grid[quotes] + grid_shift)
+            series[name].append(value + demand if name in ("nash", "monopoly") else value)
+        series["prices"].append(economy.grid[prices] + shift + demand)
+        series["quotes"].append(economy.grid[quotes] + shift + demand)
         economy.step(economy.to_agents(prices), pricing_messages(economy, quotes))
         series["profits"].append(economy.by_market(economy.last_profit))
         last = prices
@@ -158,6 +197,31 @@ def _play_pricing(
     for name in ("prices", "quotes", "profits"):  # (k, T, M) -> (M, T, k)
         out[name] = out[name].transpose(2, 1, 0)
     return out
+
+
+def _play_exchange(scenario: Scenario, markets: int, rounds: int, seed: int) -> AuctionPanel:
+    """The sellers' asks (M, T, S) of one exchange episode, rotated by a cartel if any."""
+    economy = Exchange(scenario.exchange_config(markets), seed)
+    rotation = None
+    if scenario.kind == "bid-rotation":
+        members = np.zeros((markets, scenario.firms), dtype=bool)
+        members[:, : scenario.members or scenario.firms] = True
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        rotation = Rotation(scenario.rotation_params(), members, economy.n_actions,
+                            scenario.onset, rng)  # fmt: skip
+    asks = []
+    for t in range(rounds):
+        actions, _ = economy.expert()
+        levels = economy.by_market(actions)
+        if rotation is not None:
+            levels = levels.copy()
+            levels[:, 1] = rotation.asks(t, levels[:, 1])
+        asks.append(economy.price_of(levels[:, 1]))
+        actions = economy.to_agents(levels)
+        # Offers announce the levels actually submitted, rigged or not.
+        offers = economy.broadcast(encode(np.where(economy.is_buyer, BID, ASK), actions))
+        economy.step(actions, Messages.concat(offers, economy.inbox.echoes()))
+    return AuctionPanel(np.stack(asks, axis=1))
 
 
 def _cache_path(cache: Path | None, scenario: Scenario, markets: int, seed: int) -> Path | None:
@@ -218,7 +282,8 @@ def simulate(
     scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int,
     cache: Path | None = None,
 ) -> LabelledMarkets:  # fmt: skip
-    """Play a scenario, then replay it with the probe's forced deviation in ``deviation_round``.
+    """Play a scenario, then replay it with the probe's forced deviation in ``deviation_round``
+    (pricing; exchange markets have no probe).
 
     ``cache`` is a folder for trained Q-learners (None: retrain every time).
     """
@@ -226,15 +291,13 @@ def simulate(
     require_int(rounds, "rounds", MIN_ROUNDS, 1_000_000)
     require_int(seed, "seed", 0)
     require_int(deviation_round, "deviation_round", 0, rounds - 2)
+    if scenario.economy == "exchange":
+        return LabelledMarkets(scenario, seed, _play_exchange(scenario, markets, rounds, seed))
     if scenario.kind == "q-learning":
-
-        def play(d: int | None) -> dict[str, np.ndarray]:
-            return _play_learners(scenario, markets, rounds, seed, d, cache)
+        observed = _play_learners(scenario, markets, rounds, seed, None, cache)
+        probed = _play_learners(scenario, markets, rounds, seed, deviation_round, cache)
     else:
-
-        def play(d: int | None) -> dict[str, np.ndarray]:
-            return _play_pricing(scenario, markets, rounds, seed, d)
-
-    observed, probed = play(None), play(deviation_round)
+        observed = _play_pricing(scenario, markets, rounds, seed, None)
+        probed = _play_pricing(scenario, markets, rounds, seed, deviation_round)
     panel = PricePanel(probed=probed["prices"], deviation_round=deviation_round, **observed)
     return LabelledMarkets(scenario, seed, panel)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from defenses.collusion import screen_names
+from defenses.collusion import AuctionPanel, PricePanel, screen_names
 from forest.errors import ConfigError
 from forest.params import from_dict
 from forest.validation import require, require_float, require_int
@@ -23,9 +23,10 @@ from redteam.collusion.scenarios import Scenario
 class CollusionSuite:
     """Settings of one benchmark; every screen reads the last ``window`` rounds of a market.
 
-    Thresholds are set on the ``reference`` honest scenario's ``train_seeds`` markets so that
-    ``target_fpr`` of them alarm; the combined detector is fitted on every scenario's
-    ``train_seeds`` markets; every reported figure comes from ``test_seeds`` markets.
+    Each economy in the suite (pricing, exchange) is scored by its own screens and needs one
+    honest scenario among ``references``: thresholds are set on its ``train_seeds`` markets so
+    that ``target_fpr`` of them alarm. The combined detector of each economy is fitted on all
+    its scenarios' ``train_seeds`` markets; every reported figure comes from ``test_seeds``.
     """
 
     name: str
@@ -37,7 +38,7 @@ class CollusionSuite:
     train_seeds: tuple[int, ...] = (0, 1)
     test_seeds: tuple[int, ...] = (2, 3)
     target_fpr: float = 0.05
-    reference: str = "competitive"
+    references: tuple[str, ...] = ("competitive",)
     screens: tuple[str, ...] = ()  # empty: every registered screen
 
     def __post_init__(self) -> None:
@@ -58,13 +59,28 @@ class CollusionSuite:
         names = [s.name for s in self.scenarios]
         duplicate = sorted({n for n in names if names.count(n) > 1})
         require(not duplicate, "scenarios", "unique names", duplicate)
-        honest = [s.name for s in self.scenarios if not s.collusive]
-        require(self.reference in honest, "reference", f"an honest scenario ({', '.join(honest)})",
-                self.reference)  # fmt: skip
-        require(len(honest) < len(names), "scenarios", "at least one collusive scenario", names)
         for screen in self.screens:
             require(screen in screen_names(), "screens", f"names from {', '.join(screen_names())}",
                     screen)  # fmt: skip
+        for economy in self.economies:
+            mine = [s for s in self.scenarios if s.economy == economy]
+            honest = [s.name for s in mine if not s.collusive]
+            chosen = [r for r in self.references if r in honest]
+            require(len(chosen) == 1, "references",
+                    f"exactly one honest {economy} scenario (of {', '.join(honest) or 'none'})",
+                    self.references)  # fmt: skip
+            require(len(honest) < len(mine), "scenarios",
+                    f"at least one collusive {economy} scenario", names)  # fmt: skip
+            require(len(self.screens_for(economy)) > 0, "screens",
+                    f"at least one screen for the {economy} scenarios", self.screens)  # fmt: skip
+        for reference in self.references:
+            require(reference in names, "references", "names of scenarios", reference)
+        small = [s.name for s in self.scenarios if s.economy == "exchange" and s.firms < 3]
+        if small and "relative-distance" in self.screens_for("exchange"):
+            raise ConfigError(
+                f"screens: relative-distance needs at least 3 sellers per market, scenario "
+                f"{small[0]!r} has 2; give more sellers or leave the screen out of screens"
+            )
         for scenario in self.scenarios:
             if scenario.kind == "cartel" and scenario.onset >= start:
                 raise ConfigError(
@@ -73,8 +89,20 @@ class CollusionSuite:
                 )
 
     @property
-    def screen_list(self) -> tuple[str, ...]:
-        return self.screens or tuple(screen_names())
+    def economies(self) -> tuple[str, ...]:
+        """The economies of the scenarios, in order of first appearance."""
+        return tuple(dict.fromkeys(s.economy for s in self.scenarios))
+
+    def reference(self, economy: str) -> str:
+        """The honest scenario whose train markets set the thresholds in ``economy``."""
+        mine = {s.name for s in self.scenarios if s.economy == economy}
+        return next(r for r in self.references if r in mine)
+
+    def screens_for(self, economy: str) -> tuple[str, ...]:
+        """The screens (among ``screens``, or all) that read ``economy``'s panels."""
+        panel = AuctionPanel if economy == "exchange" else PricePanel
+        applicable = screen_names(panel)
+        return tuple(s for s in (self.screens or applicable) if s in applicable)
 
 
 def parse_suite(data: dict[str, Any], where: str) -> CollusionSuite:

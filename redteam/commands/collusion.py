@@ -44,6 +44,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"redteam: error: {exc}", file=sys.stderr)
         return 2
     # Imported here so that a bad suite file is refused before the slow imports.
+    import pandas as pd
+
     from redteam.collusion.benchmark import (
         add_combined,
         detection_table,
@@ -61,8 +63,8 @@ def handle(args: argparse.Namespace) -> int:
             suite, out / "cache",
             lambda what: progress.update(task, advance=1, description=what),
         )  # fmt: skip
-    add_combined(scored, suite.screen_list)
-    detection = detection_table(scored, suite)
+    add_combined(scored, suite)
+    detection = pd.concat([detection_table(scored, suite, e) for e in suite.economies])
     delays = time_to_detection(scored, suite)
     files = write_report(scored, detection, delays, suite, out)
     print(markdown(detection, delays, suite))

@@ -8,13 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from defenses.collusion import PricePanel, make_screen, screen_names
-from defenses.collusion.covert_channel import conditional_information
+from defenses.collusion import PricePanel, make_screen
+from defenses.collusion import screen_names as all_screen_names
 from defenses.collusion.cusum import cusum_path, first_alarm
 from defenses.collusion.granger import granger_f
+from defenses.collusion.information import conditional_information
 from forest.errors import InvalidInputError, UnknownNameError
 
 NASH, MONOPOLY = 1.47293, 1.92498
+
+
+def screen_names():
+    return all_screen_names(PricePanel)
 
 
 def full_panel(prices, quotes=None, probed=None, deviation_round=None, profits=None):
@@ -43,7 +48,7 @@ price_series = st.integers(2, 4).flatmap(
 )
 
 
-def test_there_are_at_least_seven_screens_and_unknown_names_are_refused():
+def test_there_are_at_least_seven_price_screens_and_unknown_names_are_refused():
     assert len(screen_names()) >= 7
     with pytest.raises(UnknownNameError, match="unknown screen 'nope'"):
         make_screen("nope")
@@ -185,20 +190,23 @@ def test_covert_channel_is_zero_for_honest_quotes_and_positive_for_announcements
     grid = np.linspace(NASH - 0.05, MONOPOLY + 0.05, 15)
     honest = grid[np.stack([index, index], axis=2)]
     assert make_screen("covert-channel").score(full_panel(honest)) == pytest.approx(np.zeros(4))
-    # The leader quotes tomorrow's price, which the follower then charges.
-    follower = np.roll(index, -1, axis=1)
+    # Firm 0 quotes a target that firm 1 charges next round; firm 0's own price is unrelated.
+    target = rng.integers(0, 15, (4, 200))
+    follower = np.concatenate([target[:, :1], target[:, :-1]], axis=1)
     prices = grid[np.stack([index, follower], axis=2)]
     quotes = prices.copy()
-    quotes[:, :, 0] = grid[follower]
+    quotes[:, :, 0] = grid[target]
     scores = make_screen("covert-channel").score(full_panel(prices, quotes=quotes))
     assert (scores > 1.0).all()
 
 
 def test_conditional_information_is_the_entropy_identity_on_a_known_case():
-    # a = b independent of c and uniform over 4 values: I(a; b | c) = log 4.
+    # a = b independent of c and uniform over 4 values: I(a; b | c) = log 4, plus the
+    # Miller-Madow terms (K - 1) / 2n of H(a,c) + H(b,c) - H(a,b,c) - H(c): (7 + 7 - 7 - 1) / 400.
     a = np.tile(np.arange(4), 50)[None]
     c = np.repeat(np.arange(2), 100)[None]
-    assert conditional_information(a, a, c) == pytest.approx([np.log(4)])
+    expected = np.log(4) + 6 / 400
+    assert conditional_information(a, a, c, 4) == pytest.approx([expected])
 
 
 def test_cusum_accumulates_excess_over_the_slack_and_alarms_at_the_break():

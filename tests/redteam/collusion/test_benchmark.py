@@ -26,6 +26,7 @@ window = 20
 deviation_round = 30
 train_seeds = [0]
 test_seeds = [1, 2]
+references = ["competitive", "exchange"]
 
 [[scenarios]]
 name = "competitive"
@@ -34,8 +35,8 @@ collusive = false
 [[scenarios]]
 name = "cost-shocks"
 collusive = false
-cost_shock_rho = 0.9
-cost_shock_sigma = 0.05
+shock_rho = 0.9
+shock_sigma = 0.05
 
 [[scenarios]]
 name = "grim"
@@ -50,6 +51,19 @@ collusive = true
 kind = "cartel"
 strategy = "message-leader"
 onset = 5
+
+[[scenarios]]
+name = "exchange"
+collusive = false
+economy = "exchange"
+firms = 4
+
+[[scenarios]]
+name = "rotation"
+collusive = true
+economy = "exchange"
+kind = "bid-rotation"
+firms = 4
 """
 
 
@@ -63,23 +77,28 @@ def suite(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scored(suite):
     result = score_markets(suite, None)
-    add_combined(result, suite.screen_list)
+    add_combined(result, suite)
     return result
 
 
-def test_every_market_of_every_scenario_and_seed_is_scored(suite, scored):
+def test_every_market_of_every_scenario_and_seed_is_scored_by_its_economys_screens(suite, scored):
     table = scored.table
-    assert len(table) == 4 * 3 * 24
+    assert len(table) == 6 * 3 * 24
     assert set(table["split"]) == {"train", "test"}
     assert set(table.loc[table["split"] == "train", "seed"]) == {0}
-    for name in (*suite.screen_list, COMBINED):
-        assert np.isfinite(table[name]).all()
+    for economy in ("pricing", "exchange"):
+        mine = table["economy"] == economy
+        for name in (*suite.screens_for(economy), COMBINED):
+            assert np.isfinite(table.loc[mine, name]).all()
+    assert table.loc[table["economy"] == "exchange", "variance"].isna().all()
+    assert table.loc[table["economy"] == "pricing", "rotation"].isna().all()
 
 
 def test_detection_figures_come_from_the_test_seeds_only(suite, scored):
-    detection = detection_table(scored, suite).set_index("detector")
-    test = scored.table[scored.table["split"] == "test"]
-    for detector in (*suite.screen_list, COMBINED):
+    detection = detection_table(scored, suite, "pricing").set_index("detector")
+    table = scored.table
+    test = table[(table["split"] == "test") & (table["economy"] == "pricing")]
+    for detector in (*suite.screens_for("pricing"), COMBINED):
         expected = roc_auc_score(test["collusive"], test[detector])
         assert detection.loc[detector, "auroc"] == pytest.approx(expected)
         tpr = detection.loc[detector, "tpr_at_0.05_fpr"]
@@ -92,13 +111,21 @@ def test_detection_figures_come_from_the_test_seeds_only(suite, scored):
     assert detection.loc["covert-channel", "alarm/grim"] == pytest.approx(0.0)
 
 
+def test_bid_rotation_is_caught_by_the_rotation_screen(suite, scored):
+    detection = detection_table(scored, suite, "exchange").set_index("detector")
+    assert set(detection.index) == {"ask-dispersion", "relative-distance", "rotation", COMBINED}
+    assert detection.loc["rotation", "auroc"] > 0.95
+    assert detection.loc["rotation", "alarm/rotation"] == pytest.approx(1.0)
+    assert "alarm/grim" not in detection.columns
+
+
 def test_combined_detector_is_fitted_on_train_markets_only(suite):
     first = score_markets(suite, None)
-    add_combined(first, suite.screen_list)
+    add_combined(first, suite)
     scrambled = score_markets(suite, None)
     test = scrambled.table["split"] == "test"
     scrambled.table.loc[test, "collusive"] = ~scrambled.table.loc[test, "collusive"]
-    add_combined(scrambled, suite.screen_list)
+    add_combined(scrambled, suite)
     # Flipping the test labels cannot change the fitted model: it never saw them.
     assert np.allclose(first.table[COMBINED], scrambled.table[COMBINED])
 
@@ -113,8 +140,11 @@ def test_time_to_detection_counts_rounds_from_onset_to_the_first_cusum_alarm(sui
 
 def test_the_same_suite_and_seeds_give_the_same_figures(suite, scored):
     again = score_markets(suite, None)
-    add_combined(again, suite.screen_list)
-    assert detection_table(again, suite).equals(detection_table(scored, suite))
+    add_combined(again, suite)
+    for economy in suite.economies:
+        assert detection_table(again, suite, economy).equals(
+            detection_table(scored, suite, economy)
+        )
 
 
 def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, capsys):
@@ -124,7 +154,7 @@ def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, caps
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["collusion", str(path), "--out", str(out), "--tracking-uri", uri]) == 0
     printed = capsys.readouterr().out
-    assert "| **combined** |" in printed
+    assert printed.count("| **combined** |") == 2
     report = json.loads((out / "report.json").read_text())
     assert {row["detector"] for row in report["detection"]} >= {"combined", "variance"}
     assert (out / "roc.png").stat().st_size > 10_000
@@ -132,9 +162,11 @@ def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, caps
 
     runs = mlflow.search_runs(experiment_names=["collusion/tiny"], output_format="list")
     assert len(runs) == 1
-    assert runs[0].data.metrics["auroc/combined"] == pytest.approx(
-        next(r["auroc"] for r in report["detection"] if r["detector"] == "combined")
-    )
+    combined = [r for r in report["detection"] if r["detector"] == "combined"]
+    assert {r["economy"] for r in combined} == {"pricing", "exchange"}
+    for row in combined:
+        metric = runs[0].data.metrics[f"auroc/{row['economy']}/combined"]
+        assert metric == pytest.approx(row["auroc"])
 
 
 @pytest.mark.parametrize(
@@ -142,12 +174,15 @@ def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, caps
     [
         ({"markets": 0}, "markets: expected an integer"),
         ({"test_seeds": [0]}, "test_seeds: expected seeds disjoint from train_seeds"),
-        ({"reference": "grim"}, "reference: expected an honest scenario"),
+        ({"references": ["grim", "exchange"]}, "references: expected exactly one honest pricing"),
+        ({"references": ["competitive"]}, "references: expected exactly one honest exchange"),
+        ({"references": ["competitive", "exchange", "nobody"]}, "references: expected names"),
         ({"screens": ["tea-leaves"]}, "screens: expected names from"),
         ({"window": 100}, "window: expected an integer"),
         ({"deviation_round": 5}, "deviation_round"),
         ({"colour": "red"}, "unknown key 'colour'"),
         ({"scenarios": []}, "expected at least one \\[\\[scenarios\\]\\]"),
+        ({"screens": ["rotation"]}, "screens: expected at least one screen for the pricing"),
     ],
 )
 def test_malformed_collusion_suites_are_refused_naming_the_field(edit, message):

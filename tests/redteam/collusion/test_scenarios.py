@@ -31,7 +31,7 @@ def test_the_probe_replay_equals_the_run_until_the_deviation_and_forces_firm_0_d
 @pytest.mark.parametrize(
     "scenario",
     [
-        Scenario("cost-shocks", False, cost_shock_rho=0.9, cost_shock_sigma=0.05),
+        Scenario("cost-shocks", False, shock_rho=0.9, shock_sigma=0.05),
         Scenario("four", False, firms=4),
         Scenario("asym", False, costs=(0.9, 1.1)),
         Scenario("msg", True, "cartel", strategy="message-leader"),
@@ -75,7 +75,13 @@ def test_trained_q_learners_are_cached_and_reused(tmp_path):
         ({"name": "x", "collusive": False, "kind": "cartel"}, "must be collusive"),
         ({"name": "x", "collusive": False, "kind": "auction"}, "kind: expected one of"),
         ({"name": "x", "collusive": True, "kind": "cartel", "members": 3}, "members"),
-        ({"name": "x", "collusive": False, "firms": 7}, "firms"),
+        ({"name": "x", "collusive": False, "firms": 25}, "firms"),
+        ({"name": "x", "collusive": True, "kind": "q-learning", "firms": 5}, "n_firms"),
+        (
+            {"name": "x", "collusive": True, "kind": "cartel", "economy": "exchange"},
+            "kind: expected one of competitive, bid-rotation in exchange",
+        ),
+        ({"name": "x", "collusive": False, "economy": "auction"}, "economy: expected one of"),
         ({"name": "x", "collusive": False, "costs": (1.0,)}, "costs"),
         ({"name": "x", "collusive": True, "kind": "cartel", "level": 2.0}, "level"),
     ],
@@ -83,3 +89,23 @@ def test_trained_q_learners_are_cached_and_reused(tmp_path):
 def test_impossible_scenarios_are_config_errors(fields, message):
     with pytest.raises(ConfigError, match=message):
         Scenario(**fields)
+
+
+@pytest.mark.parametrize("d", [-0.3, 0.05, 0.4])
+def test_a_demand_shock_is_the_opposite_cost_shock_with_prices_raised_by_it(d):
+    from forest.economy.pricing_solver import solve_monopoly, solve_nash
+
+    a, c = np.full(2, 2.0), np.full(2, 1.0)
+    for solve in (solve_nash, solve_monopoly):
+        demand = solve(a + d, c, 0.0, 0.25)
+        cost = solve(a, c - d, 0.0, 0.25)
+        assert demand.prices == pytest.approx(cost.prices + d, abs=1e-7)
+        assert demand.profits == pytest.approx(cost.profits, abs=1e-9)
+
+
+def test_demand_shocked_markets_move_their_benchmarks_not_their_grid():
+    scenario = Scenario("demand", False, shock="demand", shock_rho=0.9, shock_sigma=0.05)
+    panel = simulate(scenario, 10, 30, 0, 20).panel
+    assert np.ptp(panel.nash) > 0.05  # the benchmarks move with demand
+    grid = np.unique(np.round(panel.prices, 9))
+    assert len(grid) <= 15  # prices stay on the fixed grid
