@@ -21,7 +21,7 @@ import torch
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from forest.economy import ROLES, Economy, Messages
 from forest.errors import ConfigError
-from forest.model.modeling_forest import ForestPreTrainedModel
+from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
 from forest.params import from_dict, to_dict
 from forest.policy import ForestPolicy
 from forest.validation import require_float, require_int
@@ -114,7 +114,9 @@ class AttackView:
     ``policy`` is the deployed forest with its memory of last round; white-box attacks read
     its inputs (``policy.model_inputs(economy)``) and differentiate through ``policy.model``.
     ``defense`` is the deployed defense, fitted and calibrated, shown only to an adaptive
-    attacker (``ThreatModel.adaptive``); None otherwise.
+    attacker (``ThreatModel.adaptive``); None otherwise. ``output`` is the forest's output of
+    this round, given to the ``actions`` hook only (it comes after the forest decided): an
+    attack may read its own agents' rows of it, as the agents themselves would.
     """
 
     round: int
@@ -123,6 +125,7 @@ class AttackView:
     policy: ForestPolicy
     rng: np.random.Generator  # the attack's own stream: never shared with the world or policy
     defense: Any = None
+    output: ForestOutput | None = None
 
     @property
     def model(self) -> ForestPreTrainedModel:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -128,7 +128,10 @@ def play_round(
     step = policy.act(economy, edit_messages=edit_messages, **hooks, **defended)
     # The forest's own time: an attack's search inside the message hook is not the forest's.
     latency = 1000 * (time.perf_counter() - started - hook_seconds[0])
-    actions = step.actions if attack is None else attack.actions(view, step.actions)
+    if attack is None:
+        actions = step.actions
+    else:
+        actions = attack.actions(replace(view, output=step.output), step.actions)
     return Played(step, actions, latency, refused[0])
 
 

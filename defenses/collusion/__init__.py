@@ -11,6 +11,7 @@ from defenses.collusion import (  # noqa: F401  (imported to register)
     parallelism,
     profit_gain,
     punishment_probe,
+    summary_channel,
     variance,
 )
 from defenses.collusion.auction_panel import AuctionPanel

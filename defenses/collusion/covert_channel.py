@@ -28,7 +28,10 @@ from defenses.collusion.registry import register_screen
 BINS = 16
 
 
-def _bin(normalised: np.ndarray) -> np.ndarray:
+def binned_prices(prices: np.ndarray, panel: PricePanel) -> np.ndarray:
+    """(M, T, k) bins of prices (or quotes) on the panel's normalised scale."""
+    gap = (panel.monopoly - panel.nash)[:, :, None]
+    normalised = (prices - panel.nash[:, :, None]) / gap
     scaled = np.floor((normalised + 0.5) / 2.0 * BINS)
     return np.clip(scaled, 0, BINS - 1).astype(np.int64)
 
@@ -40,9 +43,8 @@ class CovertChannel(Screen):
     needs = ("quotes",)
 
     def _score(self, panel: PricePanel) -> np.ndarray:
-        gap = (panel.monopoly - panel.nash)[:, :, None]
-        prices = _bin((panel.prices - panel.nash[:, :, None]) / gap)
-        quotes = _bin((panel.quotes - panel.nash[:, :, None]) / gap)
+        prices = binned_prices(panel.prices, panel)
+        quotes = binned_prices(panel.quotes, panel)
         pairs = itertools.permutations(range(panel.n_firms), 2)
         info = [
             conditional_information(quotes[:, :-1, i], prices[:, 1:, j], prices[:, :-1, i], BINS)

@@ -49,11 +49,12 @@ class PricePanel:
     """Prices ``(M, T, k)`` of ``k`` firms in ``M`` markets over ``T`` rounds, and benchmarks.
 
     ``nash`` and ``monopoly`` are each market's mean competitive and collusive price: one number
-    for all markets, per market ``(M,)``, or per round ``(M, T)`` when costs or demand move. ``profits`` (same shape as prices) with
-    ``nash_profit`` and ``monopoly_profit`` allow the profit-gain screen; ``quotes`` (same shape)
-    are the prices firms announced to their rivals in their messages that round; ``probed`` (same
-    shape) are the prices of the same markets replayed with firm 0 forced to deviate in round
-    ``deviation_round`` (the deviation-punishment probe).
+    for all markets, per market ``(M,)``, or per round ``(M, T)`` when costs or demand move.
+    ``profits`` (same shape as prices) with ``nash_profit`` and ``monopoly_profit`` allow the
+    profit-gain screen; ``quotes`` (same shape) are the prices firms announced to their rivals
+    in their messages that round; ``probed`` (same shape) are the prices of the same markets
+    replayed with firm 0 forced to deviate in round ``deviation_round`` (the punishment probe);
+    ``summaries`` ``(M, T, k, d)`` are the firms' summary tokens when a forest played the markets.
     """
 
     prices: np.ndarray
@@ -65,6 +66,7 @@ class PricePanel:
     quotes: np.ndarray | None = None
     probed: np.ndarray | None = None
     deviation_round: int | None = None
+    summaries: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         prices = as_finite(self.prices, "prices")
@@ -129,6 +131,14 @@ class PricePanel:
                     f"deviation_round: expected an integer in [0, {rounds - 1}], got {d!r}"
                 )
             object.__setattr__(self, "probed", probed)
+        if self.summaries is not None:
+            tokens = np.asarray(self.summaries)
+            if tokens.ndim != 4 or tokens.shape[:3] != prices.shape:
+                raise InvalidInputError(
+                    f"summaries: expected shape {prices.shape} + (hidden,), got {tokens.shape}"
+                )
+            if not np.isfinite(tokens).all():
+                raise InvalidInputError("summaries: expected finite numbers, found NaN or infinity")
 
     @property
     def n_markets(self) -> int:
@@ -161,11 +171,11 @@ class PricePanel:
             self.prices[:, cut], self.nash[:, cut], self.monopoly[:, cut], part(self.profits),
             part(self.nash_profit), part(self.monopoly_profit), part(self.quotes),
             part(self.probed) if probe else None,
-            self.deviation_round - kept.start if probe else None,
+            self.deviation_round - kept.start if probe else None, part(self.summaries),
         )  # fmt: skip
 
     def require(self, what: str, screen: str) -> np.ndarray:
-        """The optional series ``what`` (profits, quotes, probed), or a clear error naming it."""
+        """The optional series ``what`` (profits, quotes, probed, summaries), or a clear error."""
         value = getattr(self, what)
         if value is None:
             raise InvalidInputError(f"{what}: the {screen} screen needs {what}, the panel has none")
@@ -180,5 +190,5 @@ class PricePanel:
         return PricePanel(
             self.prices[index], self.nash[index], self.monopoly[index], part(self.profits),
             part(self.nash_profit), part(self.monopoly_profit), part(self.quotes),
-            part(self.probed), self.deviation_round,
+            part(self.probed), self.deviation_round, part(self.summaries),
         )  # fmt: skip

@@ -161,18 +161,18 @@ class Pricing(Economy):
         return np.full(self.n_agents, ROLE_ID["firm"], dtype=np.int64)
 
     def by_market(self, per_agent: np.ndarray) -> np.ndarray:
-        """Per-agent values as (k, markets), firms on axis 0.
+        """Per-agent values (n, ...) as (k, markets, ...), firms on axis 0.
 
         Firms go on the short leading axis because numpy reduces across rows far faster than
         along rows of length k.
         """
         out = np.empty_like(per_agent)
         out[self.seat] = per_agent
-        return out.reshape(self.k, self.n_markets)
+        return out.reshape(self.k, self.n_markets, *per_agent.shape[1:])
 
     def to_agents(self, canonical: np.ndarray) -> np.ndarray:
-        """The inverse of ``by_market``: (k, markets) values back to one per agent."""
-        return canonical.ravel()[self.seat]
+        """The inverse of ``by_market``: (k, markets, ...) values back to (n, ...)."""
+        return canonical.reshape(-1, *canonical.shape[2:])[self.seat]
 
     def market_prices(self, actions: np.ndarray) -> np.ndarray:
         """(k, markets) the prices that per-agent price indices stand for this round."""

@@ -1,13 +1,13 @@
 """The collusion benchmark: simulate labelled markets, score them with every screen, and measure.
 
 For each scenario and seed the markets are simulated (``scenarios.simulate``) and every screen
-of the scenario's economy scores the last ``window`` rounds of each market. Each economy
-(pricing, exchange) is measured apart, on its test seeds:
+of the scenario's group scores the last ``window`` rounds of each market. Each group (pricing,
+exchange, pricing played by the forest) is measured apart, on its test seeds:
 
-- ROC AUC of each screen and of the combined detector (a logistic regression over the economy's
+- ROC AUC of each screen and of the combined detector (a logistic regression over the group's
   screens, fitted on the train seeds of its scenarios) for collusive against honest markets;
 - TPR at ``target_fpr``: the best true-positive rate with a false-positive rate at most that;
-- with each detector's threshold set on the economy's reference honest scenario's train markets
+- with each detector's threshold set on the group's reference honest scenario's train markets
   (so that ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive
   rate of each hard negative and the detection rate of each cartel;
 - time to detection (pricing): rounds from a cartel's onset to the first alarm of the CUSUM
@@ -38,30 +38,33 @@ COMBINED = "combined"
 
 @dataclass(frozen=True)
 class Scored:
-    """Every market's scores (one row per market) and pricing markets' CUSUM paths."""
+    """Every market's scores (one row per market), pricing markets' CUSUM paths, and each
+    covert cartel's decoding error."""
 
-    # economy, scenario, seed, split, market, collusive, onset, one column per screen (NaN
-    # where the screen reads another economy)
+    # group, scenario, seed, split, market, collusive, onset, one column per screen (NaN
+    # where the screen reads another group's panels)
     table: pd.DataFrame
     cusum: dict[tuple[str, int], np.ndarray]  # (scenario, seed) -> (M, T), pricing only
+    channel_errors: dict[tuple[str, int], float]  # (scenario, seed) -> mean grid steps off
 
 
 def score_markets(
     suite: CollusionSuite, cache: Path | None, advance: Callable[[str], None] = lambda _: None
 ) -> Scored:
     """Simulate and score every (scenario, seed); ``advance`` is called after each one."""
-    frames, paths = [], {}
+    frames, paths, errors = [], {}, {}
     seeds = [(seed, "train") for seed in suite.train_seeds]
     seeds += [(seed, "test") for seed in suite.test_seeds]
     for scenario in suite.scenarios:
-        screens = {name: make_screen(name) for name in suite.screens_for(scenario.economy)}
+        screens = {name: make_screen(name) for name in suite.screens_for(scenario.group)}
         for seed, split in seeds:
-            labelled = simulate(scenario, suite.markets, suite.rounds, seed,
-                                suite.deviation_round, cache)  # fmt: skip
+            markets = scenario.markets or suite.markets
+            labelled = simulate(scenario, markets, suite.rounds, seed, suite.deviation_round,
+                                cache)  # fmt: skip
             window = labelled.panel.rounds(suite.rounds - suite.window)
             frame = pd.DataFrame({
-                "economy": scenario.economy, "scenario": scenario.name, "seed": seed,
-                "split": split, "market": np.arange(suite.markets),
+                "group": scenario.group, "scenario": scenario.name, "seed": seed,
+                "split": split, "market": np.arange(markets),
                 "collusive": scenario.collusive, "onset": labelled.onset,
             })  # fmt: skip
             for name, screen in screens.items():
@@ -69,8 +72,10 @@ def score_markets(
             frames.append(frame)
             if scenario.economy == "pricing":
                 paths[(scenario.name, seed)] = cusum_path(labelled.panel)
+            if labelled.channel_error is not None:
+                errors[(scenario.name, seed)] = labelled.channel_error
             advance(f"{scenario.name} seed {seed}")
-    return Scored(pd.concat(frames, ignore_index=True), paths)
+    return Scored(pd.concat(frames, ignore_index=True), paths, errors)
 
 
 def _threshold(reference_scores: np.ndarray, target_fpr: float) -> float:
@@ -84,39 +89,39 @@ def _tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target_fpr: float) -> fl
 
 
 def add_combined(scored: Scored, suite: CollusionSuite) -> None:
-    """Fit each economy's combined detector on its train markets; add its score as a column."""
+    """Fit each group's combined detector on its train markets; add its score as a column."""
     table = scored.table
     table[COMBINED] = np.nan
-    for economy in suite.economies:
-        screens = list(suite.screens_for(economy))
-        mine = table["economy"] == economy
+    for group in suite.groups:
+        screens = list(suite.screens_for(group))
+        mine = table["group"] == group
         train = mine & (table["split"] == "train")
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         model.fit(table.loc[train, screens], table.loc[train, "collusive"])
         table.loc[mine, COMBINED] = model.decision_function(table.loc[mine, screens])
 
 
-def detection_table(scored: Scored, suite: CollusionSuite, economy: str) -> pd.DataFrame:
-    """One row per detector of ``economy``: AUROC, TPR at the target FPR, and the alarm rate
-    on each of its scenarios."""
-    table = scored.table[scored.table["economy"] == economy]
+def detection_table(scored: Scored, suite: CollusionSuite, group: str) -> pd.DataFrame:
+    """One row per detector of ``group``: AUROC, TPR at the target FPR, and the alarm rate on
+    each of its scenarios."""
+    table = scored.table[scored.table["group"] == group]
     test = table[table["split"] == "test"]
-    reference_name = suite.reference(economy)
+    reference_name = suite.reference(group)
     reference = table[(table["split"] == "train") & (table["scenario"] == reference_name)]
     labels = test["collusive"].to_numpy()
     rows = []
-    for detector in (*suite.screens_for(economy), COMBINED):
+    for detector in (*suite.screens_for(group), COMBINED):
         scores = test[detector].to_numpy()
         threshold = _threshold(reference[detector].to_numpy(), suite.target_fpr)
         row = {
-            "economy": economy,
+            "group": group,
             "detector": detector,
             "auroc": float(roc_auc_score(labels, scores)),
             f"tpr_at_{suite.target_fpr:g}_fpr": _tpr_at_fpr(labels, scores, suite.target_fpr),
             "threshold": threshold,
         }
         for scenario in suite.scenarios:
-            if scenario.economy == economy:
+            if scenario.group == group:
                 mine = test["scenario"] == scenario.name
                 alarms = test.loc[mine, detector] > threshold
                 row[f"alarm/{scenario.name}"] = float(alarms.mean())
@@ -126,17 +131,19 @@ def detection_table(scored: Scored, suite: CollusionSuite, economy: str) -> pd.D
 
 def time_to_detection(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
     """Per collusive pricing scenario: rounds from onset to the CUSUM's first alarm on test
-    markets (empty without pricing scenarios)."""
+    markets, at the threshold calibrated on its group's reference."""
     columns = ["scenario", "onset", "caught", "early_alarm", "median_rounds_to_alarm"]
-    if "pricing" not in suite.economies:
-        return pd.DataFrame(columns=columns)
-    reference_name = suite.reference("pricing")
-    reference = [scored.cusum[(reference_name, seed)].max(axis=1) for seed in suite.train_seeds]
-    threshold = _threshold(np.concatenate(reference), suite.target_fpr)
+    thresholds = {}
+    for group in suite.groups:
+        if group.startswith("pricing"):
+            name = suite.reference(group)
+            peaks = [scored.cusum[(name, seed)].max(axis=1) for seed in suite.train_seeds]
+            thresholds[group] = _threshold(np.concatenate(peaks), suite.target_fpr)
     rows = []
     for scenario in suite.scenarios:
-        if not scenario.collusive or scenario.economy != "pricing":
+        if not scenario.collusive or scenario.group not in thresholds:
             continue
+        threshold = thresholds[scenario.group]
         onset = scenario.onset if scenario.kind == "cartel" else 0
         alarms = np.concatenate(
             [first_alarm(scored.cusum[(scenario.name, s)], threshold) for s in suite.test_seeds]

@@ -22,17 +22,17 @@ def _cell(value: float) -> str:
     return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.2f}"
 
 
-def _detection_markdown(detection: pd.DataFrame, suite: CollusionSuite, economy: str) -> list[str]:
-    reference = suite.reference(economy)
-    mine = [s for s in suite.scenarios if s.economy == economy]
+def _detection_markdown(detection: pd.DataFrame, suite: CollusionSuite, group: str) -> list[str]:
+    reference = suite.reference(group)
+    mine = [s for s in suite.scenarios if s.group == group]
     honest = [s.name for s in mine if not s.collusive and s.name != reference]
     cartels = [s.name for s in mine if s.collusive]
     tpr = f"tpr_at_{suite.target_fpr:g}_fpr"
     head = ["detector", "AUROC", f"TPR @{suite.target_fpr:.0%} FPR", f"FPR {reference}"]
     head += [f"FPR {n}" for n in honest] + [f"TPR {n}" for n in cartels]
-    lines = [f"**{economy}** (thresholds: {suite.target_fpr:.0%} of {reference} train markets)",
+    lines = [f"**{group}** (thresholds: {suite.target_fpr:.0%} of {reference} train markets)",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
-    for _, row in detection[detection["economy"] == economy].iterrows():
+    for _, row in detection[detection["group"] == group].iterrows():
         cells = [f"**{row.detector}**" if row.detector == COMBINED else row.detector]
         cells += [_cell(row.auroc), _cell(row[tpr])]
         cells += [_cell(row[f"alarm/{n}"]) for n in [reference, *honest, *cartels]]
@@ -40,10 +40,13 @@ def _detection_markdown(detection: pd.DataFrame, suite: CollusionSuite, economy:
     return [*lines, ""]
 
 
-def markdown(detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuite) -> str:
+def markdown(
+    detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuite,
+    channel_errors: dict[tuple[str, int], float] | None = None,
+) -> str:  # fmt: skip
     lines = []
-    for economy in suite.economies:
-        lines += _detection_markdown(detection, suite, economy)
+    for group in suite.groups:
+        lines += _detection_markdown(detection, suite, group)
     if len(delays):
         lines += ["| cartel (pricing) | onset | caught | early alarm | median rounds onset -> "
                   "CUSUM alarm |", "|---|---|---|---|---|"]  # fmt: skip
@@ -52,17 +55,25 @@ def markdown(detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuit
                 f"| {row.scenario} | {row.onset} | {_cell(row.caught)} "
                 f"| {_cell(row.early_alarm)} | {_cell(row.median_rounds_to_alarm)} |"
             )
+    if channel_errors:
+        lines += ["", "| covert cartel | seed | decoded target off by (grid steps) | by chance |",
+                  "|---|---|---|---|"]  # fmt: skip
+        by_name = {s.name: s for s in suite.scenarios}
+        for (name, seed), error in sorted(channel_errors.items()):
+            targets = by_name[name].spread
+            chance = (targets**2 - 1) / (3 * targets)  # E|X - Y| for X, Y uniform on the targets
+            lines.append(f"| {name} | {seed} | {error:.2f} | {chance:.2f} |")
     return "\n".join(lines) + "\n"
 
 
 def roc_figure(scored: Scored, suite: CollusionSuite, path: Path) -> None:
     test = scored.table[scored.table["split"] == "test"]
-    economies = suite.economies
-    fig, axes = plt.subplots(1, len(economies), figsize=(6.2 * len(economies), 5.5),
+    groups = suite.groups
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups), 5.5),
                              layout="constrained", squeeze=False)  # fmt: skip
-    for ax, economy in zip(axes[0], economies, strict=True):
-        mine = test[test["economy"] == economy]
-        for detector in (*suite.screens_for(economy), COMBINED):
+    for ax, group in zip(axes[0], groups, strict=True):
+        mine = test[test["group"] == group]
+        for detector in (*suite.screens_for(group), COMBINED):
             fpr, tpr, _ = roc_curve(mine["collusive"], mine[detector])
             width = 2.5 if detector == COMBINED else 1.2
             ax.plot(fpr, tpr, linewidth=width, label=detector)
@@ -70,7 +81,7 @@ def roc_figure(scored: Scored, suite: CollusionSuite, path: Path) -> None:
         ax.axvline(suite.target_fpr, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xlabel("false-positive rate (honest markets, test seeds)")
         ax.set_ylabel("true-positive rate (collusive markets)")
-        ax.set_title(f"{economy}: collusion screens on unseen seeds")
+        ax.set_title(f"{group}: collusion screens on unseen seeds")
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
     fig.savefig(path, dpi=120)
@@ -93,7 +104,7 @@ def write_report(
     scored.table.to_csv(files["scores"], index=False)
     detection.to_csv(files["detection"], index=False)
     delays.to_csv(files["delays"], index=False)
-    files["markdown"].write_text(markdown(detection, delays, suite))
+    files["markdown"].write_text(markdown(detection, delays, suite, scored.channel_errors))
     report = {
         "suite": suite.name,
         "detection": detection.replace({np.nan: None}).to_dict(orient="records"),
@@ -125,11 +136,11 @@ def log_to_mlflow(
         })  # fmt: skip
         metrics = {}
         for _, row in detection.iterrows():
-            key = f"{row.economy}/{row.detector}"
+            key = f"{row.group}/{row.detector}"
             metrics[f"auroc/{key}"] = row.auroc
             metrics[f"tpr_at_fpr/{key}"] = row[tpr]
             for scenario in suite.scenarios:
-                if scenario.economy == row.economy:
+                if scenario.group == row.group:
                     metrics[f"alarm/{key}/{scenario.name}"] = row[f"alarm/{scenario.name}"]
         for _, row in delays.iterrows():
             if not math.isnan(row.median_rounds_to_alarm):

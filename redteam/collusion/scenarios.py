@@ -4,7 +4,8 @@ A ``Scenario`` is one family of markets with a ground-truth label. In the pricin
 competitive experts (with or without common AR(1) cost or demand shocks, asymmetric costs, two
 to four firms), scripted cartels from ``attacks.cartels`` (full or partial, from a known onset
 round), or Calvano's Q-learning agents (collusive with discount 0.95, memoryless with discount 0:
-a hard negative that also prices steadily). In the exchange: honest traders, or a sellers' cartel
+a hard negative that also prices steadily), or, with the forest playing, a cartel that signals
+through its summary tokens. In the exchange: honest traders, or a sellers' cartel
 that rotates wins (``attacks.bid_rotation``). ``simulate`` plays ``markets`` markets of a
 scenario for ``rounds`` rounds; pricing markets are also replayed with firm 0 of every market
 forced to the bottom of the price grid for one round (the punishment probe). It returns a
@@ -13,15 +14,18 @@ forced to the bottom of the price grid for one round (the punishment probe). It 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from attacks.bid_rotation import BidRotationParams, Rotation
 from attacks.cartels import STRATEGIES, Cartel, CartelParams, pricing_messages, quoted
+from attacks.covert_summary import CovertCartel, CovertSummaryParams
 from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.panel import MIN_ROUNDS, PricePanel
 from forest.economy import Messages
@@ -38,13 +42,16 @@ from forest.economy.q_learning import (
     train,
 )
 from forest.errors import ConfigError
+from forest.policy import ForestPolicy
+from forest.training.checkpoints import load_policy
 from forest.validation import require, require_float, require_int
 
 ECONOMIES = {
-    "pricing": ("competitive", "cartel", "q-learning"),
+    "pricing": ("competitive", "cartel", "q-learning", "covert-cartel"),
     "exchange": ("competitive", "bid-rotation"),
 }
-KINDS = ("competitive", "cartel", "q-learning", "bid-rotation")
+KINDS = ("competitive", "cartel", "q-learning", "covert-cartel", "bid-rotation")
+POLICIES = ("expert", "forest")
 SHOCKS = ("cost", "demand")
 
 
@@ -57,13 +64,18 @@ class Scenario:
     levels above. ``members`` is the number of firms per market in a cartel (0: all of them);
     the cartel's firms are the first ``members`` of each market, so firm 0, the one the probe
     forces to deviate, is always a member. Q-learners train with Calvano's settings unless
-    ``q_max_periods`` / ``q_stable_periods`` shorten them (tests do).
+    ``q_max_periods`` / ``q_stable_periods`` shorten them (tests do). With ``policy = "forest"``
+    the forest at ``checkpoint`` plays the honest firms instead of the experts, and a
+    ``covert-cartel`` signals through its summary tokens (``attacks.covert_summary``: ``level``,
+    ``spread``, ``strength``, ``calibration``).
     """
 
     name: str
     collusive: bool
     kind: str = "competitive"
     economy: str = "pricing"
+    policy: str = "expert"
+    checkpoint: str = "checkpoints/small"
     firms: int = 2
     costs: tuple[float, ...] | None = None
     shock: str = "cost"
@@ -77,6 +89,9 @@ class Scenario:
     onset: int = 0
     ramp: int = 0
     cover_gap: int = 3
+    strength: float = 1.0
+    calibration: int = 10
+    markets: int = 0  # markets per seed; 0: the suite's (the forest plays fewer, it is slower)
     delta: float = 0.95
     q_max_periods: int = 3_000_000
     q_stable_periods: int = 100_000
@@ -92,12 +107,21 @@ class Scenario:
         require(self.shock in SHOCKS, "shock", f"one of {', '.join(SHOCKS)}", self.shock)
         if self.kind == "competitive" and self.collusive:
             raise ConfigError(f"collusive: competitive scenario {self.name!r} cannot be collusive")
-        if self.kind in ("cartel", "bid-rotation") and not self.collusive:
+        require(self.policy in POLICIES, "policy", f"one of {', '.join(POLICIES)}", self.policy)
+        if self.policy == "forest" and (self.economy != "pricing" or self.kind == "q-learning"):
+            raise ConfigError(
+                f"policy: the forest plays only expert-based pricing scenarios, not "
+                f"{self.kind} in {self.economy} ({self.name!r})"
+            )
+        if self.kind == "covert-cartel" and self.policy != "forest":
+            raise ConfigError(f'policy: covert-cartel {self.name!r} needs policy = "forest"')
+        if self.kind in ("cartel", "bid-rotation", "covert-cartel") and not self.collusive:
             raise ConfigError(f"collusive: {self.kind} scenario {self.name!r} must be collusive")
         require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}",
                 self.strategy)  # fmt: skip
         require_int(self.members, "members", 0, self.firms)
         require_int(self.onset, "onset", 0)
+        require_int(self.markets, "markets", 0, 100_000)
         require_float(self.delta, "delta", 0.0, 0.999)
         require_int(self.q_stable_periods, "q_stable_periods", 1)
         require_int(self.q_max_periods, "q_max_periods", 1)
@@ -110,6 +134,18 @@ class Scenario:
             self.cartel_params()
         if self.kind == "q-learning":
             self.q_config()
+        if self.kind == "covert-cartel":
+            self.covert_params()
+
+    @property
+    def group(self) -> str:
+        """Markets measured together: the economy, and whether a forest played them (its
+        summary tokens are then screened too)."""
+        return f"{self.economy}/forest" if self.policy == "forest" else self.economy
+
+    def covert_params(self) -> CovertSummaryParams:
+        return CovertSummaryParams(level=self.level, spread=self.spread, strength=self.strength,
+                                   calibration=self.calibration)  # fmt: skip
 
     def pricing_config(self, n_agents: int) -> PricingConfig:
         return PricingConfig(
@@ -146,6 +182,7 @@ class LabelledMarkets:
     scenario: Scenario
     seed: int
     panel: PricePanel | AuctionPanel
+    channel_error: float | None = None  # covert cartels: mean grid steps decoded off target
 
     @property
     def onset(self) -> int:
@@ -153,30 +190,59 @@ class LabelledMarkets:
         return 0 if self.scenario.kind == "q-learning" else self.scenario.onset
 
 
+@functools.lru_cache(maxsize=4)
+def _forest(checkpoint: str) -> ForestPolicy:
+    """The forest that plays a scenario's honest firms (loaded once per checkpoint)."""
+    torch.set_num_threads(1)
+    return load_policy(Path(checkpoint), with_router=False)
+
+
 def _play_pricing(
     scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None
 ) -> dict[str, np.ndarray]:
-    """Prices, quotes, profits and benchmarks (each (M, T[, k])) of one pricing episode."""
+    """Prices, quotes, profits and benchmarks (each (M, T[, k])) of one pricing episode, and
+    the summary tokens (M, T, k, d) when a forest plays it."""
     k = scenario.firms
     economy = Pricing(scenario.pricing_config(markets * k), seed)
-    cartel = None
+    members = np.zeros((k, markets), dtype=bool)
+    members[: scenario.members or k] = True
+    cartel = covert = policy = None
     if scenario.kind == "cartel":
-        members = np.zeros((k, markets), dtype=bool)
-        members[: scenario.members or k] = True
         cartel_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
         cartel = Cartel(scenario.cartel_params(), members, economy.n_actions, scenario.onset,
                         cartel_rng)  # fmt: skip
-    series = {name: [] for name in ("prices", "quotes", "profits", "nash", "monopoly",
-                                    "nash_profit", "monopoly_profit")}  # fmt: skip
+    if scenario.policy == "forest":
+        policy = _forest(scenario.checkpoint)
+        policy.reset()
+    if scenario.kind == "covert-cartel":
+        covert = CovertCartel(scenario.covert_params(), members, policy.model.config.hidden_size,
+                              economy.n_actions, scenario.onset)  # fmt: skip
+    names = ("prices", "quotes", "profits", "nash", "monopoly", "nash_profit", "monopoly_profit")
+    series = {name: [] for name in names}
+    tokens = []
     last = None
     for t in range(rounds):
-        actions, _ = economy.expert()
+        if policy is None:
+            actions, _ = economy.expert()
+        else:
+            delta = None
+            if covert is not None and policy.memory is not None:
+                scale = float(policy.memory.norm(dim=1).median())
+                written = covert.summary_delta(t, scale)
+                if written is not None:
+                    delta = torch.from_numpy(economy.to_agents(written).astype(np.float32))
+            step = policy.act(economy, summary_delta=delta)
+            actions = step.actions
+            tokens.append(economy.by_market(step.output.summaries.numpy()))
         prices = economy.by_market(actions)
         quotes = prices
         if cartel is not None:
             announced = cartel.announce(t)
             prices = cartel.prices(t, last, prices)
             quotes = quoted(cartel.members, cartel.leader, prices, announced)
+        if covert is not None:
+            prices = quotes = covert.prices(t, prices)
+            covert.read(t, economy.by_market(step.output.context.numpy()))
         if t == deviation_round:
             prices = prices.copy()
             prices[0] = 0
@@ -190,12 +256,18 @@ def _play_pricing(
             series[name].append(value + demand if name in ("nash", "monopoly") else value)
         series["prices"].append(economy.grid[prices] + shift + demand)
         series["quotes"].append(economy.grid[quotes] + shift + demand)
+        # Quotes announce what each firm charges (or a cartel leader's target) whoever plays:
+        # in forest-played markets the channel under study is the latent, not the messages.
         economy.step(economy.to_agents(prices), pricing_messages(economy, quotes))
         series["profits"].append(economy.by_market(economy.last_profit))
         last = prices
     out = {name: np.stack(values, axis=1) for name, values in series.items()}
     for name in ("prices", "quotes", "profits"):  # (k, T, M) -> (M, T, k)
         out[name] = out[name].transpose(2, 1, 0)
+    if tokens:
+        out["summaries"] = np.stack(tokens, axis=1).transpose(2, 1, 0, 3)  # (M, T, k, d)
+    if covert is not None and covert.decode_errors:
+        out["channel_error"] = float(np.mean(covert.decode_errors))
     return out
 
 
@@ -299,5 +371,7 @@ def simulate(
     else:
         observed = _play_pricing(scenario, markets, rounds, seed, None)
         probed = _play_pricing(scenario, markets, rounds, seed, deviation_round)
+        probed.pop("summaries", None)
+    error = observed.pop("channel_error", None)
     panel = PricePanel(probed=probed["prices"], deviation_round=deviation_round, **observed)
-    return LabelledMarkets(scenario, seed, panel)
+    return LabelledMarkets(scenario, seed, panel, error)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from defenses.collusion import AuctionPanel, PricePanel, screen_names
+from defenses.collusion import AuctionPanel, PricePanel, make_screen, screen_names
 from forest.errors import ConfigError
 from forest.params import from_dict
 from forest.validation import require, require_float, require_int
@@ -23,10 +23,11 @@ from redteam.collusion.scenarios import Scenario
 class CollusionSuite:
     """Settings of one benchmark; every screen reads the last ``window`` rounds of a market.
 
-    Each economy in the suite (pricing, exchange) is scored by its own screens and needs one
-    honest scenario among ``references``: thresholds are set on its ``train_seeds`` markets so
-    that ``target_fpr`` of them alarm. The combined detector of each economy is fitted on all
-    its scenarios' ``train_seeds`` markets; every reported figure comes from ``test_seeds``.
+    Each group of scenarios (``Scenario.group``: pricing, exchange, or pricing played by the
+    forest) is scored by its own screens and needs one honest scenario among ``references``:
+    thresholds are set on its ``train_seeds`` markets so that ``target_fpr`` of them alarm. The
+    combined detector of each group is fitted on all its scenarios' ``train_seeds`` markets;
+    every reported figure comes from ``test_seeds``.
     """
 
     name: str
@@ -62,17 +63,17 @@ class CollusionSuite:
         for screen in self.screens:
             require(screen in screen_names(), "screens", f"names from {', '.join(screen_names())}",
                     screen)  # fmt: skip
-        for economy in self.economies:
-            mine = [s for s in self.scenarios if s.economy == economy]
+        for group in self.groups:
+            mine = [s for s in self.scenarios if s.group == group]
             honest = [s.name for s in mine if not s.collusive]
             chosen = [r for r in self.references if r in honest]
             require(len(chosen) == 1, "references",
-                    f"exactly one honest {economy} scenario (of {', '.join(honest) or 'none'})",
+                    f"exactly one honest {group} scenario (of {', '.join(honest) or 'none'})",
                     self.references)  # fmt: skip
             require(len(honest) < len(mine), "scenarios",
-                    f"at least one collusive {economy} scenario", names)  # fmt: skip
-            require(len(self.screens_for(economy)) > 0, "screens",
-                    f"at least one screen for the {economy} scenarios", self.screens)  # fmt: skip
+                    f"at least one collusive {group} scenario", names)  # fmt: skip
+            require(len(self.screens_for(group)) > 0, "screens",
+                    f"at least one screen for the {group} scenarios", self.screens)  # fmt: skip
         for reference in self.references:
             require(reference in names, "references", "names of scenarios", reference)
         small = [s.name for s in self.scenarios if s.economy == "exchange" and s.firms < 3]
@@ -89,19 +90,24 @@ class CollusionSuite:
                 )
 
     @property
-    def economies(self) -> tuple[str, ...]:
-        """The economies of the scenarios, in order of first appearance."""
-        return tuple(dict.fromkeys(s.economy for s in self.scenarios))
+    def groups(self) -> tuple[str, ...]:
+        """The scenarios' groups, in order of first appearance."""
+        return tuple(dict.fromkeys(s.group for s in self.scenarios))
 
-    def reference(self, economy: str) -> str:
-        """The honest scenario whose train markets set the thresholds in ``economy``."""
-        mine = {s.name for s in self.scenarios if s.economy == economy}
+    def reference(self, group: str) -> str:
+        """The honest scenario whose train markets set the thresholds in ``group``."""
+        mine = {s.name for s in self.scenarios if s.group == group}
         return next(r for r in self.references if r in mine)
 
-    def screens_for(self, economy: str) -> tuple[str, ...]:
-        """The screens (among ``screens``, or all) that read ``economy``'s panels."""
-        panel = AuctionPanel if economy == "exchange" else PricePanel
-        applicable = screen_names(panel)
+    def screens_for(self, group: str) -> tuple[str, ...]:
+        """The screens (among ``screens``, or all) that can read ``group``'s panels: auction
+        screens for the exchange, price screens for pricing, the latent ones only where a
+        forest played."""
+        panel = AuctionPanel if group.startswith("exchange") else PricePanel
+        applicable = [
+            name for name in screen_names(panel)
+            if group.endswith("/forest") or "summaries" not in make_screen(name).needs
+        ]  # fmt: skip
         return tuple(s for s in (self.screens or applicable) if s in applicable)
 
 

@@ -64,10 +64,10 @@ def handle(args: argparse.Namespace) -> int:
             lambda what: progress.update(task, advance=1, description=what),
         )  # fmt: skip
     add_combined(scored, suite)
-    detection = pd.concat([detection_table(scored, suite, e) for e in suite.economies])
+    detection = pd.concat([detection_table(scored, suite, g) for g in suite.groups])
     delays = time_to_detection(scored, suite)
     files = write_report(scored, detection, delays, suite, out)
-    print(markdown(detection, delays, suite))
+    print(markdown(detection, delays, suite, scored.channel_errors))
     if not args.no_mlflow:
         uri = tracking_uri(args.tracking_uri)
         run_id = log_to_mlflow(uri, suite, detection, delays, files)

@@ -26,6 +26,7 @@ def full_panel(prices, quotes=None, probed=None, deviation_round=None, profits=N
     """A panel with every optional series, so that every screen can score it."""
     prices = np.asarray(prices, dtype=float)
     markets = prices.shape[0]
+    tokens = np.random.default_rng(7).standard_normal((*prices.shape, 6))
     return PricePanel(
         prices, np.full(markets, NASH), np.full(markets, MONOPOLY),
         profits=prices - 1.0 if profits is None else profits,
@@ -33,6 +34,7 @@ def full_panel(prices, quotes=None, probed=None, deviation_round=None, profits=N
         quotes=prices if quotes is None else quotes,
         probed=prices if probed is None else probed,
         deviation_round=prices.shape[1] // 2 if deviation_round is None else deviation_round,
+        summaries=tokens,
     )  # fmt: skip
 
 
@@ -72,6 +74,7 @@ def test_screens_are_invariant_to_price_units(seed, unit):
         profits=panel.profits * unit, nash_profit=np.full(6, 0.22293 * unit),
         monopoly_profit=np.full(6, 0.33749 * unit), quotes=panel.quotes * unit,
         probed=panel.probed * unit, deviation_round=panel.deviation_round,
+        summaries=panel.summaries,
     )  # fmt: skip
     for name in screen_names():
         screen = make_screen(name)
@@ -120,8 +123,9 @@ def test_malformed_benchmarks_and_series_are_refused():
 
 def test_screens_that_need_more_than_prices_say_what_is_missing():
     panel = PricePanel(random_prices(0), np.full(6, NASH), np.full(6, MONOPOLY))
-    for name, what in (("profit-gain", "profits"), ("covert-channel", "quotes"),
-                       ("punishment-probe", "probed")):  # fmt: skip
+    needs = {"profit-gain": "profits", "covert-channel": "quotes",
+             "punishment-probe": "probed", "summary-channel": "summaries"}  # fmt: skip
+    for name, what in needs.items():
         with pytest.raises(InvalidInputError, match=f"the {name} screen needs {what}"):
             make_screen(name).score(panel)
 

@@ -81,23 +81,23 @@ def scored(suite):
     return result
 
 
-def test_every_market_of_every_scenario_and_seed_is_scored_by_its_economys_screens(suite, scored):
+def test_every_market_of_every_scenario_and_seed_is_scored_by_its_groups_screens(suite, scored):
     table = scored.table
     assert len(table) == 6 * 3 * 24
     assert set(table["split"]) == {"train", "test"}
     assert set(table.loc[table["split"] == "train", "seed"]) == {0}
-    for economy in ("pricing", "exchange"):
-        mine = table["economy"] == economy
-        for name in (*suite.screens_for(economy), COMBINED):
+    for group in ("pricing", "exchange"):
+        mine = table["group"] == group
+        for name in (*suite.screens_for(group), COMBINED):
             assert np.isfinite(table.loc[mine, name]).all()
-    assert table.loc[table["economy"] == "exchange", "variance"].isna().all()
-    assert table.loc[table["economy"] == "pricing", "rotation"].isna().all()
+    assert table.loc[table["group"] == "exchange", "variance"].isna().all()
+    assert table.loc[table["group"] == "pricing", "rotation"].isna().all()
 
 
 def test_detection_figures_come_from_the_test_seeds_only(suite, scored):
     detection = detection_table(scored, suite, "pricing").set_index("detector")
     table = scored.table
-    test = table[(table["split"] == "test") & (table["economy"] == "pricing")]
+    test = table[(table["split"] == "test") & (table["group"] == "pricing")]
     for detector in (*suite.screens_for("pricing"), COMBINED):
         expected = roc_auc_score(test["collusive"], test[detector])
         assert detection.loc[detector, "auroc"] == pytest.approx(expected)
@@ -141,10 +141,8 @@ def test_time_to_detection_counts_rounds_from_onset_to_the_first_cusum_alarm(sui
 def test_the_same_suite_and_seeds_give_the_same_figures(suite, scored):
     again = score_markets(suite, None)
     add_combined(again, suite)
-    for economy in suite.economies:
-        assert detection_table(again, suite, economy).equals(
-            detection_table(scored, suite, economy)
-        )
+    for group in suite.groups:
+        assert detection_table(again, suite, group).equals(detection_table(scored, suite, group))
 
 
 def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, capsys):
@@ -163,9 +161,9 @@ def test_command_writes_the_report_and_logs_one_mlflow_run(suite, tmp_path, caps
     runs = mlflow.search_runs(experiment_names=["collusion/tiny"], output_format="list")
     assert len(runs) == 1
     combined = [r for r in report["detection"] if r["detector"] == "combined"]
-    assert {r["economy"] for r in combined} == {"pricing", "exchange"}
+    assert {r["group"] for r in combined} == {"pricing", "exchange"}
     for row in combined:
-        metric = runs[0].data.metrics[f"auroc/{row['economy']}/combined"]
+        metric = runs[0].data.metrics[f"auroc/{row['group']}/combined"]
         assert metric == pytest.approx(row["auroc"])
 
 

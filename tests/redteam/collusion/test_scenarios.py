@@ -109,3 +109,23 @@ def test_demand_shocked_markets_move_their_benchmarks_not_their_grid():
     assert np.ptp(panel.nash) > 0.05  # the benchmarks move with demand
     grid = np.unique(np.round(panel.prices, 9))
     assert len(grid) <= 15  # prices stay on the fixed grid
+
+
+def test_forest_played_markets_record_summary_tokens_and_the_covert_channel_fidelity():
+    honest = simulate(Scenario("forest", False, policy="forest"), 6, 24, 0, 20)
+    assert honest.panel.summaries.shape == (6, 24, 2, 128)
+    assert honest.channel_error is None
+    covert = Scenario("covert", True, "covert-cartel", policy="forest", onset=4, calibration=5)
+    labelled = simulate(covert, 6, 24, 0, 20)
+    assert labelled.channel_error is not None and 0.0 <= labelled.channel_error <= 4.0
+    after = labelled.panel.prices[:, 6:20]
+    grid = np.unique(np.round(after, 9))
+    assert len(grid) > 1  # the cartel's targets move round by round
+    assert (labelled.panel.normalised_prices()[:, 6:20] > 0.3).all()  # all near the top
+
+
+def test_the_forest_plays_only_expert_style_pricing_scenarios():
+    with pytest.raises(ConfigError, match="forest plays only"):
+        Scenario("x", False, economy="exchange", policy="forest")
+    with pytest.raises(ConfigError, match='needs policy = "forest"'):
+        Scenario("x", True, "covert-cartel")
