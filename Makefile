@@ -51,5 +51,11 @@ verify-checkpoint: $(BIN)/.installed
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache results reports mlflow.db mlartifacts
 
+# Every property with 2,000 examples (200 for those that optimise an attack per example); the
+# per-property counts go to results/fuzz-statistics.txt.
 fuzz: $(BIN)/.installed
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q
+	mkdir -p results
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q --hypothesis-show-statistics \
+		> results/fuzz-statistics.txt; status=$$?; \
+		tail -3 results/fuzz-statistics.txt; \
+		$(BIN)/python experiments/fuzz_counts.py results/fuzz-statistics.txt; exit $$status

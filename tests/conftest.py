@@ -1,6 +1,8 @@
 """Shared test settings: hypothesis profiles (`ci` for every run, `fuzz` for `make fuzz`)."""
 
 import os
+import sys
+from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, settings
@@ -12,6 +14,8 @@ settings.register_profile(
     "fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# Test modules import their example budgets from tests/budget.py.
+sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Tests run many small tensor ops: one thread avoids oversubscribing the two cores (and its

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -91,7 +92,7 @@ def test_alie_waits_for_its_start_round(world):
     assert attack.summary_delta(_view(world, round_=WARMUP + 1), 128) is not None
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10, fuzz=200))
 @given(max_norm=st.floats(0.0, 0.5))
 def test_alie_delta_rows_stay_within_max_norm_times_the_typical_summary_norm(world, max_norm):
     view = _view(world)

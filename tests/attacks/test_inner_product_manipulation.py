@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -79,7 +80,7 @@ def test_ipm_waits_for_its_start_round(world):
     assert attack.summary_delta(_view(world, round_=WARMUP + 1), 128) is not None
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10, fuzz=200))
 @given(max_norm=st.floats(0.0, 2.0), scale=st.sampled_from([0.1, 1.0, 100.0]))
 def test_ipm_delta_rows_stay_within_max_norm_times_the_typical_summary_norm(world, max_norm, scale):
     view = _view(world)

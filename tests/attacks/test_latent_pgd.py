@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,7 +78,7 @@ def test_doubling_the_steps_changes_the_gain_by_little(view):
     assert abs(g40 - g20) <= 0.15 * g40
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10, fuzz=200), deadline=None)
 @given(epsilon=st.floats(0.0, 5.0), steps=st.integers(1, 4))
 def test_pgd_rows_never_leave_their_budget(view, epsilon, steps):
     lr, rows = _pgd(view, epsilon=epsilon, steps=steps)
@@ -85,7 +86,7 @@ def test_pgd_rows_never_leave_their_budget(view, epsilon, steps):
     assert bool((norms <= epsilon * lr.typical_norm * (1 + 1e-5) + 1e-6).all())
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10, fuzz=200), deadline=None)
 @given(epsilon=st.floats(0.0, 5.0))
 def test_latent_attacks_touch_only_compromised_rows_within_budget(view, epsilon):
     for name in ("latent-pgd", "latent-noise"):

@@ -1,5 +1,6 @@
 import numpy as np
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ def _view(policy, round_=3, seed=0):
     return AttackView(round_, economy, np.array([7]), policy, np.random.default_rng(seed))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8, fuzz=200), deadline=None)
 @given(count=st.integers(1, 20), max_norm=st.floats(0.05, 3.0))
 def test_sybils_respect_their_count_and_norm_budget(policy, count, max_norm):
     attack = make_attack("sybils", {"count": count, "max_norm": max_norm, "steps": 2},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,7 +79,7 @@ def test_universal_token_waits_for_its_start_round_and_needs_a_budget(world):
     assert make_attack(NAME, {"epsilon": 0.0}, WHITE_BOX).summary_delta(_view(world), 128) is None
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10, fuzz=200))
 @given(epsilon=st.floats(0.01, 2.0), seed=st.integers(0, 2**16))
 def test_universal_token_norm_stays_within_epsilon_times_the_typical_summary_norm(
     world, epsilon, seed

@@ -3,6 +3,7 @@ import hmac
 
 import numpy as np
 import pytest
+from budget import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -10,7 +11,7 @@ from forest.economy.authentication import ChannelKeys, sign, tags_after_edit, ve
 from forest.economy.messages import MESSAGE_LEN, Messages
 from forest.errors import InvalidInputError
 
-FAST = settings(max_examples=50, deadline=None)
+FAST = settings(max_examples=examples(50), deadline=None)
 TOKEN = st.integers(0, 39)
 ROUND = st.integers(-(2**63), 2**63 - 1)
 MASTER = st.binary(min_size=1, max_size=64)

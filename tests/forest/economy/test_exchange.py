@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -15,7 +16,7 @@ from forest.economy.exchange import Exchange, ExchangeConfig
 from forest.economy.messages import BID, ECHO
 from forest.errors import ConfigError, InvalidInputError
 
-FEW = settings(max_examples=25, deadline=None)
+FEW = settings(max_examples=examples(25), deadline=None)
 
 
 def play_expert(economy: Exchange, rounds: int, *, channel: bool = True) -> None:

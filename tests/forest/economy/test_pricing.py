@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,7 +11,7 @@ from forest.economy.pricing_solver import profits, solve_monopoly, solve_nash
 from forest.economy.rollout import expert_policy, play
 from forest.errors import ConfigError, InvalidInputError
 
-FAST = settings(max_examples=25, deadline=None)
+FAST = settings(max_examples=examples(25), deadline=None)
 PRESETS = sorted(PricingConfig.presets)
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
@@ -14,7 +15,7 @@ from forest.economy.pricing_solver import (
     solve_nash,
 )
 
-FAST = settings(max_examples=25, deadline=None)
+FAST = settings(max_examples=examples(25), deadline=None)
 
 # Calvano, Calzolari, Denicolò and Pastorello (2020): a = 2, a0 = 0, mu = 0.25, c = 1.
 CALVANO = {"a0": 0.0, "mu": 0.25}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,7 +78,7 @@ def test_config_json_round_trip_preserves_every_field(tmp_path: Path) -> None:
     assert again._attn_implementation == "sdpa"
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(
     heads=st.sampled_from([1, 2, 4]),
     head_dim=st.sampled_from([2, 4, 8]),

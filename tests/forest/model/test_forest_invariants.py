@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +38,7 @@ def test_outputs_have_the_documented_shapes(
     assert out["value"].shape == (50,)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 @given(n=st.integers(2, 150), n_trees=st.integers(1, 6), seed=st.integers(0, 2**16))
 def test_permuting_agents_with_their_tree_ids_permutes_every_output(
     tiny_model: ForestModel, make_round: Callable[..., Round], n: int, n_trees: int, seed: int
@@ -50,7 +51,7 @@ def test_permuting_agents_with_their_tree_ids_permutes_every_output(
         torch.testing.assert_close(permuted[name], value[perm], atol=1e-5, rtol=1e-5, msg=name)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 @given(
     n=st.integers(2, 120),
     n_trees=st.integers(1, 5),

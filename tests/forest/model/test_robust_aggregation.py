@@ -4,6 +4,7 @@ attention pool where it should be, bounded against outliers, and still a hard ma
 import numpy as np
 import pytest
 import torch
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +48,7 @@ def trimmed(trim):
 
 
 @given(seed=st.integers(0, 10_000))
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 def test_weighted_median_equals_a_direct_computation(seed):
     pool = random_pool(seed)
     got = RobustAggregation(method="median", share_cap=0.0).pool(*pool)
@@ -55,7 +56,7 @@ def test_weighted_median_equals_a_direct_computation(seed):
 
 
 @given(seed=st.integers(0, 10_000), trim=st.floats(0.0, 0.45))
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 def test_trimmed_mean_equals_a_direct_computation(seed, trim):
     pool = random_pool(seed)
     got = RobustAggregation(method="trimmed-mean", trim=trim, share_cap=0.0).pool(*pool)
@@ -63,7 +64,7 @@ def test_trimmed_mean_equals_a_direct_computation(seed, trim):
 
 
 @given(seed=st.integers(0, 10_000), method=st.sampled_from(METHODS))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_robust_pool_is_invariant_to_the_order_of_agents(seed, method):
     values, weights, tree_index, n_trees = random_pool(seed)
     perm = torch.randperm(values.shape[0], generator=torch.Generator().manual_seed(seed))
