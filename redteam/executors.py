@@ -2,7 +2,7 @@
 
 An executor takes cells and yields ``(cell, result)`` as each finishes, in any order; the
 caller logs every result the moment it arrives, so a crash loses at most the cells in flight.
-A further executor (Ray, a cluster queue) implements the same ``run`` and nothing else changes.
+``redteam.ray_executor`` runs them as Ray tasks through the same ``run``; nothing else changes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,20 @@ class LocalPool(Executor):
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def make_executor(workers: int) -> Executor:
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(workers: int, kind: str = "local", address: str | None = None) -> Executor:
+    """``local``: this process (1 worker) or a pool of local processes; ``ray``: Ray tasks on
+    the cluster at ``address`` (or ``RAY_ADDRESS``, or a private local one of ``workers`` CPUs)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers: expected an integer >= 1, got {workers!r}")
+    if kind not in EXECUTORS:
+        raise ConfigError(f"executor: expected one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if kind == "ray":
+        from redteam.ray_executor import RayExecutor
+
+        return RayExecutor(workers, address)
+    if address is not None:
+        raise ConfigError("--address: only the ray executor connects to a cluster")
     return InProcess() if workers == 1 else LocalPool(workers)

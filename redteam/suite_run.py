@@ -16,7 +16,7 @@ from rich.console import Console
 
 from forest.commands.common import progress_bar
 from redteam.cell import Cell
-from redteam.executors import make_executor
+from redteam.executors import Executor
 from redteam.metrics import CellResult
 from redteam.report import write_report
 from redteam.scorecard import GroupRow, group_rows
@@ -63,10 +63,11 @@ def relabel(result: CellResult, cell: Cell) -> CellResult:
 
 
 def run_suite(
-    suite: Suite, uri: str, workers: int, rerun: bool, out: Path, console: Console
+    suite: Suite, uri: str, executor: Executor, rerun: bool, out: Path, console: Console
 ) -> SuiteOutcome:
+    """Run the suite's unfinished cells on ``executor``, log each to MLflow as it finishes,
+    and write the report."""
     started = time.perf_counter()
-    executor = make_executor(workers)
     tracker = Tracker(uri, suite)
     parent = tracker.start()
     finished = {} if rerun else tracker.finished_cells()

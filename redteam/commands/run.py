@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from forest.errors import ForestError
 from redteam.commands.console import wide_console
+from redteam.executors import EXECUTORS, make_executor
 from redteam.scorecard import terminal_table, zero_success_warnings
 from redteam.suite import load_suite
 
@@ -35,7 +36,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "in the current folder)",
     )
     run.add_argument(
-        "--workers", type=int, default=1, help="cells in parallel, in local processes (default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="cells in parallel: local processes, or the CPUs of a private local Ray (default 1)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where cells run: local processes (default) or Ray tasks (needs the [ray] extra); "
+        "results and MLflow logging are the same",
+    )
+    run.add_argument(
+        "--address",
+        help="Ray cluster to use with --executor ray: auto (the one running here) or "
+        "ray://HOST:PORT (default: $RAY_ADDRESS, else a private local Ray of --workers CPUs)",
     )
     run.add_argument("--rerun", action="store_true", help="run finished cells again")
     run.add_argument(
@@ -81,6 +97,7 @@ def handle(args: argparse.Namespace) -> int:
         suite = load_suite(args.suite)
         if args.workers < 1:
             raise ForestError(f"--workers: expected an integer >= 1, got {args.workers}")
+        executor = make_executor(args.workers, args.executor, args.address)
     except (ForestError, ValueError) as exc:
         print(f"redteam: error: {exc}", file=sys.stderr)
         return 2
@@ -93,7 +110,7 @@ def handle(args: argparse.Namespace) -> int:
     console.print(
         f"suite {suite.settings.name}: {len(suite.cells)} cells, tracking {uri}", highlight=False
     )
-    outcome = run_suite(suite, uri, args.workers, args.rerun, out, console)
+    outcome = run_suite(suite, uri, executor, args.rerun, out, console)
     wide_console().print(terminal_table(outcome.rows, f"Scorecard: {suite.settings.name}"))
     for warning in zero_success_warnings(outcome.rows):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")

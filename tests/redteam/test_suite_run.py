@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from redteam import suite_run
 from redteam.cli import main
-from redteam.scorecard import deterministic_scalars
+from redteam.commands import run as run_command
+from redteam.scorecard import TIMING_METRICS, deterministic_scalars
 from redteam.tracking import load_cell
 
 REPO_ROOT = Path(__file__).parents[2]
@@ -160,7 +160,7 @@ def test_report_rebuilds_the_scorecard_from_mlflow_alone(first_run, tmp_path, ca
 def test_a_sweep_killed_midway_keeps_finished_cells_and_the_rerun_runs_only_the_rest(
     tmp_path, monkeypatch
 ):
-    real = suite_run.make_executor
+    real = run_command.make_executor
 
     class DiesAfterTwo:
         def run(self, cells):
@@ -169,7 +169,7 @@ def test_a_sweep_killed_midway_keeps_finished_cells_and_the_rerun_runs_only_the_
                     raise RuntimeError("worker lost")
                 yield item
 
-    monkeypatch.setattr(suite_run, "make_executor", lambda workers: DiesAfterTwo())
+    monkeypatch.setattr(run_command, "make_executor", lambda *args: DiesAfterTwo())
     with pytest.raises(RuntimeError, match="worker lost"):
         _run(tmp_path)
     client = _client(tmp_path)
@@ -178,7 +178,7 @@ def test_a_sweep_killed_midway_keeps_finished_cells_and_the_rerun_runs_only_the_
         "tags.`redteam.kind` = 'suite'",
     )
     assert parent.info.status == "FAILED"
-    monkeypatch.setattr(suite_run, "make_executor", real)
+    monkeypatch.setattr(run_command, "make_executor", real)
     resumed = _run(tmp_path)
     assert client.get_run(resumed["parent_run_id"]).data.metrics["cells_run"] == N_CELLS - 2
     assert len(resumed["cells"]) == N_CELLS
@@ -228,3 +228,29 @@ def test_deterministic_scalars_compare_nan_as_equal():
     scalars = {"a": float("nan"), "latency_ms": 3.0, "b": 1.0}
     assert deterministic_scalars(scalars) == {"a": "nan", "b": 1.0}
     assert deterministic_scalars(scalars) == deterministic_scalars(dict(scalars, a=float("nan")))
+
+
+def test_ray_executor_gives_the_local_results_table(first_run, tmp_path, ray_cluster):
+    _, out = first_run
+    assert ray_cluster.address_info["node_ip_address"] == "127.0.0.1"
+    on_ray = _run(tmp_path, "--executor", "ray", "--workers", "2")
+    by_hash = {c["cell_hash"]: c for c in on_ray["cells"]}
+    assert set(by_hash) == {c["cell_hash"] for c in out["cells"]}
+    for cell in out["cells"]:
+        other = by_hash[cell["cell_hash"]]
+        assert deterministic_scalars(cell["metrics"]) == deterministic_scalars(other["metrics"])
+    assert [g["group"] for g in on_ray["groups"]] == [g["group"] for g in out["groups"]]
+    for local, ray in zip(out["groups"], on_ray["groups"], strict=True):
+        assert local["metrics"].keys() == ray["metrics"].keys()
+        for name, estimate in local["metrics"].items():
+            if name not in TIMING_METRICS:  # wall time differs between any two runs
+                assert ray["metrics"][name] == pytest.approx(estimate, nan_ok=True), name
+
+
+def test_executor_options_are_checked_before_anything_runs(tmp_path, capsys):
+    suite = tmp_path / "e2e.toml"
+    suite.write_text(SUITE)
+    code = main(["run", str(suite), "--address", "auto", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "--address: only the ray executor connects to a cluster" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
