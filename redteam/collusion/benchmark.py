@@ -144,7 +144,7 @@ def time_to_detection(scored: Scored, suite: CollusionSuite) -> pd.DataFrame:
         if not scenario.collusive or scenario.group not in thresholds:
             continue
         threshold = thresholds[scenario.group]
-        onset = scenario.onset if scenario.kind == "cartel" else 0
+        onset = 0 if scenario.kind == "q-learning" else scenario.onset
         alarms = np.concatenate(
             [first_alarm(scored.cusum[(scenario.name, s)], threshold) for s in suite.test_seeds]
         )
