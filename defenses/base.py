@@ -82,6 +82,11 @@ class Defense:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "params": to_dict(self.params)}
 
+    def files_digest(self) -> str:
+        """A content hash of the files the defense loads (a checkpoint), so that a suite reruns
+        its cells when they change; empty for defenses that load none."""
+        return ""
+
     def reset(self) -> None:
         """Forget per-episode state; the harness calls it before every episode."""
 

@@ -30,7 +30,7 @@ from defenses.wrapped import DetectorWrapper, WrapperParams
 from forest.errors import ConfigError
 from forest.model.robust_aggregation import METHODS, RobustAggregation
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import load_policy
+from forest.training.checkpoints import checkpoint_digest, load_policy
 from forest.validation import require_float, require_int
 
 _LARGE: dict[str, ForestPolicy] = {}  # checkpoints already loaded in this process
@@ -90,6 +90,9 @@ class Escalation(DetectorWrapper):
     def reset(self) -> None:
         super().reset()
         self.held_until = -1
+
+    def files_digest(self) -> str:
+        return checkpoint_digest(Path(self.params.checkpoint))
 
     def large_policy(self) -> ForestPolicy:
         """The escalation target, with no memory (the harness makes one per episode)."""

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 # Part of every cell's hash: bump it when a change to the harness changes what a cell measures,
@@ -42,6 +41,9 @@ class Cell:
     checkpoint_digest: str
     router: bool
     metrics: dict[str, Any]
+    # A content hash of what the defense loads (escalation: the large checkpoint); empty when
+    # it loads nothing, and then left out of the identity so that those cells keep their hash.
+    defense_digest: str = ""
 
     def identity(self) -> dict[str, Any]:
         """What determines the cell's results: everything but names and paths for display."""
@@ -55,6 +57,8 @@ class Cell:
             "checkpoint",
         ):
             ident.pop(display_only)
+        if not ident["defense_digest"]:
+            ident.pop("defense_digest")
         return ident
 
     @property
@@ -70,13 +74,3 @@ class Cell:
     @property
     def n_agents(self) -> int:
         return int(self.economy_config["n_agents"])
-
-
-def checkpoint_digest(directory: Path) -> str:
-    """A content hash of the checkpoint, so that retrained weights never reuse old cells."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.iterdir()):
-        if path.suffix in (".json", ".safetensors") and path.name != "train_log.json":
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]

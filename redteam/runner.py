@@ -18,8 +18,8 @@ from attacks import make_attack
 from defenses import Defense, make_defense
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import load_policy
-from redteam.cell import Cell, checkpoint_digest
+from forest.training.checkpoints import checkpoint_digest, load_policy
+from redteam.cell import Cell
 from redteam.episodes import (
     TwinRecord,
     build_economy,

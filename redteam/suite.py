@@ -40,13 +40,13 @@ from typing import Any
 import numpy as np
 
 from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
-from defenses import defense_class, defense_names
+from defenses import Defense, defense_class, defense_names
 from forest.economy import Economy, economy_class, economy_names
 from forest.errors import ConfigError, ForestError, InvalidInputError
 from forest.params import from_dict, to_dict
-from forest.training.checkpoints import load_policy
+from forest.training.checkpoints import checkpoint_digest, load_policy
 from forest.validation import require, require_float, require_int
-from redteam.cell import Cell, checkpoint_digest
+from redteam.cell import Cell
 from redteam.episodes import build_economy
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
@@ -324,12 +324,12 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
     duplicate = next((x for x in labels if labels.count(x) > 1), None)
     if duplicate is not None:
         raise ConfigError(f"attacks: two variants are both labelled {duplicate!r}; set label")
-    defense_specs: list[tuple[str | None, str, dict[str, Any]]] = []
+    defense_specs: list[tuple[str | None, str, dict[str, Any], Defense | None]] = []
     for i, d in enumerate(defenses):
         if d.name == NO_DEFENSE:  # the undefended row of a matrix, next to the defended ones
             if d.params:
                 raise ConfigError(f"defenses[{i}].params: {NO_DEFENSE!r} takes no parameters")
-            defense_specs.append((None, d.label or "no defense", {}))
+            defense_specs.append((None, d.label or "no defense", {}, None))
             continue
         if d.name not in defense_names():
             raise ConfigError(
@@ -337,11 +337,11 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
                 f"allowed: {NO_DEFENSE}, {', '.join(defense_names())}"
             )
         detector = defense_class(d.name).from_config(d.params, f"defenses[{i}]")
-        defense_specs.append((d.name, d.label or d.name, to_dict(detector.params)))
+        defense_specs.append((d.name, d.label or d.name, to_dict(detector.params), detector))
     if not defense_specs:
-        defense_specs = [(None, "no defense", {})]
+        defense_specs = [(None, "no defense", {}, None)]
 
-    defense_labels = [label for _, label, _ in defense_specs]
+    defense_labels = [label for _, label, _, _ in defense_specs]
     for i, a in enumerate(attacks):
         unknown = [label for label in a.defenses if label not in defense_labels]
         if unknown:
@@ -385,10 +385,13 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
             checkpoint_digest=digest,
             router=settings.router,
             metrics=to_dict(metrics),
+            defense_digest=(
+                instance.files_digest() if check_checkpoint and instance is not None else ""
+            ),
         )
         for economy, econ_cfg in zip(economies, economy_configs, strict=True)
         for attack_name, label, params, threat, swept, entry in variants
-        for defense, defense_label, defense_params in defense_specs
+        for defense, defense_label, defense_params, instance in defense_specs
         if not attacks[entry].defenses or defense_label in attacks[entry].defenses
         for seed in settings.seed_list
     )

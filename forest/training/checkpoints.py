@@ -11,6 +11,7 @@ untrusted source can be inspected and loaded without running its code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,13 @@ def finish_training(directory: Path, summary: dict[str, Any]) -> None:
 
 def is_finished(directory: Path) -> bool:
     return (Path(directory) / TRAIN_LOG).is_file() and not has_training_state(directory)
+
+
+def checkpoint_digest(directory: Path) -> str:
+    """A content hash of the checkpoint, so that retrained weights never reuse old cells."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.iterdir()):
+        if path.suffix in (".json", ".safetensors") and path.name != "train_log.json":
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

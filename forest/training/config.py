@@ -48,8 +48,9 @@ class TrainConfig:
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {},
         # Adam moves a wider layer's function further per step; the rate shrinks with width
-        # (muP's 1/width rule: 128 -> 192 wide gives 1e-3 -> 6.7e-4, rounded down).
-        "large": {"model_preset": "large", "learning_rate": 5e-4},
+        # (muP's 1/width rule: 128 -> 192 wide gives 1e-3 -> 6.7e-4, rounded down). Five
+        # DAgger iterations: with three the large forest under-ordered in the supply chain.
+        "large": {"model_preset": "large", "learning_rate": 5e-4, "iterations": 5},
         # A forest for tests: trains in seconds, acts badly.
         "tiny": {
             "model_preset": "tiny",

@@ -1,6 +1,6 @@
 """The escalation target shipped in checkpoints/large: the `large` preset's shape, safetensors
 only, and a forest that plays. Whether it plays as well as `small` is measured, not assumed
-(README: it does not yet in the supply chain, issue #4)."""
+(README: better in the exchange, not yet in the supply chain, issue #4)."""
 
 from pathlib import Path
 

@@ -51,3 +51,18 @@ def test_resolved_params_fill_in_defaults_so_an_explicit_default_is_the_same_cel
     (tmp_path / "a.toml").write_text(base)
     (tmp_path / "b.toml").write_text(explicit)
     assert load_suite(tmp_path / "a.toml").hash == load_suite(tmp_path / "b.toml").hash
+
+
+def test_escalation_cells_follow_the_large_checkpoint_and_other_cells_keep_their_hash():
+    from forest.training.checkpoints import checkpoint_digest
+
+    matrix = load_suite(SUITES / "defense_matrix.toml")
+    escalated = [c for c in matrix.cells if c.defense == "escalation"]
+    others = [c for c in matrix.cells if c.defense != "escalation"]
+    assert escalated and others
+    large = checkpoint_digest(REPO_ROOT / "checkpoints" / "large")
+    assert {c.defense_digest for c in escalated} == {large}
+    assert {c.defense_digest for c in others} == {""}
+    assert all("defense_digest" not in c.identity() for c in others)
+    cell = escalated[0]
+    assert replace(cell, defense_digest="0" * 16).hash != cell.hash
