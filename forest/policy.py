@@ -48,6 +48,27 @@ def action_class_mask(economy: Economy, n_classes: int) -> torch.Tensor:
     return torch.arange(n_classes)[None, :] < valid[:, None]
 
 
+# Agents decoded at once: the masked logits and softmax of a chunk are copies of its rows, so
+# chunking keeps a million-agent round from holding three full (n, classes) tensors at a time.
+DECODE_CHUNK = 65_536
+
+
+def decode_actions(logits: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each agent's best class among its first ``valid`` (n,), and that class's probability
+    among them: ``(chosen, confidence)``, both (n,)."""
+    n, n_classes = logits.shape
+    chosen = torch.empty(n, dtype=torch.long)
+    confidence = torch.empty(n, dtype=logits.dtype)
+    classes = torch.arange(n_classes)
+    for start in range(0, n, DECODE_CHUNK):
+        part = slice(start, start + DECODE_CHUNK)
+        masked = logits[part].masked_fill(classes[None, :] >= valid[part, None], float("-inf"))
+        best = masked.argmax(dim=1)
+        chosen[part] = best
+        confidence[part] = torch.softmax(masked, dim=1).gather(1, best[:, None])[:, 0]
+    return chosen, confidence
+
+
 class ForestPolicy:
     """A forest model, its tokenizer and (optionally) its router, acting in an economy."""
 
@@ -111,11 +132,8 @@ class ForestPolicy:
             return_attention=self._has_slots,
             **extras,
         )
-        action_logits = output.action_logits.masked_fill(
-            ~action_class_mask(economy, output.action_logits.shape[1]), float("-inf")
-        )
-        chosen = action_logits.argmax(dim=1)
-        confidence = torch.softmax(action_logits, dim=1).gather(1, chosen[:, None])[:, 0]
+        valid = valid_classes(economy, output.action_logits.shape[1])
+        chosen, confidence = decode_actions(output.action_logits, torch.from_numpy(valid))
         actions = classes_to_actions(economy, chosen.numpy())
         message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
         tokens = message_logits.argmax(dim=2).numpy()

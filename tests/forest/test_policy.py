@@ -67,3 +67,20 @@ def test_an_agent_masked_out_of_the_aggregation_cannot_move_the_others(policy_pa
     torch.testing.assert_close(
         poisoned.output.action_logits[others], base.output.action_logits[others]
     )
+
+
+def test_chunked_decoding_equals_decoding_all_agents_at_once(monkeypatch):
+    import forest.policy as policy_module
+    from forest.policy import decode_actions
+
+    torch.manual_seed(0)
+    logits = torch.randn(1000, 64)
+    valid = torch.randint(1, 65, (1000,))
+    whole = decode_actions(logits, valid)
+    monkeypatch.setattr(policy_module, "DECODE_CHUNK", 7)
+    chunked = decode_actions(logits, valid)
+    assert torch.equal(whole[0], chunked[0]) and torch.equal(whole[1], chunked[1])
+    masked = logits.masked_fill(torch.arange(64)[None, :] >= valid[:, None], float("-inf"))
+    assert torch.equal(whole[0], masked.argmax(dim=1))
+    assert torch.allclose(whole[1], torch.softmax(masked, 1).max(dim=1).values)
+    assert (whole[0] < valid).all()
