@@ -27,6 +27,10 @@ def _sizes(text: str, flag: str) -> list[int]:
 
 def bench(args: argparse.Namespace, console: Console) -> int:
     economy_class(args.economy)
+    if args.rounds < 1:
+        raise InvalidInputError(f"--rounds: expected at least 1 timed round, got {args.rounds}")
+    if args.warmup < 0:
+        raise InvalidInputError(f"--warmup: expected 0 or more rounds, got {args.warmup}")
     agents = _sizes(args.agents, "--agents")
     dense_agents = _sizes(args.dense_agents, "--dense-agents") if args.dense_agents else []
 
@@ -42,6 +46,7 @@ def bench(args: argparse.Namespace, console: Console) -> int:
         dense_agents,
         economy_name=args.economy,
         rounds=args.rounds,
+        warmup=args.warmup,
         checkpoint=args.checkpoint,
         preset=args.preset,
         threads=args.threads,
@@ -85,6 +90,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--dense-agents", default="250,500,1000", help="sizes for DenseForest")
     b.add_argument("--economy", default="supply_chain", choices=economy_names())
     b.add_argument("--rounds", type=int, default=5, help="timed rounds (default: %(default)s)")
+    b.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="untimed rounds first (default: %(default)s; 0 for one-off sizes like 1,000,000)",
+    )
     b.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.set_defaults(handler=bench)

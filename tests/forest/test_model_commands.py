@@ -88,6 +88,19 @@ def test_bench_refuses_impossible_sizes(sizes, capsys):
     assert "--agents" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--rounds", "0"), ("--warmup", "-1")])
+def test_bench_refuses_impossible_round_counts(flag, value, capsys):
+    assert main(["bench", "--agents", "100", flag, value]) == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_bench_times_a_one_off_round_without_warm_up(tiny_checkpoint, capsys):
+    args = ["bench", "--checkpoint", str(tiny_checkpoint), "--agents", "50", "--dense-agents", ""]
+    assert main([*args, "--rounds", "1", "--warmup", "0", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["agents"] == 50 and row["median_ms"] == row["min_ms"] > 0
+
+
 def test_tiny_training_preset_stays_small_enough_for_ci():
     tiny = TrainConfig.preset("tiny")
     assert tiny.n_agents * tiny.rounds * tiny.iterations <= 2000
