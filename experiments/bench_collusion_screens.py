@@ -3,8 +3,10 @@
     python experiments/bench_collusion_screens.py [--markets 500] [--rounds 200] [--repeats 7]
         [--firms 2] [--json-out PATH]
 
-The markets are honest duopolies played by the pricing economy's experts, with message quotes,
-profits and the punishment probe's replay, so every screen has what it reads. Prints the median
+The pricing markets are honest duopolies played by the pricing economy's experts, with message
+quotes, profits, the punishment probe's replay and summary tokens of the small forest's width
+(random: a screen's time does not depend on their values), so every price screen has what it
+reads; the auction screens read as many exchange markets of five sellers. Prints the median
 wall time (after one warm-up) of each screen and of all of them together, against the 2 s
 budget the issue sets.
 """
@@ -15,9 +17,12 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from defenses.collusion import make_screen, screen_names
+import numpy as np
+
+from defenses.collusion import AuctionPanel, PricePanel, make_screen, screen_names
 from redteam.collusion.scenarios import Scenario, simulate
 
 BUDGET_SECONDS = 2.0
@@ -42,13 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help="also write the timings as JSON")
     args = parser.parse_args(argv)
     scenario = Scenario("competitive", False, firms=args.firms)
-    panel = simulate(scenario, args.markets, args.rounds, 0, args.rounds - 10).panel
+    prices = simulate(scenario, args.markets, args.rounds, 0, args.rounds - 10).panel
+    tokens = np.random.default_rng(0).standard_normal((*prices.prices.shape, 128))
+    prices = replace(prices, summaries=tokens.astype(np.float32))
+    exchange = Scenario("exchange", False, economy="exchange", firms=5)
+    asks = simulate(exchange, args.markets, args.rounds, 0, args.rounds - 10).panel
+    panels = {PricePanel: prices, AuctionPanel: asks}
     screens = {name: make_screen(name) for name in screen_names()}
     result = {"markets": args.markets, "rounds": args.rounds, "firms": args.firms, "screens": {}}
     for name, screen in screens.items():
-        result["screens"][name] = median_seconds(lambda s=screen: s.score(panel), args.repeats)
+        panel = panels[screen.panel_type]
+        result["screens"][name] = median_seconds(lambda s=screen, p=panel: s.score(p),
+                                                 args.repeats)  # fmt: skip
     result["all_screens"] = median_seconds(
-        lambda: [s.score(panel) for s in screens.values()], args.repeats
+        lambda: [s.score(panels[s.panel_type]) for s in screens.values()], args.repeats
     )
     for name, seconds in result["screens"].items():
         print(f"{name:18s} {seconds * 1000:8.1f} ms")

@@ -35,12 +35,13 @@ BINS = 8
 
 def principal_projections(summaries: np.ndarray, components: int) -> np.ndarray:
     """(M, T, k, c) every token's coordinates on the panel's top principal components."""
-    flat = summaries.reshape(-1, summaries.shape[-1]).astype(np.float64)
-    centred = flat - flat.mean(axis=0)
-    # The covariance's eigenvectors: d x d, however many tokens there are.
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    top = vectors[:, ::-1][:, :components]
-    return (centred @ top).reshape(*summaries.shape[:-1], top.shape[1])
+    flat = summaries.reshape(-1, summaries.shape[-1]).astype(np.float32)
+    centred = flat - flat.mean(axis=0, dtype=np.float64).astype(np.float32)
+    # The covariance's eigenvectors: d x d, however many tokens there are. Single precision
+    # for the product over tokens (the screen's time), double for the small eigenproblem.
+    _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+    top = vectors[:, ::-1][:, :components].astype(np.float32)
+    return (centred @ top).astype(np.float64).reshape(*summaries.shape[:-1], top.shape[1])
 
 
 def quantile_bins(values: np.ndarray, bins: int) -> np.ndarray:
