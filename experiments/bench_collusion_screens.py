@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from defenses.collusion import AuctionPanel, PricePanel, make_screen, screen_names
-from redteam.collusion.scenarios import Scenario, simulate
+from redteam.collusion.scenarios import Scenario
+from redteam.collusion.simulate import simulate
 
 BUDGET_SECONDS = 2.0
 

@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from defenses.collusion import make_screen
 from defenses.collusion.cusum import cusum_path, first_alarm
-from redteam.collusion.scenarios import simulate
+from redteam.collusion.simulate import simulate
 from redteam.collusion.suite import CollusionSuite
 
 COMBINED = "combined"
