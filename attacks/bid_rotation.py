@@ -65,7 +65,8 @@ class Rotation:
             return proposed
         markets = np.arange(proposed.shape[0])
         winner = self.winner(round_)
-        winning = np.maximum(proposed[markets, winner], self.rigged)
+        # One level below the top at most, so that a cover can always sit above the winner.
+        winning = np.minimum(np.maximum(proposed[markets, winner], self.rigged), self.top - 1)
         cover = winning[:, None] + self.rng.integers(1, self.params.cover_gap + 1, proposed.shape)
         asks = np.where(self.members, np.maximum(cover, proposed), proposed)
         asks[markets, winner] = np.where(self.members[markets, winner], winning,

@@ -78,10 +78,18 @@ class CovertCartel:
         self.followers = self.members & ~self.is_leader
         self.sent = np.full(self.members.shape[1], self.highest)  # (M,) last round's target
         self.decoded = np.full(self.members.shape, self.highest)  # (k, M)
+        self.sending: np.ndarray | None = None  # (M,) this round's targets, once drawn
+        self.sent_round = -1  # the round ``sending`` was written in
+        self.has_sent = False  # a symbol went out in an earlier round
         self._features: list[np.ndarray] = []
         self._targets: list[np.ndarray] = []
         self.decoder: np.ndarray | None = None
         self.decode_errors: list[float] = []
+
+    @property
+    def targets(self) -> int:
+        """How many prices the leader chooses among."""
+        return len(self.codes)
 
     def _one_hot(self, targets: np.ndarray) -> np.ndarray:
         return np.eye(len(self.codes))[targets - self.lowest]
@@ -91,6 +99,7 @@ class CovertCartel:
         if round_ < self.onset:
             return None
         self.sending = self.symbols.integers(self.lowest, self.highest + 1, self.sent.size)
+        self.sent_round = round_
         delta = np.zeros((*self.members.shape, self.codes.shape[1]))
         led = self.markets[self.has_leader]
         delta[self.leader, led] = (
@@ -100,8 +109,9 @@ class CovertCartel:
 
     def prices(self, round_: int, proposed: np.ndarray) -> np.ndarray:
         """(k, M) members charge last round's target (the leader) or its decoding (followers);
-        at the collusive top while the decoder is still being fitted."""
-        if round_ <= self.onset:
+        at the collusive top while the decoder is still being fitted, and as proposed before
+        the first symbol went out."""
+        if not self.has_sent:
             return proposed
         agreed = np.where(self.is_leader, self.sent[None, :], self.decoded)
         if self.decoder is None:
@@ -109,24 +119,31 @@ class CovertCartel:
         return np.where(self.members, agreed, proposed)
 
     def read(self, round_: int, context: np.ndarray) -> None:
-        """Followers decode this round's symbol from their contexts (k, M, d)."""
-        if round_ < self.onset:
+        """Followers decode this round's symbol from their contexts (k, M, d); a round in which
+        nothing was written (before onset, or before any summary norm existed) is skipped."""
+        if self.sent_round != round_:
             return
-        features = np.concatenate([context[self.followers], np.ones((self.followers.sum(), 1))],
-                                  axis=1)  # fmt: skip
-        truth = np.broadcast_to(self.sending[None, :], self.members.shape)[self.followers]
-        if round_ < self.onset + self.params.calibration:
-            self._features.append(features)
-            self._targets.append(self._one_hot(truth))
-            if round_ == self.onset + self.params.calibration - 1:
-                x, y = np.concatenate(self._features), np.concatenate(self._targets)
-                ridge = 1e-3 * np.trace(x.T @ x) / x.shape[1]
-                self.decoder = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
-        else:
-            decoded = self.lowest + (features @ self.decoder).argmax(axis=1)
-            self.decoded = self.decoded.copy()
-            self.decoded[self.followers] = decoded
-            self.decode_errors.append(float(np.abs(decoded - truth).mean()))
+        self.has_sent = True
+        if self.followers.any():
+            n = int(self.followers.sum())
+            features = np.concatenate([context[self.followers], np.ones((n, 1))], axis=1)
+            truth = np.broadcast_to(self.sending[None, :], self.members.shape)[self.followers]
+            calibrating = self.decoder is None
+            if calibrating:
+                self._features.append(features)
+                self._targets.append(self._one_hot(truth))
+                if len(self._features) == self.params.calibration:
+                    x, y = np.concatenate(self._features), np.concatenate(self._targets)
+                    ridge = 1e-3 * np.trace(x.T @ x) / x.shape[1]
+                    self.decoder = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
+            if self.decoder is not None:
+                # The last calibration round is decoded too, so that the followers and the
+                # leader agree from the first round after it; only later rounds are scored.
+                decoded = self.lowest + (features @ self.decoder).argmax(axis=1)
+                self.decoded = self.decoded.copy()
+                self.decoded[self.followers] = decoded
+                if not calibrating:
+                    self.decode_errors.append(float(np.abs(decoded - truth).mean()))
         self.sent = self.sending
 
 

@@ -20,7 +20,11 @@ from redteam.metrics import CellResult
 from redteam.runner import run_cell
 
 
-def _import_ray():
+def _import_ray(private: bool):
+    """Ray, imported so that a private local cluster binds to 127.0.0.1: Ray reads at import
+    whether it runs on a laptop (loopback) or a cluster node (the machine's address)."""
+    if private:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -50,18 +54,25 @@ class RayExecutor(Executor):
                     f"--address: cannot connect to Ray at {self.address!r} ({exc})"
                 ) from None
             return True
-        # A private cluster for this suite: on the loopback interface only (Ray binds to the
-        # machine's address unless it believes it runs on a laptop).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+        # "local": a fresh instance of our own, never a cluster that happens to run here.
+        context = ray.init(address="local", num_cpus=self.workers, include_dashboard=False,
+                           log_to_driver=False)  # fmt: skip
+        if context.address_info["node_ip_address"] != "127.0.0.1":
+            ray.shutdown()
+            raise ConfigError(
+                "--executor ray: the private Ray would listen on "
+                f"{context.address_info['node_ip_address']}, not 127.0.0.1 (Ray was imported "
+                "before this executor); start Ray yourself and pass --address"
+            )
         return True
 
     def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, CellResult]]:
-        ray = _import_ray()
+        ray = _import_ray(private=self.address is None)
         started = self._connect(ray)
-        remote_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
-        pending = {remote_cell.remote(cell): cell for cell in cells}
+        pending = {}
         try:
+            remote_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
+            pending = {remote_cell.remote(cell): cell for cell in cells}
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:

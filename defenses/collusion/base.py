@@ -3,8 +3,10 @@
 A screen reads a ``PricePanel`` and returns one finite number per market; screens never return
 NaN, so a degenerate market (prices that never move) gets a defined score, documented with the
 screen's formula. Screens that need more than prices (profits, message quotes, a probe replay)
-say so in ``needs`` and raise a clear error when the panel lacks it. Registering a class in
-``registry`` is all it takes to add one.
+say so in ``needs`` and raise a clear error when the panel lacks it. A screen that learns something
+about honest markets (directions, bins) learns it in ``fit`` from a reference panel, so that
+every market is then scored on the same scale whatever panel it comes in; unfitted, it learns
+it from the panel it scores. Registering a class in ``registry`` is all it takes to add one.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ class Screen(ABC):
     needs: ClassVar[tuple[str, ...]] = ()  # optional panel series the screen reads
     panel_type: ClassVar[type] = PricePanel  # what it reads: prices, or auction asks
 
-    @abstractmethod
-    def _score(self, panel: Any) -> np.ndarray:
-        """(M,) the raw score of each market."""
+    def fit(self, reference: Any) -> Screen:
+        """Learn what the screen needs from honest markets (most screens need nothing)."""
+        self._check(reference)
+        return self
 
-    def score(self, panel: Any) -> np.ndarray:
-        """(M,) finite suspicion score per market; higher means more cartel-like."""
+    def _check(self, panel: Any) -> None:
         if not isinstance(panel, self.panel_type):
             raise TypeError(
                 f"panel: the {self.name} screen reads a {self.panel_type.__name__}, "
@@ -36,6 +38,14 @@ class Screen(ABC):
             )
         for what in self.needs:
             panel.require(what, self.name)
+
+    @abstractmethod
+    def _score(self, panel: Any) -> np.ndarray:
+        """(M,) the raw score of each market."""
+
+    def score(self, panel: Any) -> np.ndarray:
+        """(M,) finite suspicion score per market; higher means more cartel-like."""
+        self._check(panel)
         scores = np.asarray(self._score(panel), dtype=np.float64)
         if scores.shape != (panel.n_markets,) or not np.isfinite(scores).all():
             raise AssertionError(f"screen {self.name} returned a non-finite or misshapen score")

@@ -61,9 +61,10 @@ class RelativeDistance(Screen):
             )
         asks = np.sort(panel.asks, axis=2)
         scale = 1e-6 * np.abs(asks).mean(axis=2)
-        distance = (asks[:, :, 1] - asks[:, :, 0]) / (asks[:, :, 1:].std(axis=2) + scale)
+        spread = asks[:, :, 1:].std(axis=2) + scale
         # A round where every ask is 0 has no scale: it shows no gap either.
-        distance = np.where(scale > 0, distance, 0.0)
+        gap = asks[:, :, 1] - asks[:, :, 0]
+        distance = np.divide(gap, spread, out=np.zeros_like(gap), where=scale > 0)
         return np.median(distance, axis=1)
 
 

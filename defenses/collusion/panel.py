@@ -39,7 +39,8 @@ def _per_market_round(value: object, name: str, markets: int, rounds: int) -> np
         return np.repeat(array[:, None], rounds, axis=1)
     if array.shape != (markets, rounds):
         raise InvalidInputError(
-            f"{name}: expected shape ({markets},) or ({markets}, {rounds}), got {array.shape}"
+            f"{name}: expected a number or shape ({markets},) or ({markets}, {rounds}), "
+            f"got {array.shape}"
         )
     return array
 
@@ -139,6 +140,7 @@ class PricePanel:
                 )
             if not np.isfinite(tokens).all():
                 raise InvalidInputError("summaries: expected finite numbers, found NaN or infinity")
+            object.__setattr__(self, "summaries", tokens)
 
     @property
     def n_markets(self) -> int:

@@ -6,6 +6,8 @@ exchange, pricing played by the forest) is measured apart, on its test seeds:
 
 - ROC AUC of each screen and of the combined detector (a logistic regression over the group's
   screens, fitted on the train seeds of its scenarios) for collusive against honest markets;
+  screens that learn from honest markets (``Screen.fit``) learn from the reference scenario's
+  first train seed;
 - TPR at ``target_fpr``: the best true-positive rate with a false-positive rate at most that;
 - with each detector's threshold set on the group's reference honest scenario's train markets
   (so that ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -45,7 +48,8 @@ class Scored:
     # where the screen reads another group's panels)
     table: pd.DataFrame
     cusum: dict[tuple[str, int], np.ndarray]  # (scenario, seed) -> (M, T), pricing only
-    channel_errors: dict[tuple[str, int], float]  # (scenario, seed) -> mean grid steps off
+    # (scenario, seed) -> covert cartels' mean grid steps decoded off target, and by chance
+    channel_errors: dict[tuple[str, int], tuple[float, float]]
 
 
 def score_markets(
@@ -55,26 +59,38 @@ def score_markets(
     frames, paths, errors = [], {}, {}
     seeds = [(seed, "train") for seed in suite.train_seeds]
     seeds += [(seed, "test") for seed in suite.test_seeds]
-    for scenario in suite.scenarios:
-        screens = {name: make_screen(name) for name in suite.screens_for(scenario.group)}
-        for seed, split in seeds:
-            markets = scenario.markets or suite.markets
-            labelled = simulate(scenario, markets, suite.rounds, seed, suite.deviation_round,
-                                cache)  # fmt: skip
-            window = labelled.panel.rounds(suite.rounds - suite.window)
-            frame = pd.DataFrame({
-                "group": scenario.group, "scenario": scenario.name, "seed": seed,
-                "split": split, "market": np.arange(markets),
-                "collusive": scenario.collusive, "onset": labelled.onset,
-            })  # fmt: skip
-            for name, screen in screens.items():
-                frame[name] = screen.score(window)
-            frames.append(frame)
-            if scenario.economy == "pricing":
-                paths[(scenario.name, seed)] = cusum_path(labelled.panel)
-            if labelled.channel_error is not None:
-                errors[(scenario.name, seed)] = labelled.channel_error
-            advance(f"{scenario.name} seed {seed}")
+    for group in suite.groups:
+        screens = {name: make_screen(name) for name in suite.screens_for(group)}
+        reference = suite.reference(group)
+        # The reference first: screens that learn from honest markets learn from its first
+        # train seed, and then score every market of the group on that one scale.
+        mine = [s for s in suite.scenarios if s.group == group]
+        mine.sort(key=lambda s: s.name != reference)
+        for scenario in mine:
+            for seed, split in seeds:
+                markets = scenario.markets or suite.markets
+                labelled = simulate(scenario, markets, suite.rounds, seed,
+                                    suite.deviation_round, cache)  # fmt: skip
+                window = labelled.panel.rounds(suite.rounds - suite.window)
+                if scenario.name == reference and seed == suite.train_seeds[0]:
+                    for screen in screens.values():
+                        screen.fit(window)
+                frame = pd.DataFrame({
+                    "group": scenario.group, "scenario": scenario.name, "seed": seed,
+                    "split": split, "market": np.arange(markets),
+                    "collusive": scenario.collusive, "onset": labelled.onset,
+                })  # fmt: skip
+                for name, screen in screens.items():
+                    frame[name] = screen.score(window)
+                frames.append(frame)
+                if scenario.economy == "pricing":
+                    paths[(scenario.name, seed)] = cusum_path(labelled.panel)
+                if labelled.channel_error is not None:
+                    errors[(scenario.name, seed)] = (
+                        labelled.channel_error,
+                        labelled.channel_chance,
+                    )
+                advance(f"{scenario.name} seed {seed}")
     return Scored(pd.concat(frames, ignore_index=True), paths, errors)
 
 
@@ -89,16 +105,26 @@ def _tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target_fpr: float) -> fl
 
 
 def add_combined(scored: Scored, suite: CollusionSuite) -> None:
-    """Fit each group's combined detector on its train markets; add its score as a column."""
+    """Fit each group's combined detector on its train markets; add its score as a column.
+
+    Test markets are scored by the model fitted on all train markets. Train markets, whose
+    reference rows set the detector's threshold, get out-of-fold scores (five folds): scored
+    by a model that did not see them, so the threshold is not set on fitted values.
+    """
     table = scored.table
     table[COMBINED] = np.nan
     for group in suite.groups:
         screens = list(suite.screens_for(group))
         mine = table["group"] == group
-        train = mine & (table["split"] == "train")
+        train, test = mine & (table["split"] == "train"), mine & (table["split"] == "test")
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        model.fit(table.loc[train, screens], table.loc[train, "collusive"])
-        table.loc[mine, COMBINED] = model.decision_function(table.loc[mine, screens])
+        features, labels = table.loc[train, screens], table.loc[train, "collusive"]
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+        table.loc[train, COMBINED] = cross_val_predict(
+            model, features, labels, cv=folds, method="decision_function"
+        )
+        model.fit(features, labels)
+        table.loc[test, COMBINED] = model.decision_function(table.loc[test, screens])
 
 
 def detection_table(scored: Scored, suite: CollusionSuite, group: str) -> pd.DataFrame:

@@ -42,7 +42,7 @@ def _detection_markdown(detection: pd.DataFrame, suite: CollusionSuite, group: s
 
 def markdown(
     detection: pd.DataFrame, delays: pd.DataFrame, suite: CollusionSuite,
-    channel_errors: dict[tuple[str, int], float] | None = None,
+    channel_errors: dict[tuple[str, int], tuple[float, float]] | None = None,
 ) -> str:  # fmt: skip
     lines = []
     for group in suite.groups:
@@ -58,10 +58,7 @@ def markdown(
     if channel_errors:
         lines += ["", "| covert cartel | seed | decoded target off by (grid steps) | by chance |",
                   "|---|---|---|---|"]  # fmt: skip
-        by_name = {s.name: s for s in suite.scenarios}
-        for (name, seed), error in sorted(channel_errors.items()):
-            targets = by_name[name].spread
-            chance = (targets**2 - 1) / (3 * targets)  # E|X - Y| for X, Y uniform on the targets
+        for (name, seed), (error, chance) in sorted(channel_errors.items()):
             lines.append(f"| {name} | {seed} | {error:.2f} | {chance:.2f} |")
     return "\n".join(lines) + "\n"
 

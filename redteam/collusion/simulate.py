@@ -42,6 +42,7 @@ class LabelledMarkets:
     seed: int
     panel: PricePanel | AuctionPanel
     channel_error: float | None = None  # covert cartels: mean grid steps decoded off target
+    channel_chance: float | None = None  # ... and what guessing uniformly would be off by
 
     @property
     def onset(self) -> int:
@@ -127,6 +128,8 @@ def _play_pricing(
         out["summaries"] = np.stack(tokens, axis=1).transpose(2, 1, 0, 3)  # (M, T, k, d)
     if covert is not None and covert.decode_errors:
         out["channel_error"] = float(np.mean(covert.decode_errors))
+        n = covert.targets  # E|X - Y| for X, Y uniform on n consecutive grid steps
+        out["channel_chance"] = (n**2 - 1) / (3 * n)
     return out
 
 
@@ -180,12 +183,10 @@ def _learners(scenario: Scenario, markets: int, seed: int, cache: Path | None) -
 
 
 def _play_learners(
-    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None,
-    cache: Path | None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+    scenario: Scenario, learners: Learners, markets: int, rounds: int, deviation_round: int | None
+) -> dict[str, np.ndarray]:
     config = scenario.q_config()
     market = Market.build(config)
-    learners = _learners(scenario, markets, seed, cache)
     path = play_greedy(learners, config.points, rounds)  # (T, M, k)
     if deviation_round is not None:
         forced = path[deviation_round].copy()
@@ -225,12 +226,14 @@ def simulate(
     if scenario.economy == "exchange":
         return LabelledMarkets(scenario, seed, _play_exchange(scenario, markets, rounds, seed))
     if scenario.kind == "q-learning":
-        observed = _play_learners(scenario, markets, rounds, seed, None, cache)
-        probed = _play_learners(scenario, markets, rounds, seed, deviation_round, cache)
+        learners = _learners(scenario, markets, seed, cache)  # trained once for both twins
+        observed = _play_learners(scenario, learners, markets, rounds, None)
+        probed = _play_learners(scenario, learners, markets, rounds, deviation_round)
     else:
         observed = _play_pricing(scenario, markets, rounds, seed, None)
         probed = _play_pricing(scenario, markets, rounds, seed, deviation_round)
         probed.pop("summaries", None)
     error = observed.pop("channel_error", None)
+    chance = observed.pop("channel_chance", None)
     panel = PricePanel(probed=probed["prices"], deviation_round=deviation_round, **observed)
-    return LabelledMarkets(scenario, seed, panel, error)
+    return LabelledMarkets(scenario, seed, panel, error, chance)

@@ -83,10 +83,14 @@ class CollusionSuite:
                 f"{small[0]!r} has 2; give more sellers or leave the screen out of screens"
             )
         for scenario in self.scenarios:
-            if scenario.kind == "cartel" and scenario.onset >= start:
+            # A covert cartel colludes only once its decoder is fitted.
+            covert = scenario.kind == "covert-cartel"
+            begins = scenario.onset + (scenario.calibration if covert else 0)
+            if scenario.kind in ("cartel", "bid-rotation", "covert-cartel") and begins >= start:
                 raise ConfigError(
-                    f"scenarios.{scenario.name}.onset: expected before the screened window "
-                    f"(round {start}), got {scenario.onset}"
+                    f"scenarios.{scenario.name}.onset: expected collusion to start before the "
+                    f"screened window (round {start}), got onset {scenario.onset}"
+                    + (f" + calibration {scenario.calibration}" if begins > scenario.onset else "")
                 )
 
     @property

@@ -90,3 +90,18 @@ def test_the_attack_writes_through_the_summary_hook_and_prices_through_the_actio
         assert np.array_equal(actions[10:], step.actions[10:])
         economy.step(actions, step.messages)
     assert attack.cartel.decoder is not None and len(attack.cartel.decode_errors) > 0
+
+
+def test_rounds_without_a_symbol_and_cartels_without_followers_are_no_ops():
+    c = CovertCartel(CovertSummaryParams(calibration=2), np.ones((2, 5), bool), HIDDEN, POINTS,
+                     onset=0)  # fmt: skip
+    proposed = np.full((2, 5), 3)
+    c.read(0, np.zeros((2, 5, HIDDEN)))  # round 0: nothing was written (no summary norm yet)
+    assert not c.has_sent and np.array_equal(c.prices(1, proposed), proposed)
+    alone = CovertCartel(CovertSummaryParams(calibration=2), np.eye(2, 5, dtype=bool), HIDDEN,
+                         POINTS, onset=0)  # fmt: skip
+    for t in range(6):
+        alone.summary_delta(t, 1.0)
+        prices = alone.prices(t, proposed)
+        alone.read(t, np.zeros((2, 5, HIDDEN)))
+    assert alone.decoder is None and prices[0, 0] == alone.highest and prices[1, 0] == 3

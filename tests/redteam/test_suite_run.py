@@ -254,3 +254,30 @@ def test_executor_options_are_checked_before_anything_runs(tmp_path, capsys):
     assert code == 2
     assert "--address: only the ray executor connects to a cluster" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_private_ray_started_by_the_executor_listens_on_loopback_only():
+    import os
+    import secrets
+    import subprocess
+    import sys
+    import tempfile
+
+    pytest.importorskip("ray")
+    script = (
+        "from redteam.ray_executor import RayExecutor, _import_ray\n"
+        "ray = _import_ray(private=True)\n"
+        "assert RayExecutor(1)._connect(ray)\n"
+        "print(ray.get_runtime_context().gcs_address)\n"
+        "ray.shutdown()\n"
+    )
+    # A short folder: Ray's socket paths must fit in 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as folder:
+        env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+               "RAY_TMPDIR": folder}  # fmt: skip
+        env.pop("RAY_ADDRESS", None)
+        env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1].startswith("127.0.0.1:")

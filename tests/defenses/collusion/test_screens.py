@@ -109,7 +109,8 @@ def test_malformed_price_series_are_refused_with_a_clear_error(prices, message):
 
 def test_malformed_benchmarks_and_series_are_refused():
     prices = np.full((2, 20, 2), 1.5)
-    with pytest.raises(InvalidInputError, match=r"nash: expected shape \(2,\) or \(2, 20\)"):
+    shapes = r"nash: expected a number or shape \(2,\) or \(2, 20\)"
+    with pytest.raises(InvalidInputError, match=shapes):
         PricePanel(prices, np.ones(3), np.full(2, 2.0))
     with pytest.raises(InvalidInputError, match="monopoly: expected above the nash price"):
         PricePanel(prices, np.full(2, 2.0), np.full(2, 1.0))
@@ -238,3 +239,13 @@ def test_restricting_rounds_keeps_the_probe_only_when_its_deviation_is_inside():
     assert panel.rounds(20).deviation_round == 10
     assert panel.rounds(20).probed.shape == (6, 20, 2)
     assert panel.rounds(0, 25).probed is None
+
+
+def test_a_fitted_summary_channel_scores_a_market_the_same_in_any_panel():
+    reference = full_panel(random_prices(11))
+    panel = full_panel(random_prices(12))
+    screen = make_screen("summary-channel").fit(reference)
+    whole = screen.score(panel)
+    assert screen.score(panel.markets(np.array([4, 1]))) == pytest.approx(whole[[4, 1]])
+    unfitted = make_screen("summary-channel")
+    assert unfitted.score(panel.markets(np.array([4, 1]))) != pytest.approx(whole[[4, 1]])

@@ -197,6 +197,6 @@ def test_command_refuses_a_bad_suite_with_one_line_and_exit_code_2(tmp_path, cap
     out = tmp_path / "report"
     assert main(["collusion", str(path), "--out", str(out), "--no-mlflow"]) == 2
     err = capsys.readouterr().err
-    assert "scenarios.grim.onset: expected before the screened window" in err
+    assert "scenarios.grim.onset: expected collusion to start before the screened window" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
