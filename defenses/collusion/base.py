@@ -3,10 +3,9 @@
 A screen reads a ``PricePanel`` and returns one finite number per market; screens never return
 NaN, so a degenerate market (prices that never move) gets a defined score, documented with the
 screen's formula. Screens that need more than prices (profits, message quotes, a probe replay)
-say so in ``needs`` and raise a clear error when the panel lacks it. A screen that learns something
-about honest markets (directions, bins) learns it in ``fit`` from a reference panel, so that
-every market is then scored on the same scale whatever panel it comes in; unfitted, it learns
-it from the panel it scores. Registering a class in ``registry`` is all it takes to add one.
+say so in ``needs`` and raise a clear error when the panel lacks it. A market's score depends
+on that market alone, never on the other markets in its panel. Registering a class in
+``registry`` is all it takes to add one.
 """
 
 from __future__ import annotations
@@ -24,11 +23,6 @@ class Screen(ABC):
     description: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()  # optional panel series the screen reads
     panel_type: ClassVar[type] = PricePanel  # what it reads: prices, or auction asks
-
-    def fit(self, reference: Any) -> Screen:
-        """Learn what the screen needs from honest markets (most screens need nothing)."""
-        self._check(reference)
-        return self
 
     def _check(self, panel: Any) -> None:
         if not isinstance(panel, self.panel_type):

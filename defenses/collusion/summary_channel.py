@@ -1,26 +1,25 @@
 """A covert-channel test on the compressed latent: do summary tokens tell rivals what to charge?
 
 The forest pools a market's summary tokens, so a cartel can signal through them (see
-``attacks.covert_summary``). The defender does not know the direction it uses, so the screen
-looks along the directions in which honest summary tokens vary most: the top ``COMPONENTS``
-principal components of every token of a reference panel of honest markets (``fit``; unfitted,
-of the panel scored). Each token's projection is cut into ``BINS`` bins that hold equal shares
-of the reference's projections (so the bins do not depend on units or on the sign of a
-component), prices are binned on the normalised scale as in the message covert-channel test,
-and
+``attacks.covert_summary``). The defender does not know the direction a cartel writes along, so
+the screen reads each firm's token along the direction in which that firm's own token varies
+most over the rounds screened (the leading principal component of its centred tokens, found by
+power iteration), cuts that projection into ``BINS`` bins holding equal shares of its rounds
+(unit-free, and blind to the component's sign), bins prices on the normalised scale as the
+message covert-channel test does, and estimates
 
-    I_ij,c = I(z_i,t,c ; p_j,t+1 | p_i,t)     (Miller-Madow estimate, nats)
-    score_m = max over ordered pairs (i, j) and components c of I_ij,c
+    I_ij = I(z_i,t ; p_j,t+1 | p_i,t)     (Miller-Madow estimate, nats)
+    score_m = max over ordered pairs (i, j) of I_ij
 
 the information firm i's token carries about firm j's next price beyond firm i's own price.
-Honest tokens encode a firm's own state, which also moves with its rival, so the honest score is
-not zero: the threshold comes from honest forest-played markets.
+Everything is per firm and market, so a market's score does not depend on which other markets
+share its panel. A token that never moves scores 0; honest tokens that encode a firm's own
+state, which also moves with its rival, score above 0: thresholds come from honest markets.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,41 +30,32 @@ from defenses.collusion.information import conditional_information
 from defenses.collusion.panel import PricePanel
 from defenses.collusion.registry import register_screen
 
-COMPONENTS = 4
 BINS = 8
+POWER_ITERATIONS = 30
 
 
-@dataclass(frozen=True)
-class TokenBasis:
-    """The directions tokens are read along and the bin edges of each: (d,), (d, c), (c, B-1)."""
+def leading_projection(summaries: np.ndarray) -> np.ndarray:
+    """(M, T, k) each firm's centred tokens projected on their own leading direction."""
+    tokens = summaries.transpose(0, 2, 1, 3).astype(np.float32)  # (M, k, T, d)
+    tokens = tokens - tokens.mean(axis=2, keepdims=True)
+    # A fixed start: the same tokens always give the same direction.
+    direction = np.random.default_rng(0).standard_normal(tokens.shape[-1]).astype(np.float32)
+    direction = np.broadcast_to(direction, tokens.shape[:2] + direction.shape).copy()
+    for _ in range(POWER_ITERATIONS):
+        along = np.einsum("mktd,mkd->mkt", tokens, direction)
+        direction = np.einsum("mktd,mkt->mkd", tokens, along)
+        norm = np.linalg.norm(direction, axis=-1, keepdims=True)
+        direction = np.divide(direction, norm, out=np.zeros_like(direction), where=norm > 0)
+    projected = np.einsum("mktd,mkd->mkt", tokens, direction)
+    return projected.transpose(0, 2, 1).astype(np.float64)
 
-    mean: np.ndarray
-    components: np.ndarray
-    edges: np.ndarray
 
-    @staticmethod
-    def fit(summaries: np.ndarray, components: int = COMPONENTS, bins: int = BINS) -> TokenBasis:
-        flat = summaries.reshape(-1, summaries.shape[-1]).astype(np.float32)
-        mean = flat.mean(axis=0, dtype=np.float64).astype(np.float32)
-        centred = flat - mean
-        # The covariance's eigenvectors: d x d, however many tokens there are. Single precision
-        # for the product over tokens (the screen's time), double for the small eigenproblem.
-        _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-        top = vectors[:, ::-1][:, :components].astype(np.float32)
-        projected = centred @ top
-        quantiles = np.linspace(0, 1, bins + 1)[1:-1]
-        edges = np.stack([np.quantile(projected[:, c], quantiles) for c in range(top.shape[1])])
-        return TokenBasis(mean, top, edges)
-
-    def bins(self, summaries: np.ndarray) -> np.ndarray:
-        """(M, T, k, c) each token's bin on each component."""
-        flat = summaries.reshape(-1, summaries.shape[-1]).astype(np.float32) - self.mean
-        projected = flat @ self.components
-        binned = np.stack(
-            [np.searchsorted(self.edges[c], projected[:, c], side="right")
-             for c in range(self.components.shape[1])], axis=1,
-        )  # fmt: skip
-        return binned.reshape(*summaries.shape[:-1], -1).astype(np.int64)
+def rank_bins(values: np.ndarray, bins: int) -> np.ndarray:
+    """(M, T, k) bins 0..bins-1 of each firm's series, holding equal shares of its rounds
+    (a series that never moves sits in one bin)."""
+    edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1], axis=1)  # (B-1, M, k)
+    edges = edges.transpose(1, 2, 0)[:, None, :, :]  # (M, 1, k, B-1)
+    return (values[..., None] > edges).sum(axis=-1).astype(np.int64)
 
 
 @register_screen
@@ -73,24 +63,14 @@ class SummaryChannel(Screen):
     name = "summary-channel"
     description = "information a firm's summary token carries about rivals' next prices"
     needs = ("summaries",)
-    basis: TokenBasis | None = None
-
-    def fit(self, reference: PricePanel) -> SummaryChannel:
-        self._check(reference)
-        self.basis = TokenBasis.fit(reference.summaries)
-        return self
 
     def _score(self, panel: PricePanel) -> np.ndarray:
-        basis = self.basis or TokenBasis.fit(panel.summaries)
-        binned = basis.bins(panel.summaries)
+        tokens = rank_bins(leading_projection(panel.summaries), BINS)
         prices = binned_prices(panel.prices, panel)
         size = max(BINS, PRICE_BINS)
-        best = np.zeros(panel.n_markets)
-        for c in range(binned.shape[-1]):
-            tokens = binned[..., c]
-            for i, j in itertools.permutations(range(panel.n_firms), 2):
-                info = conditional_information(
-                    tokens[:, :-1, i], prices[:, 1:, j], prices[:, :-1, i], size
-                )
-                best = np.maximum(best, info)
+        info = [
+            conditional_information(tokens[:, :-1, i], prices[:, 1:, j], prices[:, :-1, i], size)
+            for i, j in itertools.permutations(range(panel.n_firms), 2)
+        ]
+        best = np.max(info, axis=0)
         return np.where(best > 1e-12, best, 0.0)

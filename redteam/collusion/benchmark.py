@@ -6,8 +6,6 @@ exchange, pricing played by the forest) is measured apart, on its test seeds:
 
 - ROC AUC of each screen and of the combined detector (a logistic regression over the group's
   screens, fitted on the train seeds of its scenarios) for collusive against honest markets;
-  screens that learn from honest markets (``Screen.fit``) learn from the reference scenario's
-  first train seed;
 - TPR at ``target_fpr``: the best true-positive rate with a false-positive rate at most that;
 - with each detector's threshold set on the group's reference honest scenario's train markets
   (so that ``target_fpr`` of them alarm), the alarm rate on every scenario: the false-positive
@@ -61,20 +59,12 @@ def score_markets(
     seeds += [(seed, "test") for seed in suite.test_seeds]
     for group in suite.groups:
         screens = {name: make_screen(name) for name in suite.screens_for(group)}
-        reference = suite.reference(group)
-        # The reference first: screens that learn from honest markets learn from its first
-        # train seed, and then score every market of the group on that one scale.
-        mine = [s for s in suite.scenarios if s.group == group]
-        mine.sort(key=lambda s: s.name != reference)
-        for scenario in mine:
+        for scenario in (s for s in suite.scenarios if s.group == group):
             for seed, split in seeds:
                 markets = scenario.markets or suite.markets
                 labelled = simulate(scenario, markets, suite.rounds, seed,
                                     suite.deviation_round, cache)  # fmt: skip
                 window = labelled.panel.rounds(suite.rounds - suite.window)
-                if scenario.name == reference and seed == suite.train_seeds[0]:
-                    for screen in screens.values():
-                        screen.fit(window)
                 frame = pd.DataFrame({
                     "group": scenario.group, "scenario": scenario.name, "seed": seed,
                     "split": split, "market": np.arange(markets),

@@ -241,11 +241,21 @@ def test_restricting_rounds_keeps_the_probe_only_when_its_deviation_is_inside():
     assert panel.rounds(0, 25).probed is None
 
 
-def test_a_fitted_summary_channel_scores_a_market_the_same_in_any_panel():
-    reference = full_panel(random_prices(11))
-    panel = full_panel(random_prices(12))
-    screen = make_screen("summary-channel").fit(reference)
-    whole = screen.score(panel)
-    assert screen.score(panel.markets(np.array([4, 1]))) == pytest.approx(whole[[4, 1]])
-    unfitted = make_screen("summary-channel")
-    assert unfitted.score(panel.markets(np.array([4, 1]))) != pytest.approx(whole[[4, 1]])
+def test_summary_channel_reads_a_signal_written_into_one_firms_token():
+    rng = np.random.default_rng(3)
+    grid = np.linspace(NASH - 0.05, MONOPOLY + 0.05, 15)
+    target = rng.integers(0, 15, (3, 120))
+    leader_price = rng.integers(0, 15, (3, 120))
+    follower = np.concatenate([target[:, :1], target[:, :-1]], axis=1)  # charges it next round
+    prices = grid[np.stack([leader_price, follower], axis=2)]
+    code = rng.standard_normal(16)
+    tokens = 0.01 * rng.standard_normal((3, 120, 2, 16))
+    tokens[:, :, 0] += target[..., None] * code  # the leader writes the target along a secret code
+    covert = full_panel(prices)
+    covert = PricePanel(covert.prices, NASH, MONOPOLY, summaries=tokens)
+    quiet = PricePanel(covert.prices, NASH, MONOPOLY, summaries=np.ones((3, 120, 2, 16)))
+    screen = make_screen("summary-channel")
+    assert (screen.score(covert) > 0.5).all()
+    assert screen.score(quiet) == pytest.approx(np.zeros(3))
+    # Per firm and market: a market's score does not depend on the other markets beside it.
+    assert screen.score(covert.markets(np.array([2]))) == pytest.approx(screen.score(covert)[[2]])
