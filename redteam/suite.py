@@ -133,6 +133,8 @@ class MetricSettings:
 
     def __post_init__(self) -> None:
         require_float(self.infection_threshold, "infection_threshold", 0.0, 1e6)
+        require(len(self.blast_radius_rounds) > 0, "blast_radius_rounds",
+                "at least one round", list(self.blast_radius_rounds))  # fmt: skip
         for r in self.blast_radius_rounds:
             require_int(r, "blast_radius_rounds", 1)
         require_int(self.calibration_seed_offset, "calibration_seed_offset", 1)
