@@ -41,12 +41,13 @@ def leading_projection(summaries: np.ndarray) -> np.ndarray:
     # A fixed start: the same tokens always give the same direction.
     direction = np.random.default_rng(0).standard_normal(tokens.shape[-1]).astype(np.float32)
     direction = np.broadcast_to(direction, tokens.shape[:2] + direction.shape).copy()
+    direction = direction[..., None]  # (M, k, d, 1): batched matrix products from here
+    covariance = tokens.swapaxes(-1, -2) @ tokens  # (M, k, d, d), once
     for _ in range(POWER_ITERATIONS):
-        along = np.einsum("mktd,mkd->mkt", tokens, direction)
-        direction = np.einsum("mktd,mkt->mkd", tokens, along)
-        norm = np.linalg.norm(direction, axis=-1, keepdims=True)
+        direction = covariance @ direction
+        norm = np.linalg.norm(direction, axis=-2, keepdims=True)
         direction = np.divide(direction, norm, out=np.zeros_like(direction), where=norm > 0)
-    projected = np.einsum("mktd,mkd->mkt", tokens, direction)
+    projected = (tokens @ direction)[..., 0]  # (M, k, T)
     return projected.transpose(0, 2, 1).astype(np.float64)
 
 
