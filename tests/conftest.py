@@ -14,9 +14,9 @@ settings.register_profile(
     "fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-# Test modules import their example budgets from tests/budget.py. Appended, not prepended:
-# tests/attacks and tests/defenses would otherwise shadow the packages they test.
-sys.path.append(str(Path(__file__).parent))
+# Test modules import their example budgets from tests/support/budget.py. Only that folder goes
+# on the path: tests/ itself would make tests/attacks a namespace package that shadows attacks.
+sys.path.append(str(Path(__file__).parent / "support"))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Tests run many small tensor ops: one thread avoids oversubscribing the two cores (and its
