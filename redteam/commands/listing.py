@@ -1,4 +1,4 @@
-"""``redteam list attacks|defenses|economies|presets``: what a suite may name."""
+"""``redteam list attacks|defenses|screens|economies|presets``: what a suite may name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
 from defenses import defense_class, defense_names
+from defenses.collusion import make_screen, screen_names
 from forest.economy import economy_class, economy_names
 from forest.model.config import PRESETS as MODEL_PRESETS
 from forest.params import to_dict
@@ -19,8 +20,10 @@ from redteam.commands.console import wide_console
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    lst = sub.add_parser("list", help="list attacks, defenses, economies or presets")
-    lst.add_argument("what", choices=["attacks", "defenses", "economies", "presets"])
+    lst = sub.add_parser(
+        "list", help="list attacks, defenses, collusion screens, economies or presets"
+    )
+    lst.add_argument("what", choices=["attacks", "defenses", "screens", "economies", "presets"])
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.set_defaults(handler=handle)
 
@@ -50,6 +53,16 @@ def rows(what: str) -> list[dict[str, Any]]:
                 "description": cls.description,
             }
             for name in defense_names()
+        ]
+    if what == "screens":
+        return [
+            {
+                "name": name,
+                "reads": (screen := make_screen(name)).panel_type.__name__,
+                "needs": ", ".join(screen.needs) or "-",
+                "description": screen.description,
+            }
+            for name in screen_names()
         ]
     if what == "economies":
         return [

@@ -45,3 +45,11 @@ def test_report_of_an_unknown_run_is_a_one_line_error_with_exit_2(capsys, tmp_pa
     assert main(["report", "0123abcd", "--tracking-uri", uri]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no MLflow run '0123abcd'" in err[0]
+
+
+def test_list_screens_shows_what_each_reads_and_needs(capsys):
+    assert main(["list", "screens", "--json"]) == 0
+    screens = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(screens) >= 12
+    assert screens["rotation"]["reads"] == "AuctionPanel"
+    assert screens["punishment-probe"]["needs"] == "probed"
