@@ -174,10 +174,6 @@ class Pricing(Economy):
         """The inverse of ``by_market``: (k, markets, ...) values back to (n, ...)."""
         return canonical.reshape(-1, *canonical.shape[2:])[self.seat]
 
-    def market_prices(self, actions: np.ndarray) -> np.ndarray:
-        """(k, markets) the prices that per-agent price indices stand for this round."""
-        return self.grid[self.by_market(actions)] + self.levels[self.cost_level_index]
-
     def market_benchmarks(self) -> dict[str, np.ndarray]:
         """(markets,) each market's Nash and monopoly price and profit this round, averaged over
         its firms, at the market's current cost level."""
