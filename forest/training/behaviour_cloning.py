@@ -95,25 +95,50 @@ def round_loss(
     return loss, out.summaries.detach(), figures
 
 
+def epoch_order(
+    episodes: list[EpisodeRecord], rng: np.random.Generator, interleave: bool
+) -> list[tuple[int, int]]:
+    """(episode, round) pairs in the order one epoch trains on them.
+
+    Episodes come in a random order; each episode's rounds stay in play order, since a round's
+    memory is the summaries of the round before.
+    """
+    shuffled = rng.permutation(len(episodes)).tolist()
+    if not interleave:
+        return [(e, t) for e in shuffled for t in range(len(episodes[e].rounds))]
+    longest = max(len(episodes[e].rounds) for e in shuffled)
+    return [(e, t) for t in range(longest) for e in shuffled if t < len(episodes[e].rounds)]
+
+
+def cosine_learning_rate(base: float, step: int, total: int) -> float:
+    return 0.5 * base * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
 def train_epoch(
     model: ForestModel,
     optimizer: torch.optim.Optimizer,
     episodes: list[EpisodeRecord],
     rng: np.random.Generator,
-    message_weight: float,
-    label_sigma: float,
+    train: TrainConfig,
     on_step: Callable[[dict[str, float | str]], None],
+    learning_rate: Callable[[], float] | None = None,
 ) -> None:
     model.train()
-    for index in rng.permutation(len(episodes)):
-        memory = None
-        for record in episodes[index].rounds:
-            loss, memory, figures = round_loss(model, record, memory, message_weight, label_sigma)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            on_step({"economy": episodes[index].economy, **figures})
+    memories: dict[int, torch.Tensor] = {}
+    for e, t in epoch_order(episodes, rng, train.interleave_economies):
+        memory = memories.pop(e) if t > 0 else None
+        record = episodes[e].rounds[t]
+        loss, memories[e], figures = round_loss(
+            model, record, memory, train.message_weight, train.label_sigma
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if learning_rate is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate()
+        optimizer.step()
+        on_step({"economy": episodes[e].economy, **figures})
 
 
 def gather(
@@ -170,6 +195,13 @@ def train_forest(
         tokenizer = AgentTokenizer.fit_on_experts()
         episodes, start, log = [], 0, []
 
+    total_steps = sum(steps_per_iteration(train, i) for i in range(train.iterations))
+    schedule = None
+    if train.cosine_decay:
+
+        def schedule() -> float:
+            return cosine_learning_rate(train.learning_rate, len(log), total_steps)
+
     for iteration in range(start, train.iterations):
         torch.manual_seed(train.seed * 1000 + iteration)
         rng = np.random.default_rng([train.seed, iteration])
@@ -183,9 +215,7 @@ def train_forest(
             on_step(figures)
 
         for _ in range(train.epochs):
-            train_epoch(
-                model, optimizer, episodes, rng, train.message_weight, train.label_sigma, record
-            )
+            train_epoch(model, optimizer, episodes, rng, train, record, schedule)
         if not math.isfinite(log[-1]["loss"]):
             raise TrainingError("training diverged: the loss is no longer finite")
         model.eval()

@@ -1,15 +1,28 @@
+import itertools
 import json
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forest.economy import make_economy
 from forest.tokenizer import AgentTokenizer
 from forest.training import checkpoints
-from forest.training.behaviour_cloning import TrainingError, train_forest
+from forest.training.behaviour_cloning import (
+    TrainingError,
+    cosine_learning_rate,
+    epoch_order,
+    train_forest,
+)
 from forest.training.config import TrainConfig
-from forest.training.data import IGNORE, collect_episode, expert_message_targets
+from forest.training.data import (
+    IGNORE,
+    EpisodeRecord,
+    collect_episode,
+    expert_message_targets,
+)
 
 
 class Killed(Exception):
@@ -92,8 +105,74 @@ def test_dagger_episodes_label_states_with_expert_actions():
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("n_agents", 25), ("model_preset", "huge"), ("learning_rate", 0.0)]
+    ("field", "value"),
+    [
+        ("n_agents", 25),
+        ("model_preset", "huge"),
+        ("learning_rate", 0.0),
+        ("interleave_economies", "yes"),
+        ("cosine_decay", 1),
+    ],
 )
 def test_bad_training_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig.preset("tiny", **{field: value})
+
+
+def fake_episodes(lengths: list[int]) -> list[EpisodeRecord]:
+    names = ["supply_chain", "exchange", "pricing"]
+    return [EpisodeRecord(names[i % 3], i, [None] * n) for i, n in enumerate(lengths)]
+
+
+@given(
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=6),
+    interleave=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_an_epoch_visits_every_round_once_with_each_episode_in_play_order(
+    lengths, interleave, seed
+):
+    order = epoch_order(fake_episodes(lengths), np.random.default_rng(seed), interleave)
+    assert sorted(order) == [(e, t) for e, n in enumerate(lengths) for t in range(n)]
+    for e in range(len(lengths)):
+        assert [t for episode, t in order if episode == e] == list(range(lengths[e]))
+
+
+def test_interleaving_alternates_economies_and_sequential_runs_episodes_back_to_back():
+    episodes = fake_episodes([4, 4, 4])
+    interleaved = epoch_order(episodes, np.random.default_rng(0), interleave=True)
+    sequential = epoch_order(episodes, np.random.default_rng(0), interleave=False)
+    assert [t for _, t in interleaved] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert len({e for e, _ in interleaved[:3]}) == 3
+    assert [e for e, _ in sequential[:4]] == [sequential[0][0]] * 4
+
+
+def test_the_cosine_schedule_starts_at_the_rate_and_ends_at_zero():
+    rates = [cosine_learning_rate(1e-3, step, 100) for step in range(101)]
+    assert rates[0] == pytest.approx(1e-3) and rates[50] == pytest.approx(5e-4)
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in itertools.pairwise(rates))
+
+
+def test_the_large_preset_interleaves_economies_and_anneals():
+    large = TrainConfig.preset("large")
+    assert large.interleave_economies and large.cosine_decay
+    small = TrainConfig.preset("small")
+    assert not small.interleave_economies and not small.cosine_decay
+
+
+def test_an_interleaved_annealed_tiny_run_trains_and_resumes_identically(tmp_path):
+    config = TrainConfig.preset("tiny", interleave_economies=True, cosine_decay=True)
+    policy, log = train_forest(config, tmp_path / "full")
+    assert all(np.isfinite(row["loss"]) for row in log)
+    economies = [row["economy"] for row in log[:3]]
+    assert len(set(economies)) == 3  # round 0 of each economy's episode comes first
+
+    def kill(phase: str, total: int) -> None:
+        if phase.startswith("iteration 2"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_forest(config, tmp_path / "killed", on_phase=kill)
+    resumed, _ = train_forest(config, tmp_path / "killed")
+    assert state_dicts_equal(resumed.model.state_dict(), policy.model.state_dict())
