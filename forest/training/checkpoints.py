@@ -83,8 +83,16 @@ def load_router(directory: Path) -> Router | None:
 
 
 def load_policy(directory: Path, with_router: bool = True) -> ForestPolicy:
-    """The forest, tokenizer and (if present and wanted) router saved in ``directory``."""
+    """The forest, tokenizer and (if present and wanted) router saved in ``directory``.
+
+    A pretrained forest (a ``language_model.json`` beside its weights) loads with its LM.
+    """
     directory = Path(directory)
+    if (directory / "language_model.json").is_file():
+        # Imported here: the pretrained package builds on this module.
+        from forest.pretrained.checkpoint import load_pretrained_policy
+
+        return load_pretrained_policy(directory, with_router=with_router)
     model = load_forest(directory)
     tokenizer_path = directory / TOKENIZER
     if not tokenizer_path.is_file():

@@ -12,29 +12,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def episode_means(log: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
-    """Per economy: (last step, mean ``key``) of every replayed episode (a run of its rows)."""
+def episode_means(
+    log: list[dict], key: str, window: int = 40
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Per economy: (last step, mean ``key``) of each block of ``window`` of its rows.
+
+    A block is one 40-round episode when episodes are replayed one at a time, and 40 rounds of
+    that economy when economies are interleaved.
+    """
+    rows: dict[str, list[dict]] = {}
+    for row in log:
+        rows.setdefault(row["economy"], []).append(row)
     out: dict[str, tuple[list[int], list[float]]] = {}
-    run: list[dict] = []
-    for row in [*log, None]:
-        if run and (row is None or row["economy"] != run[0]["economy"]):
-            steps, means = out.setdefault(run[0]["economy"], ([], []))
-            steps.append(run[-1]["step"])
-            means.append(float(np.mean([r[key] for r in run])))
-            run = []
-        if row is not None:
-            run.append(row)
+    for economy, own in rows.items():
+        blocks = [own[i : i + window] for i in range(0, len(own), window)]
+        out[economy] = (
+            [block[-1]["step"] for block in blocks],
+            [float(np.mean([r[key] for r in block])) for block in blocks],
+        )
     return out
 
 
-def plot_loss_curve(log: list[dict], path: Path) -> None:
+def plot_loss_curve(
+    log: list[dict], path: Path, title: str = "forest behaviour cloning (DAgger)"
+) -> None:
     """Mean action and message loss of every replayed episode, per economy, over steps.
 
-    Training replays one episode (one economy) at a time and early rounds are harder than late
-    ones, so raw per-step losses mostly show which economy is up; episode means show learning.
+    Early rounds are harder than late ones, so raw per-step losses mostly show which round is
+    up; means over 40 rounds of each economy show learning.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharex=True)
-    starts = [row["step"] for prev, row in pairwise(log) if row["iteration"] != prev["iteration"]]
+    starts = [
+        row["step"] for prev, row in pairwise(log) if row.get("iteration") != prev.get("iteration")
+    ]
     for ax, key in zip(axes, ("action_loss", "message_loss"), strict=True):
         for economy, (steps, means) in sorted(episode_means(log, key).items()):
             ax.plot(steps, means, marker=".", label=economy)
@@ -45,7 +55,7 @@ def plot_loss_curve(log: list[dict], path: Path) -> None:
         ax.set_ylabel("cross-entropy, mean over the episode")
         ax.set_title(key.replace("_", " "))
     axes[0].legend()
-    fig.suptitle("forest behaviour cloning (DAgger)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

