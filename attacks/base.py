@@ -2,7 +2,8 @@
 and a success test for its own objective.
 
 The harness calls the hooks of one attack object per episode, in this order each round:
-``observations`` (what agents see), ``summary_delta`` (the compressed latent, before the forest
+``observations`` (what agents see), ``message_text`` (the words of delivered messages, asked
+only of a forest that reads text), ``summary_delta`` (the compressed latent, before the forest
 aggregates it), ``sybils`` (fake agents joining the aggregation), ``messages`` (what is sent,
 before the router) and ``actions`` (after the forest decided). A hook that an attack does not
 override leaves its intervention point untouched. Attacks act only on the agents the threat
@@ -196,6 +197,11 @@ class Attack(ABC):
         self, view: AttackView, hidden_size: int
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Fake agents joining the aggregation this round: summaries (s, d) and trees (s,)."""
+        return None
+
+    def message_text(self, view: AttackView) -> dict[int, str] | None:
+        """Words that some delivered messages say instead of their tokens (index into
+        ``view.economy.inbox`` -> text); asked only of forests that read text. None: none."""
         return None
 
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:

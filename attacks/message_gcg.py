@@ -25,6 +25,7 @@ from attacks.latent import LatentRound, latent_round
 from attacks.registry import register_attack
 from forest.economy import Messages
 from forest.economy.messages import ECHO, FIRST_DIGIT, MESSAGE_LEN, N_KIND_TOKENS, VOCAB_SIZE
+from forest.errors import ConfigError
 from forest.tokenizer import MESSAGE_SLOTS, MSG_OFFSET, OBS_OFFSET
 from forest.validation import require_int
 
@@ -159,6 +160,12 @@ class MessageGCG(Attack):
     def messages(self, view: AttackView, messages: Messages) -> Messages:
         if not self.active(view.round):
             return messages
+        if view.policy.reads_text:
+            raise ConfigError(
+                "message-gcg searches the token forest's message vocabulary through its token "
+                "embeddings; a forest that reads prompts is attacked in words (text-gcg, "
+                "prompt-injection) or through a token-forest surrogate (transfer)"
+            )
         channel = _channel(view)
         if channel.sender.size == 0:
             return messages

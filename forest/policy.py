@@ -10,7 +10,7 @@ router, when there is one, decides what is delivered next round.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,10 @@ import torch
 from forest.actions import classes_to_actions, valid_classes
 from forest.economy import Economy, Messages
 from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS
+from forest.errors import InvalidInputError
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
 from forest.model.robust_aggregation import RobustAggregation
+from forest.pretrained.prompts import PromptTokenizer
 from forest.router import Routed, Router
 from forest.tokenizer import AgentTokenizer
 
@@ -73,7 +75,10 @@ class ForestPolicy:
     """A forest model, its tokenizer and (optionally) its router, acting in an economy."""
 
     def __init__(
-        self, model: ForestPreTrainedModel, tokenizer: AgentTokenizer, router: Router | None = None
+        self,
+        model: ForestPreTrainedModel,
+        tokenizer: AgentTokenizer | PromptTokenizer,
+        router: Router | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -84,15 +89,35 @@ class ForestPolicy:
         # Detectors read where the slots' attention went; DenseForest has no slots.
         self._has_slots = hasattr(model, "aggregator")
 
+    @property
+    def reads_text(self) -> bool:
+        """Whether agents read their round as a text prompt (the pretrained forest), so that
+        words in a message reach them; the token forest reads message tokens only."""
+        return isinstance(self.tokenizer, PromptTokenizer)
+
     def reset(self) -> None:
         """Forget every agent's memory: call at the start of an episode."""
         self.memory = None
 
     def model_inputs(
-        self, economy: Economy, observations: np.ndarray | None = None
+        self,
+        economy: Economy,
+        observations: np.ndarray | None = None,
+        message_text: Mapping[int, str] | None = None,
     ) -> dict[str, torch.Tensor | None]:
-        """The forest's inputs this round; ``observations`` replace what agents observe."""
-        tokens = self.tokenizer.encode(economy, observations=observations)
+        """The forest's inputs this round; ``observations`` replace what agents observe and
+        ``message_text`` (inbox index -> words) what some delivered messages say."""
+        if message_text is None:
+            tokens = self.tokenizer.encode(economy, observations=observations)
+        elif not self.reads_text:
+            raise InvalidInputError(
+                "message_text: the token forest reads message tokens, not text; "
+                "text reaches only a forest that reads prompts (forest pretrained)"
+            )
+        else:
+            tokens = self.tokenizer.encode(
+                economy, observations=observations, replacements=message_text
+            )
         return {
             "input_ids": torch.from_numpy(tokens.input_ids),
             "attention_mask": torch.from_numpy(tokens.attention_mask),
@@ -111,6 +136,7 @@ class ForestPolicy:
         observations: np.ndarray | None = None,
         sybils: tuple[torch.Tensor, torch.Tensor] | None = None,
         robust_aggregation: RobustAggregation | None = None,
+        message_text: Mapping[int, str] | None = None,
     ) -> PolicyStep:
         """Decide this round for every agent of ``economy``; remembers the summaries.
 
@@ -119,13 +145,14 @@ class ForestPolicy:
         messages before the router sees them: the intervention point of message attacks, which
         must get past the router like any sender. ``sybils`` (summaries (s, d), tree ids (s,))
         are fake agents that join the forest's aggregation this round. ``robust_aggregation``
-        pools the forest's tree slots robustly (a defense).
+        pools the forest's tree slots robustly (a defense). ``message_text`` (inbox index ->
+        words) is what some delivered messages say, for a forest that reads text.
         """
         extras = (
             {} if sybils is None else {"sybil_summaries": sybils[0], "sybil_tree_ids": sybils[1]}
         )
         output = self.model(
-            **self.model_inputs(economy, observations),
+            **self.model_inputs(economy, observations, message_text),
             aggregation_weights=aggregation_weights,
             summary_delta=summary_delta,
             robust_aggregation=robust_aggregation,

@@ -117,6 +117,7 @@ def play_round(
     if attack is not None:
         hooks = {
             "observations": attack.observations(view, economy.observe()),
+            "message_text": attack.message_text(view) if policy.reads_text else None,
             "summary_delta": attack.summary_delta(view, hidden),
             "sybils": attack.sybils(view, hidden),
         }

@@ -1,0 +1,90 @@
+"""Attack transfer: an attack optimised against one forest (the surrogate), played on another.
+
+A white-box attacker who cannot read the deployed forest's weights can still optimise against a
+forest it has (here: the token forest against the pretrained one and back). The wrapper hands
+the inner attack a view whose policy is the surrogate: every gradient, every exact score and
+every search runs on the surrogate, and what comes out (perturbed observations, latent deltas,
+crafted messages, words) is played on the deployed forest. The surrogate plays every round on
+the side, on the same state, so its memory follows the episode as the deployed forest's does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from attacks import Attack, AttackView, RoundOutcome
+from forest.economy import Economy, Messages
+from forest.errors import ConfigError
+from forest.policy import ForestPolicy
+
+
+class TransferredAttack(Attack):
+    """``inner`` optimised on ``surrogate`` (a fresh policy per episode), acting on the forest
+    the harness deploys."""
+
+    def __init__(self, inner: Attack, surrogate: ForestPolicy) -> None:
+        # No Attack.__init__: the inner attack already checked its own threat model.
+        self.inner = inner
+        self.params = inner.params
+        self.threat = inner.threat
+        self.name = f"{inner.name} (transferred)"
+        self.description = inner.description
+        self.surface = inner.surface
+        self.knowledge = inner.knowledge
+        self.surrogate = ForestPolicy(surrogate.model, surrogate.tokenizer, surrogate.router)
+
+    def _view(self, view: AttackView) -> AttackView:
+        return replace(view, policy=self.surrogate)
+
+    @property
+    def first_round(self) -> int:
+        return self.inner.first_round
+
+    def check(self, economy: Economy, rounds: int) -> None:
+        self.inner.check(economy, rounds)
+
+    def observations(self, view: AttackView, observations: np.ndarray) -> np.ndarray | None:
+        return self.inner.observations(self._view(view), observations)
+
+    def message_text(self, view: AttackView) -> dict[int, str] | None:
+        return self.inner.message_text(self._view(view))
+
+    def _fits(self, width: int, hidden_size: int) -> None:
+        if width != hidden_size:
+            raise ConfigError(
+                f"transfer: {self.inner.name} writes {width}-wide summaries (the surrogate's), "
+                f"the deployed forest's are {hidden_size} wide"
+            )
+
+    def summary_delta(self, view: AttackView, hidden_size: int) -> torch.Tensor | None:
+        own = self.surrogate.model.config.hidden_size
+        delta = self.inner.summary_delta(self._view(view), own)
+        if delta is not None:
+            self._fits(own, hidden_size)
+        return delta
+
+    def sybils(
+        self, view: AttackView, hidden_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        own = self.surrogate.model.config.hidden_size
+        fakes = self.inner.sybils(self._view(view), own)
+        if fakes is not None:
+            self._fits(own, hidden_size)
+        return fakes
+
+    def messages(self, view: AttackView, messages: Messages) -> Messages:
+        return self.inner.messages(self._view(view), messages)
+
+    def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
+        # The deployed forest's output stays in the view: the attacker's own agents see it.
+        acted = self.inner.actions(replace(view, policy=self.surrogate), actions)
+        # The round's state is still the one the deployed forest decided on (the economy steps
+        # after this hook): the surrogate reads it too, and remembers its summaries.
+        self.surrogate.act(view.economy)
+        return acted
+
+    def succeeded(self, outcome: RoundOutcome) -> bool:
+        return self.inner.succeeded(outcome)
