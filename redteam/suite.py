@@ -58,7 +58,9 @@ from redteam.suite_sections import (
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
 NO_DEFENSE = "none"
-CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+CHECKPOINT_FILES = ("config.json", "model.safetensors")
+# A token forest keeps its tokenizer beside it; a pretrained forest names its language model.
+READER_FILES = ("tokenizer.json", "language_model.json")
 
 
 class SuiteError(InvalidInputError):
@@ -278,6 +280,8 @@ def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True)
     digest = ""
     if check_checkpoint:
         missing = [f for f in CHECKPOINT_FILES if not (checkpoint / f).is_file()]
+        if not any((checkpoint / f).is_file() for f in READER_FILES):
+            missing.append(READER_FILES[0])
         if missing:
             raise ConfigError(
                 f"suite.checkpoint: no trained forest at {str(checkpoint)!r} "

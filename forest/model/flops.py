@@ -32,25 +32,64 @@ class RoundFlops:
         return self.encoder + self.aggregation + self.heads
 
 
-def _layer_flops(config: ForestConfig, tokens: int, keys_per_query: int) -> int:
-    """One Llama decoder layer over ``tokens`` positions, each query seeing ``keys_per_query``."""
-    d, dh = config.hidden_size, config.head_dim
-    q_width, kv_width = config.num_attention_heads * dh, config.num_key_value_heads * dh
+def _llama_layer_flops(
+    d: int, heads: int, kv_heads: int, intermediate: int, tokens: int, keys_per_query: int
+) -> int:
+    """One Llama decoder layer of width ``d`` over ``tokens`` positions, each query seeing
+    ``keys_per_query`` keys."""
+    dh = d // heads
+    q_width, kv_width = heads * dh, kv_heads * dh
     projections = 2 * tokens * d * (2 * q_width + 2 * kv_width)  # q, o and k, v
-    mlp = 3 * 2 * tokens * d * config.intermediate_size  # gate, up, down
-    attention = 2 * 2 * config.num_attention_heads * tokens * keys_per_query * dh  # QK^T and PV
+    mlp = 3 * 2 * tokens * d * intermediate  # gate, up, down
+    attention = 2 * 2 * heads * tokens * keys_per_query * dh  # QK^T and PV
     return projections + mlp + attention
+
+
+def _layer_flops(config: ForestConfig, tokens: int, keys_per_query: int) -> int:
+    return _llama_layer_flops(
+        config.hidden_size,
+        config.num_attention_heads,
+        config.num_key_value_heads,
+        config.intermediate_size,
+        tokens,
+        keys_per_query,
+    )
+
+
+def prompt_flops(config: ForestConfig, n_agents: int, tokens: int | None = None) -> int:
+    """Step (a0) of the pretrained forest (0 for any other): the frozen LM over every agent's
+    prompt of ``tokens`` (``max_prompt_tokens`` by default). Causal attention still computes
+    every query against every key before masking, as torch counts it. Read by attribute: the
+    pretrained config lives in ``forest.pretrained``, which builds on this package."""
+    layers = getattr(config, "prompt_num_layers", 0)
+    if not layers:
+        return 0
+    length = config.max_prompt_tokens if tokens is None else tokens
+    per_layer = _llama_layer_flops(
+        config.prompt_hidden_size,
+        config.prompt_num_heads,
+        config.prompt_num_kv_heads,
+        config.prompt_intermediate_size,
+        length,
+        length,
+    )
+    return n_agents * (layers * per_layer + 2 * config.prompt_hidden_size * config.hidden_size)
 
 
 def encoder_flops(
     config: ForestConfig, n_agents: int, tokens: int | None = None, memory: bool = True
 ) -> int:
-    """Step (a) for ``n_agents`` with ``tokens`` inputs each (``max_agent_tokens`` by default)."""
-    length = (config.max_agent_tokens if tokens is None else tokens) + 2
+    """Step (a) for ``n_agents`` with ``tokens`` inputs each (``max_agent_tokens`` by default;
+    for the pretrained forest, ``tokens`` counts prompt tokens and the LM is included)."""
+    if getattr(config, "prompt_num_layers", 0):
+        own, lm = config.max_agent_tokens, prompt_flops(config, n_agents, tokens)
+    else:
+        own, lm = (config.max_agent_tokens if tokens is None else tokens), 0
+    length = own + 2
     per_agent = config.num_hidden_layers * _layer_flops(config, length, length)
     if memory:
         per_agent += 2 * config.hidden_size * config.hidden_size
-    return n_agents * per_agent
+    return n_agents * per_agent + lm
 
 
 def heads_flops(config: ForestConfig, n_agents: int) -> int:

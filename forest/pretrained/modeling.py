@@ -45,6 +45,11 @@ class PretrainedForestConfig(ForestConfig):
     prompt_hidden_size: int = 576
     prompt_vocab_size: int = 49152
     max_prompt_tokens: int = 96
+    # The LM's shape, for costing a round (forest.model.flops); SmolLM2-135M's by default.
+    prompt_num_layers: int = 30
+    prompt_intermediate_size: int = 1536
+    prompt_num_heads: int = 9
+    prompt_num_kv_heads: int = 3
     language_model_digest: str = ""
 
     def _validate_fields(self) -> None:
@@ -52,6 +57,10 @@ class PretrainedForestConfig(ForestConfig):
         require_int(self.prompt_hidden_size, "prompt_hidden_size", 1)
         require_int(self.prompt_vocab_size, "prompt_vocab_size", 2)
         require_int(self.max_prompt_tokens, "max_prompt_tokens", 1, 8192)
+        require_int(self.prompt_num_layers, "prompt_num_layers", 1)
+        require_int(self.prompt_intermediate_size, "prompt_intermediate_size", 1)
+        require_int(self.prompt_num_heads, "prompt_num_heads", 1)
+        require_int(self.prompt_num_kv_heads, "prompt_num_kv_heads", 1)
 
     @classmethod
     def on_top_of(
@@ -65,6 +74,10 @@ class PretrainedForestConfig(ForestConfig):
             "max_agent_tokens": 1,
             "prompt_hidden_size": lm.hidden_size,
             "prompt_vocab_size": lm.vocab_size,
+            "prompt_num_layers": lm.num_hidden_layers,
+            "prompt_intermediate_size": lm.intermediate_size,
+            "prompt_num_heads": lm.num_attention_heads,
+            "prompt_num_kv_heads": lm.num_key_value_heads or lm.num_attention_heads,
             # Agents per LM call: a chunk of 84-token prompts through 30 layers of width 576.
             "encoder_chunk_size": 32,
         }
@@ -80,11 +93,12 @@ class PretrainedForest(ForestModel):
     def __init__(self, config: PretrainedForestConfig, language_model: LlamaModel) -> None:
         super().__init__(config)
         lm = language_model.config
-        if (lm.hidden_size, lm.vocab_size) != (config.prompt_hidden_size, config.prompt_vocab_size):
+        expected = (config.prompt_hidden_size, config.prompt_vocab_size, config.prompt_num_layers)
+        if (lm.hidden_size, lm.vocab_size, lm.num_hidden_layers) != expected:
             raise InvalidInputError(
-                f"language model: the forest expects width {config.prompt_hidden_size} and "
-                f"vocabulary {config.prompt_vocab_size}, the LM has {lm.hidden_size} and "
-                f"{lm.vocab_size}"
+                f"language model: the forest expects width {expected[0]}, vocabulary "
+                f"{expected[1]} and {expected[2]} layers; the LM has {lm.hidden_size}, "
+                f"{lm.vocab_size} and {lm.num_hidden_layers}"
             )
         self.prompt_norm = LlamaRMSNorm(config.prompt_hidden_size, eps=config.rms_norm_eps)
         self.prompt_proj = nn.Linear(config.prompt_hidden_size, config.hidden_size, bias=False)

@@ -104,3 +104,23 @@ def test_a_forest_refuses_a_language_model_of_another_shape(pretrained_forest):
     )
     with pytest.raises(InvalidInputError, match="width 48"):
         PretrainedForest(config, pretrained_forest.language_model)
+
+
+def test_analytic_flops_of_a_pretrained_round_match_torch_flop_counter(tiny_lm_dir):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from forest.model.flops import forest_flops
+    from forest.pretrained.language_model import load_language_model
+    from forest.pretrained.prompts import PromptTokenizer
+
+    lm = load_language_model(tiny_lm_dir)
+    lm.set_attn_implementation("eager")  # the CPU flash kernel has no FLOP formula in torch
+    config = PretrainedForestConfig.on_top_of(lm, "tiny", attn_implementation="eager")
+    model = PretrainedForest(config, lm).eval()
+    _, inputs = round_inputs(PromptTokenizer.load(tiny_lm_dir))
+    tokens = inputs["input_ids"].shape[1]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(**inputs)
+    n_trees = int(inputs["tree_ids"].unique().numel())
+    expected = forest_flops(config, 30, n_trees=n_trees, tokens=tokens).total
+    assert counter.get_total_flops() == pytest.approx(expected, rel=0.05)
