@@ -17,6 +17,8 @@ from forest.evaluation import evaluate_forest, kept_share
 from forest.model import ForestConfig, dense_flops, forest_flops, meta_model, parameter_counts
 from forest.model.config import PRESETS
 from forest.model.robust_aggregation import METHODS, RobustAggregation
+from forest.pretrained.checkpoint import is_pretrained_checkpoint
+from forest.pretrained.modeling import PretrainedForestConfig
 from forest.training import checkpoints
 from forest.training.behaviour_cloning import train_forest
 from forest.training.config import TrainConfig
@@ -121,8 +123,11 @@ def info(args: argparse.Namespace, console: Console) -> int:
     target = args.target
     if target in PRESETS:
         config = ForestConfig.preset(target)
+    elif is_pretrained_checkpoint(Path(target)):
+        config = PretrainedForestConfig.from_json_file(str(Path(target) / "config.json"))
     else:
         config = ForestConfig.from_json_file(str(Path(target) / "config.json"))
+    # A pretrained forest's parameters here are the forest's own; its FLOPs include the LM.
     params = parameter_counts(meta_model(config))
     forest = forest_flops(config, args.agents, n_trees=max(1, args.agents // 50))
     dense = dense_flops(config, args.agents)
@@ -141,6 +146,15 @@ def info(args: argparse.Namespace, console: Console) -> int:
         "dense_flops_per_agent_round": dense.total / args.agents,
         "compressed_vs_dense_cost_cut": 1 - forest.total / dense.total,
     }
+    if isinstance(config, PretrainedForestConfig):
+        # No dense twin of the pretrained forest exists; its agents read LM prompts.
+        for key in ("dense_flops_per_agent_round", "compressed_vs_dense_cost_cut"):
+            del facts[key]
+        facts["tokens_per_agent"] = config.max_prompt_tokens
+        facts["language_model"] = (
+            f"{config.prompt_num_layers} layers x {config.prompt_hidden_size} wide, frozen "
+            "(not in the parameter count)"
+        )
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
