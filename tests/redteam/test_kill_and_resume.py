@@ -62,16 +62,22 @@ def test_a_sigkilled_sweep_resumes_without_recomputing_or_duplicating_cells(tmp_
     suite.write_text(SUITE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "OMP_NUM_THREADS": "1"}
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "redteam.cli", "run", str(suite), "--tracking-uri", uri,
-         "--out", str(tmp_path / "report")],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    # The store is created (and migrated) before the sweep starts: two processes creating one
+    # sqlite store at once race on its schema, and on a loaded machine one of them loses.
     client = MlflowClient(tracking_uri=uri)
+    client.search_experiments()
+    stderr = tmp_path / "sweep.stderr"
+    with stderr.open("w") as errors:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "redteam.cli", "run", str(suite), "--tracking-uri", uri,
+             "--out", str(tmp_path / "report")],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+            start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + 300
     while len(_finished_cells(client)) < 2:
-        assert sweep.poll() is None, "the sweep ended before it could be killed"
+        ended = sweep.poll() is not None
+        assert not ended, f"the sweep ended before it could be killed: {stderr.read_text()[-800:]}"
         assert time.monotonic() < deadline, "no cell finished in time"
         time.sleep(0.2)
     os.killpg(sweep.pid, signal.SIGKILL)
