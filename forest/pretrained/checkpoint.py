@@ -73,6 +73,11 @@ def load_pretrained_policy(
         if not isinstance(recorded, dict) or not isinstance(recorded.get("path"), str):
             raise InvalidInputError(f'{path / LANGUAGE_MODEL}: expected {{"path": "..."}}')
         language_model_dir = Path(recorded["path"])
+    if not Path(language_model_dir).is_dir():
+        raise InvalidInputError(
+            f"language model: no folder {language_model_dir}; make it with `make pretrained` "
+            f"(or `forest pretrained import --out {language_model_dir}`)"
+        )
     digest = language_model_digest(language_model_dir)
     if digest != config.language_model_digest:
         raise InvalidInputError(
