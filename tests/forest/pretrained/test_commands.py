@@ -1,0 +1,31 @@
+import json
+
+from forest.cli import main
+
+
+def test_pretrained_train_then_eval_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
+    out = tmp_path / "forest"
+    args = ["pretrained", "train", "--language-model", str(tiny_lm_dir), "--out", str(out)]
+    sizes = ["--preset", "tiny", "--agents", "20", "--rounds", "3", "--episodes", "1"]
+    assert main([*args, *sizes, "--epochs", "1"]) == 0
+    assert "trained the pretrained forest" in capsys.readouterr().out
+    assert main([*args, *sizes]) == 2  # a finished forest is not retrained without --force
+    capsys.readouterr()
+    eval_args = ["eval", str(out), "--economy", "pricing", "--agents", "20", "--rounds", "2"]
+    assert main([*eval_args, "--seeds", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.0 <= report["pricing"]["forest"]["task_completion"] <= 1.0
+
+
+def test_a_missing_language_model_is_a_one_line_error(tmp_path, capsys):
+    missing = tmp_path / "nothing"
+    code = main(["pretrained", "train", "--language-model", str(missing), "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(missing) in err
+
+
+def test_bad_training_sizes_are_one_line_errors(tiny_lm_dir, tmp_path, capsys):
+    args = ["pretrained", "train", "--language-model", str(tiny_lm_dir), "--out", str(tmp_path)]
+    assert main([*args, "--agents", "25"]) == 2
+    assert "n_agents" in capsys.readouterr().err
