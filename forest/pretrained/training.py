@@ -33,16 +33,23 @@ from forest.pretrained.prompts import MAX_PROMPT_TOKENS, PromptTokenizer
 from forest.training.behaviour_cloning import (
     TRAIN_SEED_BASE,
     cosine_learning_rate,
-    epoch_order,
     imitation_loss,
+    train_epoch,
 )
 from forest.training.checkpoints import TRAIN_LOG
-from forest.training.data import EpisodeRecord, collect_episode
+from forest.training.data import EpisodeRecord, RoundRecord, collect_episode
 from forest.training.plots import plot_loss_curve
 from forest.training.router_training import router_dataset, train_router
 from forest.validation import require_float, require_int
 
 STATES = "prompt_states.safetensors"
+
+
+@dataclasses.dataclass
+class PromptRound(RoundRecord):
+    """A gathered round with its agents' prompt states ``(n, H)`` from the frozen LM."""
+
+    prompt_states: torch.Tensor | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,31 +174,47 @@ def train_pretrained_forest(
 
     steps = train.epochs * total_rounds
     on_phase("training the forest on top", steps)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=train.learning_rate)
+    cached = [
+        EpisodeRecord(
+            episode.economy,
+            episode.seed,
+            [
+                PromptRound(**vars(r), prompt_states=h)
+                for r, h in zip(episode.rounds, per_round, strict=True)
+            ],
+        )
+        for episode, per_round in zip(episodes, states, strict=True)
+    ]
+
+    def loss(record: PromptRound, memory: torch.Tensor | None) -> tuple:
+        summaries = model.summarize(record.prompt_states, record.role_ids, memory)
+        context = model.aggregate(summaries, record.tree_ids)
+        actions, messages, _ = model.heads(summaries, context)
+        value, figures = imitation_loss(
+            config, actions, messages, record, train.message_weight, train.label_sigma
+        )
+        return value, summaries.detach(), figures
+
+    def record_step(figures: dict[str, Any]) -> None:
+        log.append({"step": len(log), **figures})
+        on_step()
+
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=train.learning_rate
+    )
     rng = np.random.default_rng([train.seed, 0])
     log: list[dict[str, Any]] = []
-    model.train()
     for _ in range(train.epochs):
-        memories: dict[int, torch.Tensor] = {}
-        for e, t in epoch_order(episodes, rng, interleave=True):
-            record = episodes[e].rounds[t]
-            memory = memories.pop(e) if t > 0 else None
-            summaries = model.summarize(states[e][t], record.role_ids, memory)
-            context = model.aggregate(summaries, record.tree_ids)
-            actions, messages, _ = model.heads(summaries, context)
-            loss, figures = imitation_loss(
-                config, actions, messages, record, train.message_weight, train.label_sigma
-            )
-            memories[e] = summaries.detach()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            for group in optimizer.param_groups:
-                group["lr"] = cosine_learning_rate(train.learning_rate, len(log), steps)
-            optimizer.step()
-            log.append({"step": len(log), "economy": episodes[e].economy, **figures})
-            on_step()
+        train_epoch(
+            model,
+            optimizer,
+            cached,
+            rng,
+            loss,
+            interleave=True,
+            on_step=record_step,
+            learning_rate=lambda: cosine_learning_rate(train.learning_rate, len(log), steps),
+        )
     model.eval()
 
     on_phase("router: counterfactual labels", 0)

@@ -128,26 +128,30 @@ def cosine_learning_rate(base: float, step: int, total: int) -> float:
     return 0.5 * base * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
+# (record, the episode's memory) -> (loss, the round's summaries, figures for the log)
+RoundLoss = Callable[[RoundRecord, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor, dict]]
+
+
 def train_epoch(
-    model: ForestModel,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     episodes: list[EpisodeRecord],
     rng: np.random.Generator,
-    train: TrainConfig,
+    loss: RoundLoss,
+    interleave: bool,
     on_step: Callable[[dict[str, float | str]], None],
     learning_rate: Callable[[], float] | None = None,
 ) -> None:
+    """One pass over every gathered round, each optimiser step on one round of one episode."""
     model.train()
     memories: dict[int, torch.Tensor] = {}
-    for e, t in epoch_order(episodes, rng, train.interleave_economies):
+    for e, t in epoch_order(episodes, rng, interleave):
         memory = memories.pop(e) if t > 0 else None
-        record = episodes[e].rounds[t]
-        loss, memories[e], figures = round_loss(
-            model, record, memory, train.message_weight, train.label_sigma
-        )
+        value, memories[e], figures = loss(episodes[e].rounds[t], memory)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        value.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         if learning_rate is not None:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate()
@@ -228,8 +232,13 @@ def train_forest(
             log.append({"step": len(log), "iteration": iteration, **figures})
             on_step(figures)
 
+        def loss(record: RoundRecord, memory: torch.Tensor | None) -> tuple:
+            return round_loss(model, record, memory, train.message_weight, train.label_sigma)
+
         for _ in range(train.epochs):
-            train_epoch(model, optimizer, episodes, rng, train, record, schedule)
+            train_epoch(
+                model, optimizer, episodes, rng, loss, train.interleave_economies, record, schedule
+            )
         if not math.isfinite(log[-1]["loss"]):
             raise TrainingError("training diverged: the loss is no longer finite")
         model.eval()
