@@ -24,7 +24,7 @@ from forest.pretrained.language_model import language_model_digest, load_languag
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
 from forest.pretrained.prompts import PromptTokenizer
 from forest.router import Router
-from forest.training.checkpoints import ROUTER_SETTINGS, ROUTER_WEIGHTS, load_router
+from forest.training.checkpoints import load_router, save_router
 
 WEIGHTS = "model.safetensors"
 LANGUAGE_MODEL = "language_model.json"
@@ -44,9 +44,7 @@ def save_pretrained_policy(
     save_file(weights, directory / WEIGHTS)
     (directory / LANGUAGE_MODEL).write_text(json.dumps({"path": str(language_model_dir)}))
     if router is not None:
-        save_file(router.state_dict(), directory / ROUTER_WEIGHTS)
-        settings = {"threshold": router.threshold, "keep_budget": router.keep_budget}
-        (directory / ROUTER_SETTINGS).write_text(json.dumps(settings))
+        save_router(directory, router)
 
 
 def load_pretrained_policy(

@@ -62,9 +62,13 @@ def save_policy(
     save_forest(model, directory)
     tokenizer.save(directory / TOKENIZER)
     if router is not None:
-        save_file(router.state_dict(), directory / ROUTER_WEIGHTS)
-        settings = {"threshold": router.threshold, "keep_budget": router.keep_budget}
-        (directory / ROUTER_SETTINGS).write_text(json.dumps(settings))
+        save_router(directory, router)
+
+
+def save_router(directory: Path, router: Router) -> None:
+    save_file(router.state_dict(), Path(directory) / ROUTER_WEIGHTS)
+    settings = {"threshold": router.threshold, "keep_budget": router.keep_budget}
+    (Path(directory) / ROUTER_SETTINGS).write_text(json.dumps(settings))
 
 
 def load_router(directory: Path) -> Router | None:
