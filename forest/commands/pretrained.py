@@ -33,6 +33,7 @@ def train(args: argparse.Namespace, console: Console) -> int:
         return 2
     config = PretrainedTrainConfig(
         forest_preset=args.preset,
+        prompt_layers=args.prompt_layers,
         n_agents=args.agents,
         rounds=args.rounds,
         episodes=args.episodes,
@@ -87,11 +88,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fit the forest on top of the frozen LM by behaviour cloning from the experts",
         description="Gather expert episodes of every economy, pass every agent's prompt through "
         "the frozen LM once (cached: a killed run resumes), then train the forest on top and "
-        "the router. About 0.2 s per prompt on one core.",
+        "the router. About 0.1 s per prompt on one core with the default 10 LM layers.",
     )
     tr.add_argument("--language-model", default=str(DEFAULT_DIR), help="(default: %(default)s)")
     tr.add_argument("--out", required=True, help="folder for the checkpoint")
     tr.add_argument("--preset", default=defaults.forest_preset, choices=("tiny", "small", "large"))
+    tr.add_argument(
+        "--prompt-layers",
+        type=int,
+        default=defaults.prompt_layers,
+        help="how many of the LM's first decoder layers to read (default: %(default)s)",
+    )
     tr.add_argument("--agents", type=int, default=defaults.n_agents, help="(default: %(default)s)")
     tr.add_argument("--rounds", type=int, default=defaults.rounds, help="(default: %(default)s)")
     tr.add_argument(

@@ -27,7 +27,15 @@ class AgentEncoder(nn.Module):
     """Tokens ``(n, T)``, roles and memories -> summaries ``(n, d)``, a chunk of agents at a time.
 
     Module names (``layers.{i}``, ``norm``) match ``LlamaModel`` so its weights map one to one.
+
+    With ``positions_skip_padding`` a position counts the real tokens before it, so the summary
+    sits right after an agent's last real token however long the longest agent's input is. The
+    pretrained forest needs it: its prompts are padded to the longest in the round, and
+    otherwise an agent's summary would move with its neighbours' prompt lengths. The token
+    forest's inputs always have the same length; it keeps plain positions, as it was trained.
     """
+
+    positions_skip_padding: bool = False
 
     def __init__(self, config: ForestConfig) -> None:
         super().__init__()
@@ -76,8 +84,11 @@ class AgentEncoder(nn.Module):
         bias = torch.zeros(keys.shape, dtype=x.dtype, device=x.device)
         bias = bias.masked_fill(~keys, torch.finfo(x.dtype).min)
         mask = bias[:, None, None, :].expand(c, 1, length, length)
-        position_ids = torch.arange(length, device=x.device).unsqueeze(0)
-        cos_sin = self.rotary_emb(x, position_ids)  # (1, L, head_dim) each, broadcast over agents
+        if self.positions_skip_padding:
+            position_ids = keys.long().cumsum(dim=1) - 1  # (c, L)
+        else:
+            position_ids = torch.arange(length, device=x.device).unsqueeze(0)  # (1, L)
+        cos_sin = self.rotary_emb(x, position_ids)  # (c or 1, L, head_dim) each
         for layer in self.layers:
             x = layer(x, attention_mask=mask, position_embeddings=cos_sin)
         return x

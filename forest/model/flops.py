@@ -73,23 +73,21 @@ def prompt_flops(config: ForestConfig, n_agents: int, tokens: int | None = None)
         length,
         length,
     )
-    return n_agents * (layers * per_layer + 2 * config.prompt_hidden_size * config.hidden_size)
+    projection = 2 * config.prompt_hidden_size * config.hidden_size * length
+    return n_agents * (layers * per_layer + projection)
 
 
 def encoder_flops(
     config: ForestConfig, n_agents: int, tokens: int | None = None, memory: bool = True
 ) -> int:
     """Step (a) for ``n_agents`` with ``tokens`` inputs each (``max_agent_tokens`` by default;
-    for the pretrained forest, ``tokens`` counts prompt tokens and the LM is included)."""
-    if getattr(config, "prompt_num_layers", 0):
-        own, lm = config.max_agent_tokens, prompt_flops(config, n_agents, tokens)
-    else:
-        own, lm = (config.max_agent_tokens if tokens is None else tokens), 0
-    length = own + 2
+    for the pretrained forest, ``tokens`` counts prompt tokens, each one a position of the
+    forest's encoder too, and the LM is included)."""
+    length = (config.max_agent_tokens if tokens is None else tokens) + 2
     per_agent = config.num_hidden_layers * _layer_flops(config, length, length)
     if memory:
         per_agent += 2 * config.hidden_size * config.hidden_size
-    return n_agents * per_agent + lm
+    return n_agents * per_agent + prompt_flops(config, n_agents, tokens)
 
 
 def heads_flops(config: ForestConfig, n_agents: int) -> int:

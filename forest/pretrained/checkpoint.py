@@ -82,7 +82,8 @@ def load_pretrained_policy(
             f"language model: {language_model_dir} has digest {digest}, the forest in {path} "
             f"was fitted on {config.language_model_digest}"
         )
-    model = PretrainedForest(config, load_language_model(language_model_dir))
+    language_model = load_language_model(language_model_dir, layers=config.prompt_num_layers)
+    model = PretrainedForest(config, language_model)
     expected = {name: tuple(t.shape) for name, t in model.forest_state_dict().items()}
     found = safe_files.tensor_shapes([path / WEIGHTS]) if (path / WEIGHTS).is_file() else {}
     if found != expected:

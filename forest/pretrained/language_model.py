@@ -73,10 +73,19 @@ def import_smollm2(out: Path, gguf: Path | None = None) -> Path:
     return out
 
 
-def load_language_model(directory: Path) -> LlamaModel:
-    """A saved ``LlamaModel`` (safetensors only), frozen and in eval mode."""
+def load_language_model(directory: Path, layers: int | None = None) -> LlamaModel:
+    """A saved ``LlamaModel`` (safetensors only), frozen and in eval mode; with ``layers``, only
+    its first ``layers`` decoder layers (then its final norm): the rest are dropped, never run."""
     path = safe_files.existing_dir(directory, "language model")
-    llama_config(path)  # refuses pickles and foreign configs with a one-line error
+    available = llama_config(path).get("num_hidden_layers")  # refuses pickles, foreign configs
+    if not isinstance(available, int) or available < 1:
+        raise InvalidInputError(f"{path / 'config.json'}: num_hidden_layers missing or invalid")
+    if layers is not None and not (
+        isinstance(layers, int) and not isinstance(layers, bool) and 1 <= layers <= available
+    ):
+        raise InvalidInputError(
+            f"language model: expected 1 to {available} layers to read, got {layers!r}"
+        )
     if not (path / WEIGHTS).is_file():
         raise InvalidInputError(
             f"language model: missing {path / WEIGHTS}; "
@@ -84,6 +93,10 @@ def load_language_model(directory: Path) -> LlamaModel:
         )
     with quiet_loading():
         model = LlamaModel.from_pretrained(path, use_safetensors=True, local_files_only=True)
+    if layers is not None:
+        # Loaded whole and cut here: loading fewer layers would report every dropped weight.
+        model.layers = model.layers[:layers]
+        model.config.num_hidden_layers = layers
     model.requires_grad_(False)
     return model.eval()
 

@@ -2,12 +2,15 @@
 
 Method (n agents, prompts of T LM tokens, LM width H, forest width d):
 
-(a0) ``prompt_states``: the frozen language model (SmolLM2's 30 Llama decoder layers, causal as
-     it was pretrained) reads every agent's prompt; the mean of its final states over the
-     prompt's real tokens is the agent's prompt state, ``(n, H)``. Agents go in chunks.
-(a1) ``summarize``: a learned projection takes the prompt state to one input position of the
+(a0) ``prompt_states``: the first L decoder layers of the frozen language model (SmolLM2's, causal
+     as it was pretrained) read every agent's prompt and give one state per prompt token,
+     ``(n, T, H)``. Why per token and why not all 30 layers: a linear probe of the
+     observations (``experiments/prompt_probe.py``) reads each number back from the state at its
+     last digit (R^2 0.95-0.98 at layer 10) but not from the mean over the prompt (negative R^2),
+     and layer 10 reads them as well as layer 30 at a third of the cost.
+(a1) ``summarize``: a learned projection takes every prompt state to an input position of the
      forest's own agent encoder, which reads ``[memory] prompt [summary]`` exactly as in
-     ``ForestModel`` and gives the summary token ``(n, d)``.
+     ``ForestModel`` (padding masked) and gives the summary token ``(n, d)``.
 (b), (c): the forest's hierarchical slot aggregation and heads, unchanged.
 
 Everything after (a0) is ``ForestModel``'s, so every latent, aggregation, population and
@@ -36,16 +39,17 @@ from forest.validation import require_int
 class PretrainedForestConfig(ForestConfig):
     """A ``ForestConfig`` for the forest on top, plus the shape of the language model under it.
 
-    ``max_agent_tokens`` is 1: the forest's encoder reads one position per agent, its prompt
-    state. ``language_model_digest`` names the LM weights the forest was fitted on.
+    ``max_agent_tokens`` equals ``max_prompt_tokens``: the forest's encoder reads one position
+    per prompt token. ``prompt_num_layers`` counts the LM layers read (the first ones), and
+    ``language_model_digest`` names the LM weights the forest was fitted on.
     """
 
     model_type = "thousand-token-forest-pretrained"
 
     prompt_hidden_size: int = 576
     prompt_vocab_size: int = 49152
-    max_prompt_tokens: int = 96
-    # The LM's shape, for costing a round (forest.model.flops); SmolLM2-135M's by default.
+    max_prompt_tokens: int = 128
+    # The LM's shape as read, for costing a round (forest.model.flops); SmolLM2-135M's widths.
     prompt_num_layers: int = 30
     prompt_intermediate_size: int = 1536
     prompt_num_heads: int = 9
@@ -57,6 +61,11 @@ class PretrainedForestConfig(ForestConfig):
         require_int(self.prompt_hidden_size, "prompt_hidden_size", 1)
         require_int(self.prompt_vocab_size, "prompt_vocab_size", 2)
         require_int(self.max_prompt_tokens, "max_prompt_tokens", 1, 8192)
+        if self.max_agent_tokens != self.max_prompt_tokens:
+            raise InvalidInputError(
+                f"max_agent_tokens: expected max_prompt_tokens ({self.max_prompt_tokens}), "
+                f"got {self.max_agent_tokens}: the forest reads one position per prompt token"
+            )
         require_int(self.prompt_num_layers, "prompt_num_layers", 1)
         require_int(self.prompt_intermediate_size, "prompt_intermediate_size", 1)
         require_int(self.prompt_num_heads, "prompt_num_heads", 1)
@@ -66,19 +75,22 @@ class PretrainedForestConfig(ForestConfig):
     def on_top_of(
         cls, language_model: LlamaModel, preset: str = "small", **overrides: Any
     ) -> PretrainedForestConfig:
-        """The ``preset`` forest shape over ``language_model``'s width and vocabulary."""
+        """The ``preset`` forest shape over ``language_model``'s width, vocabulary and layers
+        (load it with ``load_language_model(dir, layers=L)`` to read its first L layers)."""
         lm = language_model.config
+        max_prompt_tokens = overrides.pop("max_prompt_tokens", cls.max_prompt_tokens)
         fields = {
             **PRESETS[preset],
             "vocab_size": 2,  # the forest's own token table is unused: its input is the LM's
-            "max_agent_tokens": 1,
+            "max_prompt_tokens": max_prompt_tokens,
+            "max_agent_tokens": max_prompt_tokens,
             "prompt_hidden_size": lm.hidden_size,
             "prompt_vocab_size": lm.vocab_size,
             "prompt_num_layers": lm.num_hidden_layers,
             "prompt_intermediate_size": lm.intermediate_size,
             "prompt_num_heads": lm.num_attention_heads,
             "prompt_num_kv_heads": lm.num_key_value_heads or lm.num_attention_heads,
-            # Agents per LM call: a chunk of 84-token prompts through 30 layers of width 576.
+            # Agents per LM call: a chunk of ~80-token prompts through layers of width 576.
             "encoder_chunk_size": 32,
         }
         return cls(**{**fields, **overrides})
@@ -100,6 +112,7 @@ class PretrainedForest(ForestModel):
                 f"{expected[1]} and {expected[2]} layers; the LM has {lm.hidden_size}, "
                 f"{lm.vocab_size} and {lm.num_hidden_layers}"
             )
+        self.encoder.positions_skip_padding = True
         self.prompt_norm = LlamaRMSNorm(config.prompt_hidden_size, eps=config.rms_norm_eps)
         self.prompt_proj = nn.Linear(config.prompt_hidden_size, config.hidden_size, bias=False)
         nn.init.normal_(self.prompt_proj.weight, std=config.initializer_range)
@@ -128,7 +141,8 @@ class PretrainedForest(ForestModel):
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(a0) Mean final LM state over each prompt's real tokens, ``(n, H)``."""
+        """(a0) The LM's states for every prompt token, ``(n, T, H)`` (padding positions hold
+        states too; ``summarize`` masks them)."""
         cfg = self.config
         if (input_ids is None) == (inputs_embeds is None):
             raise InvalidInputError("input_ids/inputs_embeds: expected exactly one of them")
@@ -152,32 +166,34 @@ class PretrainedForest(ForestModel):
         )
         if not bool(mask.any(dim=1).all()):
             raise InvalidInputError("attention_mask: every agent needs at least one real token")
-        pooled = []
+        states = []
         for start in range(0, n, cfg.encoder_chunk_size):
             part = slice(start, start + cfg.encoder_chunk_size)
-            chunk_mask = mask[part]
-            states = self.language_model(
-                input_ids=None if input_ids is None else input_ids[part],
-                inputs_embeds=None if inputs_embeds is None else inputs_embeds[part],
-                attention_mask=chunk_mask.long(),
-            ).last_hidden_state  # (c, T, H)
-            weights = chunk_mask.to(states.dtype).unsqueeze(-1)
-            pooled.append((states * weights).sum(dim=1) / weights.sum(dim=1))
-        return torch.cat(pooled)
+            states.append(
+                self.language_model(
+                    input_ids=None if input_ids is None else input_ids[part],
+                    inputs_embeds=None if inputs_embeds is None else inputs_embeds[part],
+                    attention_mask=mask[part].long(),
+                    use_cache=False,
+                ).last_hidden_state  # (c, T, H)
+            )
+        return torch.cat(states)
 
     def summarize(
         self,
         prompt_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
         role_ids: torch.Tensor | None,
         memory: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(a1) Summary tokens ``(n, d)`` from prompt states ``(n, H)``."""
-        n = prompt_states.shape[0] if isinstance(prompt_states, torch.Tensor) else 0
+        """(a1) Summary tokens ``(n, d)`` from prompt states ``(n, T, H)``."""
+        first = prompt_states if isinstance(prompt_states, torch.Tensor) else torch.empty(0)
+        n, t = (int(first.shape[0]), int(first.shape[1])) if first.dim() == 3 else (0, 0)
         states = check.finite_floats(
-            prompt_states, "prompt_states", (n, self.config.prompt_hidden_size)
+            prompt_states, "prompt_states", (n, t, self.config.prompt_hidden_size)
         )
-        position = self.prompt_proj(self.prompt_norm(states)).unsqueeze(1)  # (n, 1, d)
-        a = check.agent_inputs(self.config, None, position, None, role_ids, memory)
+        positions = self.prompt_proj(self.prompt_norm(states))  # (n, T, d)
+        a = check.agent_inputs(self.config, None, positions, attention_mask, role_ids, memory)
         return self.encoder(None, a.inputs_embeds, a.token_mask, a.role_ids, a.memory)
 
     def encode(
@@ -191,4 +207,4 @@ class PretrainedForest(ForestModel):
         """(a) Summary tokens ``(n, d)`` from prompt token ids ``(n, T)`` or LM token
         embeddings ``inputs_embeds (n, T, H)``."""
         states = self.prompt_states(input_ids, attention_mask, inputs_embeds)
-        return self.summarize(states, role_ids, memory)
+        return self.summarize(states, attention_mask, role_ids, memory)

@@ -25,7 +25,8 @@ from forest.economy.messages import DIGIT_BASE, FIRST_DIGIT, KIND_NAMES
 from forest.errors import InvalidInputError
 from forest.tokenizer import MESSAGE_SLOTS, AgentTokens
 
-MAX_PROMPT_TOKENS = 96
+# Supply-chain prompts with three messages run to 112 SmolLM2 tokens; longer ones are cut.
+MAX_PROMPT_TOKENS = 128
 
 
 def render_value(x: float) -> str:

@@ -1,10 +1,10 @@
 """Fitting the pretrained forest to the economies: behaviour cloning with the LM frozen.
 
 The language model is frozen and the forest's memory enters after it, so an agent's prompt
-state depends on its prompt alone: every gathered round goes through the LM once, and training
-reads the cached states (``training/prompt_states.safetensors``; a killed run keeps what it had
-computed). The expensive part on a CPU is that one LM pass, about 0.2 s per 84-token prompt on
-one core; the forest on top then trains in seconds per epoch.
+states depend on its prompt alone: every gathered round goes through the LM once, and training
+reads the cached states (``training/prompt_states.safetensors``, half precision: about 90 KB a
+prompt; a killed run keeps what it had computed). The expensive part on a CPU is that one LM
+pass; the forest on top then trains in tens of seconds per epoch.
 
 One DAgger iteration only (the experts' own trajectories): a learner rollout would pass every
 state through the LM twice more. The forest on top trains with the same loss, interleaved
@@ -47,7 +47,7 @@ STATES = "prompt_states.safetensors"
 
 @dataclasses.dataclass
 class PromptRound(RoundRecord):
-    """A gathered round with its agents' prompt states ``(n, H)`` from the frozen LM."""
+    """A gathered round with its agents' prompt states ``(n, T, H)`` from the frozen LM."""
 
     prompt_states: torch.Tensor | None = None
 
@@ -58,8 +58,10 @@ class PretrainedTrainConfig:
     the forest on top (``small`` matches the shipped trained-from-scratch forest)."""
 
     forest_preset: str = "small"
-    # 60 agents x 20 rounds x 2 episodes x 3 economies = 7,200 prompts through the LM: about
-    # 25 minutes on one core.
+    # The LM layers read: the first 10 of SmolLM2's 30 carry the prompt's numbers as well as all
+    # 30 (experiments/prompt_probe.py) at a third of the cost.
+    prompt_layers: int = 10
+    # 60 agents x 20 rounds x 2 episodes x 3 economies = 7,200 prompts through the LM.
     n_agents: int = 60
     rounds: int = 20
     episodes: int = 2
@@ -79,6 +81,7 @@ class PretrainedTrainConfig:
             raise ConfigError(
                 f"forest_preset: expected tiny, small or large, got {self.forest_preset!r}"
             )
+        require_int(self.prompt_layers, "prompt_layers", 1, 1000)
         require_int(self.n_agents, "n_agents", 20, 100_000)
         if self.n_agents % 10:
             raise ConfigError(f"n_agents: expected a multiple of 10, got {self.n_agents}")
@@ -119,7 +122,8 @@ def cached_prompt_states(
     cache: Path,
     on_round: Callable[[], None],
 ) -> list[list[torch.Tensor]]:
-    """Every round's prompt states ``(n, H)``, from ``cache`` where a killed run left them."""
+    """Every round's prompt states ``(n, T, H)`` in half precision, from ``cache`` where a killed
+    run left them."""
     done = load_file(cache) if cache.is_file() else {}
     states = []
     for e, episode in enumerate(episodes):
@@ -127,7 +131,8 @@ def cached_prompt_states(
         for t, record in enumerate(episode.rounds):
             key = f"{e}.{t}"
             if key not in done:
-                done[key] = model.prompt_states(record.input_ids, record.attention_mask)
+                computed = model.prompt_states(record.input_ids, record.attention_mask)
+                done[key] = computed.half()
                 if t == len(episode.rounds) - 1:  # save once per episode: a full file per save
                     save_file(done, cache)
             per_round.append(done[key])
@@ -155,7 +160,7 @@ def train_pretrained_forest(
         )
     settings.write_text(json.dumps(train.to_dict()))
 
-    language_model = load_language_model(language_model_dir)
+    language_model = load_language_model(language_model_dir, layers=train.prompt_layers)
     tokenizer = PromptTokenizer.load(language_model_dir, train.max_prompt_tokens)
     config = PretrainedForestConfig.on_top_of(
         language_model,
@@ -187,7 +192,9 @@ def train_pretrained_forest(
     ]
 
     def loss(record: PromptRound, memory: torch.Tensor | None) -> tuple:
-        summaries = model.summarize(record.prompt_states, record.role_ids, memory)
+        summaries = model.summarize(
+            record.prompt_states.float(), record.attention_mask, record.role_ids, memory
+        )
         context = model.aggregate(summaries, record.tree_ids)
         actions, messages, _ = model.heads(summaries, context)
         value, figures = imitation_loss(

@@ -18,7 +18,8 @@ SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "pretrained"
 def test_the_shipped_pretrained_forest_sits_on_smollm2_and_holds_no_lm_weights():
     config = PretrainedForestConfig.from_json_file(str(SHIPPED / "config.json"))
     lm_shape = (config.prompt_hidden_size, config.prompt_num_layers, config.prompt_vocab_size)
-    assert lm_shape == (576, 30, 49152)
+    assert lm_shape == (576, 10, 49152)  # the first 10 of SmolLM2's 30 layers
+    assert config.max_agent_tokens == config.max_prompt_tokens == 128
     assert len(config.language_model_digest) == 16
     with safe_open(str(SHIPPED / "model.safetensors"), framework="pt") as weights:
         names = list(weights.keys())

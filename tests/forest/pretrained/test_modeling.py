@@ -8,6 +8,7 @@ from tiny_language_model import build_pretrained_forest
 from forest.economy import make_economy
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
+from forest.pretrained.language_model import load_language_model
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
 
 
@@ -23,14 +24,38 @@ def round_inputs(tokenizer, name="supply_chain", n_agents=30):
     }
 
 
-def test_padding_never_changes_a_prompt_state(pretrained_forest, prompt_tokenizer):
+def test_padding_never_changes_a_prompt_state_or_a_summary(pretrained_forest, prompt_tokenizer):
+    _, inputs = round_inputs(prompt_tokenizer)
+    ids, mask, roles = inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"]
+    lengths = mask.sum(dim=1)
+    assert int(lengths.min()) < ids.shape[1]  # some agents' prompts are padded
+    with torch.no_grad():
+        together = pretrained_forest.prompt_states(ids, mask)
+        summaries = pretrained_forest.encode(ids, mask, roles)
+        for agent in (0, 7, 29):
+            length = int(lengths[agent])
+            alone_ids = ids[agent : agent + 1, :length]
+            alone = pretrained_forest.prompt_states(alone_ids)
+            torch.testing.assert_close(alone[0], together[agent, :length], atol=1e-5, rtol=1e-5)
+            summary = pretrained_forest.encode(alone_ids, role_ids=roles[agent : agent + 1])
+            torch.testing.assert_close(summary[0], summaries[agent], atol=1e-5, rtol=1e-5)
+
+
+def test_reading_the_first_layers_is_the_full_lm_stopped_there(tiny_lm_dir, prompt_tokenizer):
+    full, first = load_language_model(tiny_lm_dir), load_language_model(tiny_lm_dir, layers=1)
+    assert len(first.layers) == 1 and first.config.num_hidden_layers == 1
     _, inputs = round_inputs(prompt_tokenizer)
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    together = pretrained_forest.prompt_states(ids, mask)
-    for agent in (0, 7, 29):
-        length = int(mask[agent].sum())
-        alone = pretrained_forest.prompt_states(ids[agent : agent + 1, :length])
-        torch.testing.assert_close(alone[0], together[agent], atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        hidden = full(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True)
+        read = first(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+    torch.testing.assert_close(read, full.norm(hidden.hidden_states[1]), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [0, 3, 1.5, True])
+def test_reading_more_layers_than_the_lm_has_is_refused(tiny_lm_dir, layers):
+    with pytest.raises(InvalidInputError, match="layers to read"):
+        load_language_model(tiny_lm_dir, layers=layers)
 
 
 @settings(max_examples=10)

@@ -33,4 +33,6 @@ def test_the_gguf_imports_as_smollm2_and_reads_agent_prompts(tmp_path):
     states = forest.prompt_states(
         torch.from_numpy(tokens.input_ids), torch.from_numpy(tokens.attention_mask)
     )
-    assert states.shape == (10, 576) and bool(torch.isfinite(states).all())
+    assert states.shape == (10, tokens.input_ids.shape[1], 576)
+    assert bool(torch.isfinite(states).all())
+    assert load_language_model(out, layers=10).config.num_hidden_layers == 10

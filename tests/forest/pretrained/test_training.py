@@ -8,7 +8,14 @@ from forest.errors import ConfigError
 from forest.pretrained.training import STATES, PretrainedTrainConfig, train_pretrained_forest
 from forest.training.checkpoints import is_finished, load_policy
 
-TINY = {"forest_preset": "tiny", "n_agents": 20, "rounds": 3, "episodes": 1, "epochs": 2}
+TINY = {
+    "forest_preset": "tiny",
+    "prompt_layers": 1,
+    "n_agents": 20,
+    "rounds": 3,
+    "episodes": 1,
+    "epochs": 2,
+}
 TINY_ROUTER = {"router_agents": 20, "router_rounds": 2, "router_epochs": 5}
 
 
