@@ -1,6 +1,6 @@
 """Where in SmolLM2 do an agent's numbers live? A linear probe of its prompt's states.
 
-    python experiments/prompt_probe.py [--economy supply_chain] [--agents 60] [--rounds 4]
+    python experiments/prompt_probe.py [--economy supply_chain] [--agents 60] [--rounds 8]
         [--layers 5,10,20,30] [--language-model models/smollm2-135m] [--out results/probe]
 
 Renders expert rounds of an economy as the pretrained forest's prompts, runs SmolLM2 over them
@@ -9,7 +9,7 @@ R^2) reads the feature's value back from (a) the mean state over the whole promp
 state at the last token of that feature's value, at each of ``--layers``. This is what chose the
 pretrained forest's input: per-token states from the first 10 layers, not one mean of layer 30.
 Writes ``probe.json``, ``probe.md`` and ``probe.png``. Needs the imported LM (``make
-pretrained``); about three minutes for the default size on two cores.
+pretrained``); about five minutes for the default size on two cores.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--economy", default="supply_chain", choices=economy_names())
     parser.add_argument("--agents", type=int, default=60, help="(default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=4, help="(default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=8, help="(default: %(default)s)")
     parser.add_argument(
         "--layers",
         default="5,10,20,30",
