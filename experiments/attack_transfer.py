@@ -10,8 +10,8 @@ the direct one. Per cell: attack success rate (rounds from the start where the o
 blast radius (share of honest agents ever moved half an action unit or more from the clean
 twin) and the drop in honest task completion. Writes ``transfer.json`` and ``transfer.md``, the
 latter with what the prompt-injection receivers read and how they acted, round by round.
-The pretrained forest passes every prompt through SmolLM2 (about 0.2 s each on one core): the
-default size runs in about half an hour.
+The pretrained forest passes every prompt through 10 layers of SmolLM2 (about 0.07 s each on
+two cores): the exchange at the default size took 13 minutes beside other work.
 """
 
 from __future__ import annotations

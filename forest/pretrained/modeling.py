@@ -6,8 +6,9 @@ Method (n agents, prompts of T LM tokens, LM width H, forest width d):
      as it was pretrained) read every agent's prompt and give one state per prompt token,
      ``(n, T, H)``. Why per token and why not all 30 layers: a linear probe of the
      observations (``experiments/prompt_probe.py``) reads each number back from the state at its
-     last digit (R^2 0.95-0.98 at layer 10) but not from the mean over the prompt (negative R^2),
-     and layer 10 reads them as well as layer 30 at a third of the cost.
+     last digit (R^2 0.91-1.00 at layer 10, save two features that are mostly zero) but not from
+     the mean over the prompt (mostly negative R^2), and layer 10 reads them as well as layer 30
+     at a third of the cost.
 (a1) ``summarize``: a learned projection takes every prompt state to an input position of the
      forest's own agent encoder, which reads ``[memory] prompt [summary]`` exactly as in
      ``ForestModel`` (padding masked) and gives the summary token ``(n, d)``.

@@ -6,7 +6,8 @@ from forest.cli import main
 def test_pretrained_train_then_eval_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
     out = tmp_path / "forest"
     args = ["pretrained", "train", "--language-model", str(tiny_lm_dir), "--out", str(out)]
-    sizes = "--preset tiny --prompt-layers 1 --agents 20 --rounds 3 --episodes 1".split()
+    sizes = ["--preset", "tiny", "--prompt-layers", "1", "--agents", "20", "--rounds", "3"]
+    sizes += ["--episodes", "1"]
     assert main([*args, *sizes, "--epochs", "1"]) == 0
     assert "trained the pretrained forest" in capsys.readouterr().out
     assert main([*args, *sizes]) == 2  # a finished forest is not retrained without --force
