@@ -34,6 +34,7 @@ from forest.errors import InvalidInputError
 from forest.model import inputs as check
 from forest.model.config import PRESETS, ForestConfig
 from forest.model.modeling_forest import ForestModel
+from forest.pretrained.prompts import MAX_PROMPT_TOKENS
 from forest.validation import require_int
 
 
@@ -49,7 +50,7 @@ class PretrainedForestConfig(ForestConfig):
 
     prompt_hidden_size: int = 576
     prompt_vocab_size: int = 49152
-    max_prompt_tokens: int = 128
+    max_prompt_tokens: int = MAX_PROMPT_TOKENS
     # The LM's shape as read, for costing a round (forest.model.flops); SmolLM2-135M's widths.
     prompt_num_layers: int = 30
     prompt_intermediate_size: int = 1536

@@ -2,7 +2,7 @@
 
 The language model is frozen and the forest's memory enters after it, so an agent's prompt
 states depend on its prompt alone: every gathered round goes through the LM once, and training
-reads the cached states (``training/prompt_states.safetensors``, half precision: about 90 KB a
+reads the cached states (``training/prompt_states.safetensors``, half precision: about 100 KB a
 prompt; a killed run keeps what it had computed). The expensive part on a CPU is that one LM
 pass; the forest on top then trains in tens of seconds per epoch.
 

@@ -42,10 +42,18 @@ def test_the_probe_writes_a_table_for_every_varying_feature(tiny_lm, tmp_path):
     assert prompt_probe.main([*args, "--rounds", "2", "--out", str(out)]) == 0
     result = json.loads((out / "probe.json").read_text())
     assert result["prompts"] == 40 and result["layers"] == [1, 2]
-    assert result["rows"]
+    economy = make_economy("supply_chain", seed=0, n_agents=20)
+    observed = []
+    for _ in range(2):
+        observed.append(economy.observe())
+        economy.step(*economy.expert())
+    spread = np.ptp(np.concatenate(observed), axis=0)
+    names = economy_class("supply_chain").observation_names
+    varying = [name for name, width in zip(names, spread, strict=True) if width > 0]
+    assert [row["feature"] for row in result["rows"]] == varying
     for row in result["rows"]:
-        for key in ("mean_1", "value_token_1", "mean_2", "value_token_2"):
-            assert row[key] <= 1.0
+        assert set(row) == {"feature", "mean_1", "value_token_1", "mean_2", "value_token_2"}
+        assert all(np.isfinite(row[key]) for key in row if key != "feature")
     assert (out / "probe.png").stat().st_size > 0
     assert (out / "probe.md").read_text().count("\n|") == len(result["rows"]) + 2
 
