@@ -53,6 +53,19 @@ def ordinal_targets(target: torch.Tensor, valid: torch.Tensor, sigma: float) -> 
     return weights / weights.sum(dim=1, keepdim=True)
 
 
+def message_imitation_loss(
+    config: ForestConfig, message_logits: torch.Tensor, record: RoundRecord
+) -> torch.Tensor:
+    """Cross-entropy of the message head against the expert's messages (zero if none)."""
+    allowed = message_token_mask(config.message_len, config.message_vocab)
+    message_logits = message_logits.masked_fill(~allowed, float("-inf"))
+    message_targets = record.message_target.reshape(-1)
+    if not bool((message_targets != IGNORE).any()):
+        return message_logits.new_zeros(())
+    flat_logits = message_logits.reshape(-1, config.message_vocab)
+    return F.cross_entropy(flat_logits, message_targets, ignore_index=IGNORE)
+
+
 def imitation_loss(
     config: ForestConfig,
     action_logits: torch.Tensor,
@@ -68,15 +81,7 @@ def imitation_loss(
     log_probs = F.log_softmax(action_logits, dim=1).masked_fill(~valid, 0.0)
     targets = ordinal_targets(record.action_target, valid, label_sigma)
     action_loss = -(targets * log_probs).sum(dim=1).mean()
-    allowed = message_token_mask(config.message_len, config.message_vocab)
-    message_logits = message_logits.masked_fill(~allowed, float("-inf"))
-    message_targets = record.message_target.reshape(-1)
-    flat_logits = message_logits.reshape(-1, config.message_vocab)
-    message_loss = (
-        F.cross_entropy(flat_logits, message_targets, ignore_index=IGNORE)
-        if bool((message_targets != IGNORE).any())
-        else action_loss.new_zeros(())
-    )
+    message_loss = message_imitation_loss(config, message_logits, record)
     loss = action_loss + message_weight * message_loss
     accuracy = (action_logits.argmax(dim=1) == record.action_target).float().mean()
     figures = {

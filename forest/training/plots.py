@@ -59,3 +59,25 @@ def plot_loss_curve(
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_finetune_curve(log: list[dict], path: Path, economy: str) -> None:
+    """Task completion of each fine-tuning episode (actions sampled), and the policy loss."""
+    iterations = [row["iteration"] + 1 for row in log]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharex=True)
+    axes[0].plot(iterations, [row["task_completion"] for row in log], marker=".")
+    axes[0].set_ylabel("task completion of the episode played")
+    axes[0].set_title(f"{economy}, actions sampled")
+    axes[1].plot(iterations, [row["clipped_share"] for row in log], marker=".", label="clipped")
+    axes[1].plot(iterations, [row["message_loss"] for row in log], marker=".", label="message")
+    if "anchor_action_loss" in log[0]:
+        anchor = [row["anchor_action_loss"] for row in log]
+        axes[1].plot(iterations, anchor, marker=".", label="other economies' action loss")
+    axes[1].set_title("share of samples clipped, imitation losses")
+    axes[1].legend()
+    for ax in axes:
+        ax.set_xlabel("fine-tuning iteration")
+    fig.suptitle("forest task-reward fine-tuning (PPO-clipped policy gradient)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
