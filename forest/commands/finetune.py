@@ -18,7 +18,7 @@ from forest.training.task_reward_config import TaskRewardConfig
 def finetune(args: argparse.Namespace, console: Console) -> int:
     overrides = {
         field: getattr(args, field)
-        for field in ("economy", "iterations", "seed", "threads")
+        for field in ("economy", "iterations", "learning_rate", "seed", "threads")
         if getattr(args, field) is not None
     }
     config = TaskRewardConfig.preset(args.preset, **overrides)
@@ -80,6 +80,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--iterations", type=int, default=None, help=f"(default: {defaults.iterations})"
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help=f"AdamW's rate (default: {defaults.learning_rate})",
     )
     parser.add_argument("--seed", type=int, default=None, help=f"(default: {defaults.seed})")
     parser.add_argument(

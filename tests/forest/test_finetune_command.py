@@ -39,6 +39,12 @@ def test_finetune_names_the_allowed_economies(tiny_source, tmp_path, capsys):
     assert "invalid choice: 'casino'" in capsys.readouterr().err
 
 
+def test_finetune_with_a_bad_learning_rate_names_the_field(tiny_source, tmp_path, capsys):
+    args = ["finetune", str(tiny_source), "--out", str(tmp_path / "o"), "--learning-rate", "-1"]
+    assert main(args) == 2
+    assert "learning_rate" in capsys.readouterr().err
+
+
 def test_finetune_with_a_bad_iteration_count_names_the_field(tiny_source, tmp_path, capsys):
     args = ["finetune", str(tiny_source), "--out", str(tmp_path / "o"), "--iterations", "0"]
     assert main(args) == 2
