@@ -8,9 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from forest.commands.common import progress_bar
+from forest.commands.common import prepare_output, progress_bar
 from forest.economy import economy_names
-from forest.training import checkpoints
 from forest.training.task_reward import FINETUNE_CURVE, finetune_forest
 from forest.training.task_reward_config import TaskRewardConfig
 
@@ -23,12 +22,8 @@ def finetune(args: argparse.Namespace, console: Console) -> int:
     }
     config = TaskRewardConfig.preset(args.preset, **overrides)
     out = Path(args.out)
-    if checkpoints.is_finished(out) and not args.force:
-        console.print(f"{out} already holds a finished forest; --force fine-tunes it again.")
+    if not prepare_output(out, args.force, console):
         return 2
-    if args.force and checkpoints.is_finished(out):
-        (out / checkpoints.TRAIN_LOG).unlink()
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with progress_bar(console) as progress:
         task = progress.add_task(f"fine-tuning on {config.economy}", total=config.iterations)

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from forest.commands.common import mean_sd, progress_bar
+from forest.commands.common import mean_sd, prepare_output, progress_bar
 from forest.economy import economy_class, economy_names
 from forest.economy.rollout import evaluate_expert, summarize
 from forest.evaluation import evaluate_forest, kept_share
@@ -33,12 +33,8 @@ def train(args: argparse.Namespace, console: Console) -> int:
             overrides[field] = getattr(args, field)
     config = TrainConfig.preset(args.preset, **overrides)
     out = Path(args.out)
-    if checkpoints.is_finished(out) and not args.force:
-        console.print(f"{out} already holds a finished forest; --force trains it again.")
+    if not prepare_output(out, args.force, console):
         return 2
-    if args.force and checkpoints.is_finished(out):
-        (out / checkpoints.TRAIN_LOG).unlink()
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with progress_bar(console) as progress:
         task = progress.add_task("starting", total=None)

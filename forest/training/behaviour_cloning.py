@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from forest.economy import economy_names
 from forest.errors import ForestError
 from forest.model.config import ForestConfig
-from forest.model.modeling_forest import ForestModel
+from forest.model.modeling_forest import ForestModel, ForestOutput
 from forest.policy import ForestPolicy, message_token_mask
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
 from forest.training import checkpoints
@@ -93,6 +93,19 @@ def imitation_loss(
     return loss, figures
 
 
+def forward_round(
+    model: ForestModel, record: RoundRecord, memory: torch.Tensor | None
+) -> ForestOutput:
+    """The forest on one recorded round, remembering ``memory`` (the round before's summaries)."""
+    return model(
+        input_ids=record.input_ids,
+        attention_mask=record.attention_mask,
+        role_ids=record.role_ids,
+        tree_ids=record.tree_ids,
+        memory=memory,
+    )
+
+
 def round_loss(
     model: ForestModel,
     record: RoundRecord,
@@ -101,13 +114,7 @@ def round_loss(
     label_sigma: float,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """Loss of one round; returns (loss, the round's summaries, figures for the log)."""
-    out = model(
-        input_ids=record.input_ids,
-        attention_mask=record.attention_mask,
-        role_ids=record.role_ids,
-        tree_ids=record.tree_ids,
-        memory=memory,
-    )
+    out = forward_round(model, record, memory)
     loss, figures = imitation_loss(
         model.config, out.action_logits, out.message_logits, record, message_weight, label_sigma
     )

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from forest.errors import ConfigError, UnknownNameError
+from forest.errors import ConfigError
+from forest.training.presets import NamedPresets
 from forest.validation import require_float, require_int
 
 MODEL_PRESETS = ("tiny", "small", "large")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(NamedPresets):
     """Behaviour cloning on every economy at once, then the router.
 
     Iteration 0 clones the experts' own trajectories; every later iteration rolls the current
@@ -108,18 +109,3 @@ class TrainConfig:
         require_int(self.router_epochs, "router_epochs", 1, 100_000)
         require_int(self.seed, "seed", 0)
         require_int(self.threads, "threads", 1, 256)
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> Self:
-        if name not in cls.presets:
-            raise UnknownNameError(
-                f"preset: unknown training preset {name!r}; allowed: {sorted(cls.presets)}"
-            )
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise ConfigError(f"TrainConfig: unknown field(s) {unknown}; allowed: {sorted(fields)}")
-        return cls(**{**cls.presets[name], **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)

@@ -33,8 +33,9 @@ from forest.training import checkpoints
 from forest.training.behaviour_cloning import (
     RoundLoss,
     TrainingError,
-    imitation_loss,
+    forward_round,
     message_imitation_loss,
+    round_loss,
 )
 from forest.training.data import EpisodeRecord, RoundRecord, collect_episode, expert_message_targets
 from forest.training.plots import plot_finetune_curve
@@ -232,23 +233,9 @@ def finetune_forest(
         steps: list[dict[str, float | str]] = []
 
         def loss(record: RoundRecord, memory: torch.Tensor | None) -> tuple:
-            out_ = model(
-                input_ids=record.input_ids,
-                attention_mask=record.attention_mask,
-                role_ids=record.role_ids,
-                tree_ids=record.tree_ids,
-                memory=memory,
-            )
             if not isinstance(record, RewardedRound):
-                value, figures = imitation_loss(
-                    model.config,
-                    out_.action_logits,
-                    out_.message_logits,
-                    record,
-                    config.message_weight,
-                    config.label_sigma,
-                )
-                return value, out_.summaries.detach(), figures
+                return round_loss(model, record, memory, config.message_weight, config.label_sigma)
+            out_ = forward_round(model, record, memory)
             policy_loss, figures = clipped_policy_loss(
                 out_.action_logits, record, config.temperature, config.clip
             )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from forest.economy import economy_names
-from forest.errors import ConfigError, UnknownNameError
+from forest.errors import ConfigError
+from forest.training.presets import NamedPresets
 from forest.validation import require_float, require_int
 
 REWARD_SCOPES = ("tree", "agent")
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskRewardConfig:
+class TaskRewardConfig(NamedPresets):
     """Policy-gradient fine-tuning of a cloned forest on one economy's own task flags.
 
     Behaviour cloning cannot take a forest above its teacher: in the supply chain the expert's
@@ -86,20 +87,3 @@ class TaskRewardConfig:
         require_float(self.label_sigma, "label_sigma", 0.0, 100.0)
         require_int(self.seed, "seed", 0)
         require_int(self.threads, "threads", 1, 256)
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> Self:
-        if name not in cls.presets:
-            raise UnknownNameError(
-                f"preset: unknown fine-tune preset {name!r}; allowed: {sorted(cls.presets)}"
-            )
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise ConfigError(
-                f"TaskRewardConfig: unknown field(s) {unknown}; allowed: {sorted(fields)}"
-            )
-        return cls(**{**cls.presets[name], **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
