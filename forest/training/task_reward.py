@@ -74,7 +74,7 @@ def tree_shared_flags(flags: np.ndarray, trees: np.ndarray) -> np.ndarray:
 
 def role_baselined_advantages(returns: np.ndarray, roles: np.ndarray) -> np.ndarray:
     """(rounds, n) each return less its round's mean over agents of the same role, divided by
-    the spread of all those differences (left as is when they are all zero)."""
+    the spread of all those differences (all zero when there is no spread beyond rounding)."""
     advantages = np.empty_like(returns)
     for role in np.unique(roles):
         members = roles == role
