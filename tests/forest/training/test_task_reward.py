@@ -82,7 +82,8 @@ def test_tree_shared_flags_give_every_member_its_trees_mean(flags, trees):
     for tree in np.unique(trees):
         members = trees == tree
         tree_mean = flags[:, members].mean(axis=1)
-        np.testing.assert_allclose(shared[:, members], tree_mean[:, None] + 0 * shared[:, members])
+        expected = np.broadcast_to(tree_mean[:, None], (flags.shape[0], members.sum()))
+        np.testing.assert_allclose(shared[:, members], expected)
 
 
 def test_a_supply_chain_trees_shared_flag_is_the_share_of_its_agents_without_backlog():
