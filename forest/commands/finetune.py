@@ -17,7 +17,7 @@ from forest.training.task_reward_config import TaskRewardConfig
 def finetune(args: argparse.Namespace, console: Console) -> int:
     overrides = {
         field: getattr(args, field)
-        for field in ("economy", "iterations", "learning_rate", "seed", "threads")
+        for field in ("economy", "iterations", "learning_rate", "discount", "seed", "threads")
         if getattr(args, field) is not None
     }
     config = TaskRewardConfig.preset(args.preset, **overrides)
@@ -81,6 +81,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help=f"AdamW's rate (default: {defaults.learning_rate})",
+    )
+    parser.add_argument(
+        "--discount",
+        type=float,
+        default=None,
+        help="weight per round of later task completion in an action's return; nearer 1 "
+        "credits orders whose effect arrives many rounds later, as in the supply chain's "
+        f"bullwhip (default: {defaults.discount})",
     )
     parser.add_argument("--seed", type=int, default=None, help=f"(default: {defaults.seed})")
     parser.add_argument(

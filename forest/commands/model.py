@@ -28,7 +28,7 @@ DEFAULT_CHECKPOINT = Path("checkpoints/small")
 
 def train(args: argparse.Namespace, console: Console) -> int:
     overrides = {"seed": args.seed}
-    for field in ("iterations", "threads"):
+    for field in ("iterations", "threads", "init_from"):
         if getattr(args, field) is not None:
             overrides[field] = getattr(args, field)
     config = TrainConfig.preset(args.preset, **overrides)
@@ -181,6 +181,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", required=True, help="folder for the checkpoint")
     tr.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
     tr.add_argument("--iterations", type=int, default=None, help="DAgger iterations")
+    tr.add_argument(
+        "--init",
+        dest="init_from",
+        default=None,
+        help="start from this trained checkpoint's weights (of the preset's shape) instead of "
+        "fresh ones; e.g. --preset large-tuned-expert --init checkpoints/large",
+    )
     tr.add_argument(
         "--threads",
         type=int,

@@ -351,13 +351,25 @@ class SupplyChain(Economy):
         return np.stack(columns, axis=1).astype(np.float32)
 
     def expert(self) -> tuple[np.ndarray, Messages]:
-        """Order up to forecast * (lead + 1) + safety stock; report demand; echo what came in."""
+        """Order up to forecast * (lead + 1) + safety stock; report demand; echo what came in.
+
+        With per-echelon parameters (``stock_correction`` b, ``trend_weight`` k), the order is
+        b * gap + (1 - b) * forecast + k * (demand seen - forecast), where gap is the distance
+        to the order-up-to level; b = 1, k = 0 is the plain policy, to the last bit.
+        """
         cfg = self.config
         forecast = self.demand_forecast()
         cover = forecast * (self.lead_time() + 1)
-        target = cover * (1.0 + cfg.safety_share)
-        order = np.clip(np.rint(target - self.inventory_position()), 0, cfg.max_order)
-        actions = order.astype(np.int64)
+        safety = (
+            cfg.safety_share
+            if cfg.echelon_safety_shares is None
+            else np.asarray(cfg.echelon_safety_shares)[self.echelon]
+        )
+        gap = cover * (1.0 + safety) - self.inventory_position()
+        correction = np.asarray(cfg.stock_correction)[self.echelon]
+        trend = np.asarray(cfg.trend_weight)[self.echelon] * (self.demand_seen - forecast)
+        order = correction * gap + (1.0 - correction) * forecast + trend
+        actions = np.clip(np.rint(order), 0, cfg.max_order).astype(np.int64)
 
         child, parent = self.message_recipients()
         report = np.where(self.echelon == RETAILER, self.demand_seen, forecast)[child]

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from forest.economy import economy_names
-from forest.errors import ForestError
-from forest.model.config import ForestConfig
+from forest.economy import EconomyConfig, economy_class, economy_names
+from forest.errors import ForestError, InvalidInputError
+from forest.model.config import PRESETS, ForestConfig
 from forest.model.modeling_forest import ForestModel, ForestOutput
 from forest.policy import ForestPolicy, message_token_mask
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
@@ -31,6 +31,7 @@ from forest.training.plots import plot_loss_curve
 from forest.training.router_training import router_dataset, train_router
 
 TRAIN_SEED_BASE = 10_000
+INIT_DIGEST = "init_digest"
 LOSS_CURVE = "loss_curve.png"  # training episodes never share a seed with evaluation (seeds 0..)
 
 
@@ -171,6 +172,12 @@ def train_epoch(
         on_step({"economy": episodes[e].economy, **figures})
 
 
+def expert_config(train: TrainConfig, name: str) -> EconomyConfig | None:
+    """The config whose expert labels economy ``name`` (None: the default's)."""
+    preset = train.expert_presets.get(name)
+    return None if preset is None else economy_class(name).config_class.preset(preset)
+
+
 def gather(
     train: TrainConfig,
     iteration: int,
@@ -193,6 +200,7 @@ def gather(
                     model.config.n_actions,
                     learner,
                     share,
+                    expert_config(train, name),
                 )
             )
     return episodes
@@ -201,6 +209,32 @@ def gather(
 def steps_per_iteration(train: TrainConfig, iteration: int) -> int:
     episodes = (iteration + 1) * train.episodes * len(economy_names())
     return episodes * train.rounds * train.epochs
+
+
+def initial_forest(train: TrainConfig) -> tuple[ForestModel, AgentTokenizer]:
+    """Fresh weights and tokenizer, or those of the trained token forest in ``init_from``."""
+    if train.init_from is None:
+        return ForestModel(forest_config(train)), AgentTokenizer.fit_on_experts()
+    policy = checkpoints.load_policy(Path(train.init_from), with_router=False)
+    if policy.reads_text:
+        raise InvalidInputError(
+            f"init_from: {train.init_from} is a pretrained forest; training starts from a "
+            "token forest"
+        )
+    wanted = forest_config(train)
+    for field in PRESETS[train.model_preset]:
+        have, want = getattr(policy.model.config, field), getattr(wanted, field)
+        if have != want:
+            raise InvalidInputError(
+                f"init_from: {train.init_from} is not a {train.model_preset} forest "
+                f"({field} {have}, expected {want})"
+            )
+    return policy.model, policy.tokenizer
+
+
+def init_digest(train: TrainConfig) -> str | None:
+    """What the run started from, so that a resume onto other starting weights is refused."""
+    return None if train.init_from is None else checkpoints.checkpoint_digest(Path(train.init_from))
 
 
 def train_forest(
@@ -220,9 +254,8 @@ def train_forest(
         model, tokenizer, optimizer, episodes, start, log = _resume(train, out)
     else:
         torch.manual_seed(train.seed)
-        model = ForestModel(forest_config(train))
+        model, tokenizer = initial_forest(train)
         optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
-        tokenizer = AgentTokenizer.fit_on_experts()
         episodes, start, log = [], 0, []
 
     total_steps = sum(steps_per_iteration(train, i) for i in range(train.iterations))
@@ -255,7 +288,12 @@ def train_forest(
             raise TrainingError("training diverged: the loss is no longer finite")
         model.eval()
         checkpoints.save_policy(out, model, tokenizer, router=None)
-        progress = {"iterations_done": iteration + 1, "train_config": train.to_dict(), "log": log}
+        progress = {
+            "iterations_done": iteration + 1,
+            "train_config": train.to_dict(),
+            INIT_DIGEST: init_digest(train),
+            "log": log,
+        }
         checkpoints.save_training_state(out, optimizer, episodes, progress)
 
     on_phase("router: counterfactual labels", 0)
@@ -274,10 +312,11 @@ def _resume(
     model = policy.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
     episodes, progress = checkpoints.load_training_state(out, optimizer)
-    if progress["train_config"] != train.to_dict():
+    same_start = progress.get(INIT_DIGEST) == init_digest(train)
+    if progress["train_config"] != train.to_dict() or not same_start:
         raise TrainingError(
-            f"resume: {out} holds an unfinished run with another training config; "
-            "train into a new --out folder"
+            f"resume: {out} holds an unfinished run with another training config or starting "
+            "checkpoint; train into a new --out folder"
         )
     return (
         model,

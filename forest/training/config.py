@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from forest.economy import economy_class, economy_names
 from forest.errors import ConfigError
 from forest.training.presets import NamedPresets
 from forest.validation import require_float, require_int
@@ -45,6 +46,13 @@ class TrainConfig(NamedPresets):
     # Anneal the learning rate to zero along a cosine over all steps of the run, so the weights
     # kept are not one noisy step's.
     cosine_decay: bool = False
+    # By economy, the named preset of its config whose expert labels its episodes (the rest use
+    # their default expert). A preset that changes only the expert leaves the game as it is.
+    expert_presets: dict[str, str] = dataclasses.field(default_factory=dict)
+    # A trained token-forest checkpoint (of ``model_preset``'s shape) to start from instead of
+    # fresh weights, tokenizer included: re-cloning a forest from another expert then takes a
+    # few iterations instead of a whole run.
+    init_from: str | None = None
     router_agents: int = 60
     router_rounds: int = 20
     router_epochs: int = 200
@@ -67,6 +75,18 @@ class TrainConfig(NamedPresets):
             "iterations": 5,
             "interleave_economies": True,
             "cosine_decay": True,
+        },
+        # Large re-cloned from the supply chain's tuned expert (``SupplyChainConfig`` preset
+        # ``tuned-expert``), starting from a cloned large: ``forest train --preset
+        # large-tuned-expert --init checkpoints/large``. Cloning the plain expert caps large at
+        # that expert's supply-chain completion, 0.93, under small's 0.98 (issue #4).
+        "large-tuned-expert": {
+            "model_preset": "large",
+            "learning_rate": 5e-4,
+            "iterations": 2,
+            "interleave_economies": True,
+            "cosine_decay": True,
+            "expert_presets": {"supply_chain": "tuned-expert"},
         },
         # A forest for tests: trains in seconds, acts badly.
         "tiny": {
@@ -104,8 +124,30 @@ class TrainConfig(NamedPresets):
         for name in ("interleave_economies", "cosine_decay"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+        self._validate_expert_presets()
+        if self.init_from is not None and not isinstance(self.init_from, str):
+            raise ConfigError(
+                f"init_from: expected a checkpoint folder or nothing, got {self.init_from!r}"
+            )
         require_int(self.router_agents, "router_agents", 20, 10_000)
         require_int(self.router_rounds, "router_rounds", 1, 1000)
         require_int(self.router_epochs, "router_epochs", 1, 100_000)
         require_int(self.seed, "seed", 0)
         require_int(self.threads, "threads", 1, 256)
+
+    def _validate_expert_presets(self) -> None:
+        if not isinstance(self.expert_presets, dict):
+            raise ConfigError(
+                f"expert_presets: expected a table of economy -> preset, got "
+                f"{self.expert_presets!r}"
+            )
+        for name, preset in self.expert_presets.items():
+            if name not in economy_names():
+                raise ConfigError(
+                    f"expert_presets: unknown economy {name!r}; allowed: {economy_names()}"
+                )
+            allowed = sorted(economy_class(name).config_class.presets)
+            if preset not in allowed:
+                raise ConfigError(
+                    f"expert_presets[{name}]: unknown preset {preset!r}; allowed: {allowed}"
+                )

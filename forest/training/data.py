@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from forest.actions import actions_to_classes, valid_classes
-from forest.economy import Economy, Messages, make_economy
+from forest.economy import Economy, EconomyConfig, Messages, make_economy
 from forest.economy.messages import ECHO, MESSAGE_LEN
 from forest.policy import ForestPolicy
 from forest.tokenizer import AgentTokenizer
@@ -54,14 +54,16 @@ def collect_episode(
     n_classes: int,
     learner: ForestPolicy | None = None,
     expert_share: float = 1.0,
+    config: EconomyConfig | None = None,
 ) -> EpisodeRecord:
     """Roll out one episode and label every state with the expert's action and message.
 
     Without a learner the expert acts (behaviour cloning). With one, each agent follows the
     expert with probability ``expert_share`` and the learner otherwise, and the round's messages
     come from the expert with that probability: the states visited are then the learner's own.
+    ``config`` (the economy's default if None) is the economy's, and so its expert's.
     """
-    economy = make_economy(name, seed, n_agents=n_agents)
+    economy = make_economy(name, seed, config=config, n_agents=n_agents)
     mixing = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     if learner is not None:
         learner.reset()

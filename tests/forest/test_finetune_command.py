@@ -49,3 +49,9 @@ def test_finetune_with_a_bad_iteration_count_names_the_field(tiny_source, tmp_pa
     args = ["finetune", str(tiny_source), "--out", str(tmp_path / "o"), "--iterations", "0"]
     assert main(args) == 2
     assert "iterations" in capsys.readouterr().err
+
+
+def test_finetune_with_a_discount_above_one_names_the_field(tiny_source, tmp_path, capsys):
+    args = ["finetune", str(tiny_source), "--out", str(tmp_path / "o"), "--discount", "1.5"]
+    assert main(args) == 2
+    assert "discount" in capsys.readouterr().err

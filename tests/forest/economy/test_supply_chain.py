@@ -160,6 +160,10 @@ def test_message_to_a_non_neighbour_is_rejected():
         ("holding_cost", -1.0),
         ("max_order", 5000),
         ("forecast_smoothing", 0.0),
+        ("echelon_safety_shares", (1.0, 1.0)),
+        ("stock_correction", (1.0, 1.5, 1.0)),
+        ("trend_weight", (0.0, -0.1, 0.0)),
+        ("trend_weight", [0.0, 0.0, 0.0, 0.0]),
     ],
 )
 def test_invalid_config_fields_are_named(field, value):
@@ -192,3 +196,43 @@ def test_a_policy_that_ignores_the_economy_fills_far_less_than_the_expert():
         fills.append(economy.episode_metrics()["fill_rate"])
     expert = summarize(evaluate_expert("supply_chain", seeds=2, rounds=50))["fill_rate"][0]
     assert np.mean(fills) < expert - 0.1
+
+
+def expert_trajectory(seed: int, rounds: int, **fields) -> tuple[np.ndarray, float, dict]:
+    """The expert's orders over ``rounds`` rounds, its task completion and episode metrics."""
+    economy = make_economy("supply_chain", seed, n_agents=120, **fields)
+    orders, flags = [], []
+    for _ in range(rounds):
+        actions, messages = economy.expert()
+        orders.append(actions)
+        flags.append(economy.step(actions, messages).task_completed.mean())
+    return np.stack(orders), float(np.mean(flags)), economy.episode_metrics()
+
+
+@given(seed=st.integers(0, 2**16), safety=st.floats(0.0, 3.0))
+def test_per_echelon_expert_with_one_safety_share_everywhere_is_the_plain_expert(seed, safety):
+    plain, _, _ = expert_trajectory(seed, 8, safety_share=safety)
+    per_echelon, _, _ = expert_trajectory(
+        seed,
+        8,
+        safety_share=9.0,  # overridden by the per-echelon shares
+        echelon_safety_shares=(safety, safety, safety),
+        stock_correction=(1.0, 1.0, 1.0),
+        trend_weight=(0.0, 0.0, 0.0),
+    )
+    np.testing.assert_array_equal(per_echelon, plain)
+
+
+def test_ordering_a_share_of_the_stock_gap_damps_the_upstream_bullwhip():
+    _, _, plain = expert_trajectory(0, 40)
+    _, _, damped = expert_trajectory(0, 40, stock_correction=(0.3, 0.3, 0.3))
+    assert damped["bullwhip_supplier"] < 0.5 * plain["bullwhip_supplier"]
+    assert damped["bullwhip_warehouse"] < 0.5 * plain["bullwhip_warehouse"]
+
+
+def test_the_tuned_expert_completes_more_tasks_than_the_plain_one_on_unseen_seeds():
+    preset = SupplyChainConfig.presets["tuned-expert"]
+    for seed in (1000, 1001):  # the tuning searched seeds 0-2
+        _, plain, _ = expert_trajectory(seed, 40)
+        _, tuned, _ = expert_trajectory(seed, 40, **preset)
+        assert tuned > plain + 0.03

@@ -1,5 +1,6 @@
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -7,7 +8,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from forest.actions import actions_to_classes
 from forest.economy import make_economy
+from forest.economy.supply_chain_config import SupplyChainConfig
+from forest.errors import InvalidInputError
 from forest.tokenizer import AgentTokenizer
 from forest.training import checkpoints
 from forest.training.behaviour_cloning import (
@@ -112,6 +116,10 @@ def test_dagger_episodes_label_states_with_expert_actions():
         ("learning_rate", 0.0),
         ("interleave_economies", "yes"),
         ("cosine_decay", 1),
+        ("expert_presets", {"casino": "default"}),
+        ("expert_presets", {"supply_chain": "no-such-preset"}),
+        ("expert_presets", [("supply_chain", "tuned-expert")]),
+        ("init_from", 3),
     ],
 )
 def test_bad_training_config_names_the_field(field, value):
@@ -176,3 +184,64 @@ def test_an_interleaved_annealed_tiny_run_trains_and_resumes_identically(tmp_pat
         train_forest(config, tmp_path / "killed", on_phase=kill)
     resumed, _ = train_forest(config, tmp_path / "killed")
     assert state_dicts_equal(resumed.model.state_dict(), policy.model.state_dict())
+
+
+def test_an_expert_preset_labels_its_economy_with_that_expert():
+    tokenizer = AgentTokenizer.fit_on_experts(n_agents=60, rounds=3, seeds=1)
+    config = SupplyChainConfig.preset("tuned-expert", n_agents=60)
+    episode = collect_episode("supply_chain", 3, 60, 6, tokenizer, 64, config=config)
+    tuned = make_economy("supply_chain", 3, config=config)
+    plain = make_economy("supply_chain", 3, n_agents=60)
+    differs = False
+    for record in episode.rounds:
+        tuned_actions, tuned_messages = tuned.expert()
+        expected = actions_to_classes(tuned, tuned_actions, 64)
+        np.testing.assert_array_equal(record.action_target.numpy(), expected)
+        plain_actions, plain_messages = plain.expert()
+        differs |= bool((actions_to_classes(plain, plain_actions, 64) != expected).any())
+        tuned.step(tuned_actions, tuned_messages)
+        plain.step(plain_actions, plain_messages)
+    assert differs
+
+
+def test_a_run_started_from_a_checkpoint_begins_at_its_weights(trained, tmp_path):
+    source, policy, _ = trained
+    barely = {"iterations": 1, "learning_rate": 1e-12}
+    started = train_forest(
+        TrainConfig.preset("tiny", init_from=str(source), **barely), tmp_path / "init"
+    )[0]
+    fresh = train_forest(TrainConfig.preset("tiny", **barely), tmp_path / "fresh")[0]
+    start_weights = policy.model.state_dict()
+    for name, tensor in started.model.state_dict().items():
+        torch.testing.assert_close(tensor, start_weights[name], atol=1e-6, rtol=0)
+    assert not all(
+        torch.allclose(tensor, start_weights[name], atol=1e-3)
+        for name, tensor in fresh.model.state_dict().items()
+    )
+
+
+def test_starting_from_a_checkpoint_of_another_shape_is_refused(trained, tmp_path):
+    source, _, _ = trained
+    config = TrainConfig.preset("large-tuned-expert", init_from=str(source))
+    with pytest.raises(InvalidInputError, match="not a large forest"):
+        train_forest(config, tmp_path)
+
+
+def test_resuming_onto_a_changed_starting_checkpoint_is_refused(trained, tmp_path):
+    source, _, _ = trained
+    start = tmp_path / "start"
+    shutil.copytree(source, start)
+    config = TrainConfig.preset("tiny", init_from=str(start))
+
+    def kill(phase: str, total: int) -> None:
+        if phase.startswith("iteration 2"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_forest(config, tmp_path / "run", on_phase=kill)
+    changed = checkpoints.load_policy(start).model
+    with torch.no_grad():
+        next(changed.parameters()).add_(0.01)
+    changed.save_pretrained(start)
+    with pytest.raises(TrainingError, match="starting checkpoint"):
+        train_forest(config, tmp_path / "run")
