@@ -215,12 +215,9 @@ def initial_forest(train: TrainConfig) -> tuple[ForestModel, AgentTokenizer]:
     """Fresh weights and tokenizer, or those of the trained token forest in ``init_from``."""
     if train.init_from is None:
         return ForestModel(forest_config(train)), AgentTokenizer.fit_on_experts()
-    policy = checkpoints.load_policy(Path(train.init_from), with_router=False)
-    if policy.reads_text:
-        raise InvalidInputError(
-            f"init_from: {train.init_from} is a pretrained forest; training starts from a "
-            "token forest"
-        )
+    policy = checkpoints.load_token_policy(
+        Path(train.init_from), "training from it (init_from)", with_router=False
+    )
     wanted = forest_config(train)
     for field in PRESETS[train.model_preset]:
         have, want = getattr(policy.model.config, field), getattr(wanted, field)

@@ -106,6 +106,16 @@ def load_policy(directory: Path, with_router: bool = True) -> ForestPolicy:
     return ForestPolicy(model, tokenizer, router)
 
 
+def load_token_policy(directory: Path, purpose: str, with_router: bool = True) -> ForestPolicy:
+    """``load_policy`` for work that only a token forest can do; a pretrained one is refused."""
+    policy = load_policy(directory, with_router=with_router)
+    if policy.reads_text:
+        raise InvalidInputError(
+            f"{directory} is a pretrained forest; {purpose} takes a token forest"
+        )
+    return policy
+
+
 def save_training_state(
     directory: Path,
     optimizer: torch.optim.Optimizer,

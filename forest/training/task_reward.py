@@ -27,7 +27,6 @@ import torch.nn.functional as F
 
 from forest.actions import classes_to_actions, valid_classes
 from forest.economy import economy_names, make_economy
-from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy, action_class_mask
 from forest.training import checkpoints
 from forest.training.behaviour_cloning import (
@@ -201,11 +200,7 @@ def finetune_forest(
     source, out = Path(source), Path(out)
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
-    policy = checkpoints.load_policy(source)
-    if policy.reads_text:
-        raise InvalidInputError(
-            f"{source} is a pretrained forest; task-reward fine-tuning takes a token forest"
-        )
+    policy = checkpoints.load_token_policy(source, "task-reward fine-tuning")
     router = policy.router
     digest = checkpoints.checkpoint_digest(source)
     resuming = checkpoints.has_training_state(out)
