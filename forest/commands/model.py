@@ -186,7 +186,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         dest="init_from",
         default=None,
         help="start from this trained checkpoint's weights (of the preset's shape) instead of "
-        "fresh ones; e.g. --preset large-tuned-expert --init checkpoints/large --iterations 2",
+        "fresh ones; e.g. --preset large-tuned-expert --init runs/large --iterations 2",
     )
     tr.add_argument(
         "--threads",

@@ -79,8 +79,8 @@ class TrainConfig(NamedPresets):
         # Large taught the supply chain by its tuned expert (``SupplyChainConfig`` preset
         # ``tuned-expert``): cloning the plain expert caps large at that expert's supply-chain
         # completion, 0.93, under small's 0.98 (issue #4). The shipped large is two iterations
-        # from the earlier cloned large: ``--init checkpoints/large --iterations 2``; from fresh
-        # weights this runs large's five (not measured).
+        # (``--iterations 2 --threads 2``) from the large shipped before it (git be38783), given
+        # as ``--init``; from fresh weights this runs large's five (not measured).
         "large-tuned-expert": {
             "model_preset": "large",
             "learning_rate": 5e-4,
