@@ -16,8 +16,9 @@ DEFAULT_ROUNDS = 50
 
 
 def expert_eval(args: argparse.Namespace, console: Console) -> int:
-    economy_class(args.economy)  # an unknown name fails before any work
-    n_agents = args.agents or economy_class(args.economy).config_class().n_agents
+    # An unknown economy or preset fails before any work.
+    config = economy_class(args.economy).config_class.preset(args.preset)
+    n_agents = args.agents or config.n_agents
     settings = [True, False] if args.no_messages else [True]
     results = {}
     with progress_bar(console) as progress:
@@ -31,13 +32,15 @@ def expert_eval(args: argparse.Namespace, console: Console) -> int:
                 n_agents,
                 messages,
                 on_round=lambda task=task: progress.advance(task),
+                config=config,
             )
             results[messages] = (episodes, summarize(episodes))
 
     if args.json:
         print(json.dumps(_as_json(args, n_agents, results), indent=2))
         return 0
-    table = Table(title=f"expert on {args.economy}: {n_agents} agents, {args.rounds} rounds")
+    title = f"expert on {args.economy} ({args.preset}): {n_agents} agents, {args.rounds} rounds"
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column(f"with messages ({args.seeds} seeds)", justify="right")
     if args.no_messages:
@@ -69,6 +72,7 @@ def _as_json(args: argparse.Namespace, n_agents: int, results: dict) -> dict:
 
     out = {
         "economy": args.economy,
+        "preset": args.preset,
         "n_agents": n_agents,
         "rounds": args.rounds,
         "seeds": list(range(args.seeds)),
@@ -104,6 +108,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "print task completion and the economy's own metrics (mean ± sd over seeds).",
     )
     ev.add_argument("economy", help=f"one of: {', '.join(economy_names())}")
+    ev.add_argument(
+        "--preset",
+        default="default",
+        help="a named config preset of the economy, e.g. tuned-expert for the supply chain's "
+        "tuned expert (default: %(default)s; `redteam list presets` lists them)",
+    )
     ev.add_argument("--agents", type=int, default=None, help="agents (default: the economy's)")
     ev.add_argument(
         "--rounds",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forest.economy.base import Economy
+from forest.economy.config import EconomyConfig
 from forest.economy.messages import Messages
 from forest.economy.registry import make_economy
 from forest.validation import require_int
@@ -92,12 +93,14 @@ def evaluate(
     rounds: int,
     n_agents: int | None = None,
     on_round: Callable[[], None] | None = None,
+    config: EconomyConfig | None = None,
 ) -> list[Episode]:
-    """One episode per seed ``0 .. seeds-1`` of economy ``name``, a fresh policy for each."""
+    """One episode per seed ``0 .. seeds-1`` of economy ``name`` (with ``config``, default the
+    economy's), a fresh policy for each."""
     require_int(seeds, "seeds", 1, 10_000)
     overrides = {} if n_agents is None else {"n_agents": n_agents}
     return [
-        play(make_economy(name, seed, **overrides), make_policy(), rounds, on_round)
+        play(make_economy(name, seed, config, **overrides), make_policy(), rounds, on_round)
         for seed in range(seeds)
     ]
 
@@ -109,8 +112,11 @@ def evaluate_expert(
     n_agents: int | None = None,
     messages: bool = True,
     on_round: Callable[[], None] | None = None,
+    config: EconomyConfig | None = None,
 ) -> list[Episode]:
-    return evaluate(name, lambda: expert_policy(messages), seeds, rounds, n_agents, on_round)
+    return evaluate(
+        name, lambda: expert_policy(messages), seeds, rounds, n_agents, on_round, config
+    )
 
 
 def summarize(episodes: list[Episode]) -> dict[str, tuple[float, float]]:

@@ -82,3 +82,19 @@ def test_bad_sizes_are_one_line_errors(capsys):
     assert "n_agents" in capsys.readouterr().err
     assert main(["expert-eval", "supply_chain", "--rounds", "0"]) == 2
     assert "rounds" in capsys.readouterr().err
+
+
+def test_expert_eval_of_a_preset_plays_that_presets_expert(capsys):
+    args = ["expert-eval", "supply_chain", "--agents", "60", "--rounds", "30", "--seeds", "1"]
+    assert main([*args, "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, "--preset", "tuned-expert", "--json"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["preset"] == "tuned-expert" and plain["preset"] == "default"
+    assert tuned["task_completion"] > plain["task_completion"]
+    assert tuned["holding_cost"] > plain["holding_cost"]
+
+
+def test_expert_eval_of_an_unknown_preset_is_a_one_line_error(capsys):
+    assert main(["expert-eval", "supply_chain", "--preset", "magic"]) == 2
+    assert "magic" in capsys.readouterr().err
