@@ -32,6 +32,7 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
@@ -55,7 +56,7 @@ verify-checkpoint: $(BIN)/.installed
 	@echo "the shipped checkpoint is bit-for-bit what forest train produces"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache results reports mlflow.db mlartifacts
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .import_linter_cache results reports mlflow.db mlartifacts
 
 # Every property with 2,000 examples (200 for those that optimise an attack per example); the
 # per-property counts go to results/fuzz-statistics.txt.

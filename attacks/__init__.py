@@ -1,6 +1,6 @@
 """Attacks on the forest: threat models and the attacks that act through its intervention points."""
 
-from attacks.base import Attack, AttackParams, AttackView, ThreatModel
+from attacks.base import Attack, AttackParams, AttackView, DefenseView, DetectorView, ThreatModel
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from attacks.registry import attack_class, attack_names, make_attack, register_attack
 from forest.plugins import import_all
@@ -10,6 +10,8 @@ __all__ = [
     "Attack",
     "AttackParams",
     "AttackView",
+    "DefenseView",
+    "DetectorView",
     "Objective",
     "RoundOutcome",
     "ThreatModel",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from forest.economy import ROLES, Economy, Messages
 from forest.errors import ConfigError
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
+from forest.model.robust_aggregation import RobustAggregation
 from forest.params import from_dict, to_dict
 from forest.policy import ForestPolicy
 from forest.validation import require_float, require_int
@@ -108,6 +109,31 @@ class AttackParams:
             require_float(self.success_margin, "success_margin", 0.0, 1000.0)
 
 
+@runtime_checkable
+class DetectorView(Protocol):
+    """What an adaptive attacker may read of the detector it must evade."""
+
+    threshold: float | None  # the calibrated flag threshold (None: not calibrated)
+
+    def differentiable_score(
+        self, summaries: torch.Tensor, roles: np.ndarray, log_shares: torch.Tensor
+    ) -> torch.Tensor | None: ...
+
+
+@runtime_checkable
+class DefenseView(Protocol):
+    """What an adaptive attacker may read of the deployed defense (``defenses.Defense``
+    provides it; attacks never import defenses): its detector, and how it changes the forest's
+    aggregation, so that the attacker's replay of the forest runs as deployed."""
+
+    @property
+    def detector(self) -> DetectorView | None: ...
+
+    def aggregation_weights(self, round_: int, n_agents: int) -> np.ndarray | None: ...
+
+    def robust_aggregation(self) -> RobustAggregation | None: ...
+
+
 @dataclass(frozen=True)
 class AttackView:
     """What an attack sees in a round: the world, its agents, and (white-box) the forest.
@@ -125,7 +151,7 @@ class AttackView:
     compromised: np.ndarray  # sorted ids
     policy: ForestPolicy
     rng: np.random.Generator  # the attack's own stream: never shared with the world or policy
-    defense: Any = None
+    defense: DefenseView | None = None
     output: ForestOutput | None = None
 
     @property

@@ -163,7 +163,8 @@ class CartelAttack(Attack):
     def __init__(self, params: CartelParams, threat: ThreatModel) -> None:
         super().__init__(params, threat)
         self._cartel: Cartel | None = None
-        self._last: np.ndarray | None = None
+        self._announced: np.ndarray | None = None
+        self._acted = -2  # the last round this instance priced
 
     def check(self, economy: Economy, rounds: int) -> None:
         super().check(economy, rounds)
@@ -181,22 +182,30 @@ class CartelAttack(Attack):
         return self._cartel
 
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
+        """This round's announcement first (a message-run cartel prices at last round's), then
+        the members' prices. The prices actually played last round are the economy's, so a
+        cheat that something else forced on a member (the punishment probe) is seen; but only
+        if this instance priced last round too: an instance that plays some rounds only (the
+        escalation target's) would judge prices against an agreement it did not keep."""
         economy = view.economy
         if not isinstance(economy, Pricing):
             return actions
-        prices = self._cartel_for(view).prices(view.round, self._last, economy.by_market(actions))
-        self._last = prices
+        cartel = self._cartel_for(view)
+        self._announced = cartel.announce(view.round)
+        played = self._acted == view.round - 1
+        last = economy.by_market(economy.last_price_index) if played else None
+        prices = cartel.prices(view.round, last, economy.by_market(actions))
+        self._acted = view.round
         return economy.to_agents(prices)
 
     def messages(self, view: AttackView, messages: Messages) -> Messages:
-        """A message-run cartel's leaders announce the next target; other quotes stay."""
+        """A message-run cartel's leaders quote this round's announced target; other quotes
+        stay."""
         economy = view.economy
-        if not isinstance(economy, Pricing):
+        announced = self._announced
+        if not isinstance(economy, Pricing) or announced is None or not len(messages):
             return messages
         cartel = self._cartel_for(view)
-        announced = cartel.announce(view.round)
-        if announced is None or not len(messages):
-            return messages
         leaders = economy.to_agents(
             cartel.members & (np.arange(economy.k)[:, None] == cartel.leader)
         )

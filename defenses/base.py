@@ -1,10 +1,19 @@
-"""What every defense is, and what a detector adds.
+"""What every defense is, and what a detector adds: the protocol the harness drives.
 
-A defense acts on the forest through hooks, each a no-op unless it overrides it: per-agent
-aggregation weights (quarantine), robust pooling inside the aggregation, and a filter on the
-message channel (authentication, rate limits). A detector is a defense that scores agents: fit
-on clean rounds, score each agent each round, flag at a threshold calibrated to a target
-false-positive rate on clean rounds it was not fitted on.
+A defense may provide any of these, each with a default that changes nothing, and the harness
+asks every defense for all of them (it never asks what kind a defense is):
+
+- ``aggregation_weights``: per-agent weights in the forest's aggregation (quarantine);
+- ``robust_aggregation``: robust pooling of the tree slots;
+- ``filter_messages``: what the message channel delivers (authentication, rate limits);
+- ``detector`` with ``score``/``flag`` and a calibrated ``threshold``: agents scored each round;
+- ``escalation_target`` and ``escalates``: a larger model that plays the rounds it hands over;
+- ``watches_only``: True when it changes nothing the forest does (a pure detector), so that
+  its cells' clean twin is the undefended episode.
+
+A detector is a defense that scores agents: fit on clean rounds, score each agent each round,
+flag at a threshold calibrated to a target false-positive rate on clean rounds it was not
+fitted on.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from forest.economy import Messages
 from forest.errors import InvalidInputError
 from forest.model.robust_aggregation import RobustAggregation
 from forest.params import from_dict, to_dict
+from forest.policy import ForestPolicy
 from forest.validation import require_float
 
 
@@ -63,14 +73,24 @@ class DetectorParams:
         require_float(self.target_fpr, "target_fpr", 0.0, 0.5, low_open=True)
 
 
+@dataclass(frozen=True)
+class EscalationTarget:
+    """Where an escalating defense hands a round: a larger forest (``policy``, fresh memory for
+    each episode) and the defense that guards it there (``guard``: its robust pooling)."""
+
+    policy: ForestPolicy
+    guard: Defense
+
+
 class Defense:
-    """A defense of kind ``kind``; it changes the forest through the hooks it overrides."""
+    """A defense; it changes the forest through the hooks it overrides (module docstring)."""
 
     name: ClassVar[str]
     description: ClassVar[str]
-    kind: ClassVar[str]  # detector | mitigation | aggregation | channel | escalation
+    kind: ClassVar[str]  # for people: detector | mitigation | aggregation | channel | escalation
     params_class: ClassVar[type] = DefenseParams
     scores_agents: ClassVar[bool] = False  # detectors (and what wraps one) score every agent
+    watches_only: ClassVar[bool] = False  # changes nothing the forest does (pure detectors)
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -109,6 +129,15 @@ class Defense:
         rejected)."""
         return channel.edited
 
+    def escalation_target(self) -> EscalationTarget | None:
+        """The larger forest this defense hands rounds to; None: it never escalates."""
+        return None
+
+    def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:
+        """Whether ``escalation_target`` plays ``round_``, from the deployed forest's flags
+        (n,) and action confidences (n,) in it."""
+        return False
+
 
 @dataclass(frozen=True)
 class Channel:
@@ -128,6 +157,7 @@ class Detector(Defense, ABC):
     kind: ClassVar[str] = "detector"
     params_class: ClassVar[type] = DetectorParams
     scores_agents: ClassVar[bool] = True
+    watches_only: ClassVar[bool] = True
     params: DetectorParams
 
     def __init__(self, params: DetectorParams) -> None:

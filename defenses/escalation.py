@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from defenses.base import Defense
+from defenses.base import Defense, EscalationTarget
 from defenses.registry import register_defense
 from defenses.wrapped import DetectorWrapper, WrapperParams
+from forest.checkpoints import checkpoint_digest, load_policy
 from forest.errors import ConfigError
 from forest.model.robust_aggregation import METHODS, RobustAggregation
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import checkpoint_digest, load_policy
 from forest.validation import require_float, require_int
 
 _LARGE: dict[str, ForestPolicy] = {}  # checkpoints already loaded in this process
@@ -64,7 +64,7 @@ class EscalationParams(WrapperParams):
 
 
 class LargeModelGuard(Defense):
-    """Not registered: the defense an escalated round runs under (see ``large_defense``)."""
+    """Not registered: the defense an escalated round runs under (``escalation_target``)."""
 
     name = "escalation-target"
     description = "the large model's robust pooling in an escalated round"
@@ -94,22 +94,20 @@ class Escalation(DetectorWrapper):
     def files_digest(self) -> str:
         return checkpoint_digest(Path(self.params.checkpoint))
 
-    def large_policy(self) -> ForestPolicy:
-        """The escalation target, with no memory (the harness makes one per episode)."""
+    def escalation_target(self) -> EscalationTarget:
+        """The large forest (no memory: the harness takes one per episode) and what guards it
+        in an escalated round: its robust pooling, no detector (the wrapped one was fitted on
+        the small forest's latent) and no masks."""
         path = str(Path(self.params.checkpoint).resolve())
         if path not in _LARGE:
             _LARGE[path] = load_policy(Path(path))
         loaded = _LARGE[path]
-        return ForestPolicy(loaded.model, loaded.tokenizer, loaded.router)
-
-    def large_defense(self) -> Defense:
-        """What guards the large model in an escalated round: its robust pooling, no detector
-        (the wrapped one was fitted on the small forest's latent) and no masks."""
-        return LargeModelGuard(
+        guard = LargeModelGuard(
             None
             if self.params.aggregation == "plain"
             else RobustAggregation(method=self.params.aggregation)
         )
+        return EscalationTarget(ForestPolicy(loaded.model, loaded.tokenizer, loaded.router), guard)
 
     def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:
         """Whether the large model plays ``round_``, from the small forest's view of it."""

@@ -19,7 +19,7 @@ class WrapperParams(DetectorParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        allowed = [n for n in defense_names() if defense_class(n).kind == "detector"]
+        allowed = [n for n in defense_names() if defense_class(n).watches_only]
         if self.detector not in allowed:
             raise ConfigError(
                 f"detector: expected one of {', '.join(allowed)}, got {self.detector!r}"
@@ -27,6 +27,7 @@ class WrapperParams(DetectorParams):
 
 
 class DetectorWrapper(Detector):
+    watches_only = False  # the wrapper acts on the flags
     params: WrapperParams
 
     def __init__(self, params: WrapperParams) -> None:

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.economy.supply_chain import ECHELONS
 from forest.errors import ForestError
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import load_policy
 from forest.validation import require_float, require_int
 
 BLOCK = 5  # rounds per block: the demand step comes at the end of the first

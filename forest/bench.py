@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
+from forest import checkpoints
 from forest.economy import make_economy
 from forest.model import DenseForest, ForestConfig, ForestModel, dense_flops, forest_flops
 from forest.policy import ForestPolicy
 from forest.router import Router
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
-from forest.training import checkpoints
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from forest.economy import Economy
 from forest.economy.rollout import Decision, Episode, Policy, evaluate
+from forest.interventions import Interventions
 from forest.model.robust_aggregation import RobustAggregation
 from forest.policy import ForestPolicy
 
@@ -18,7 +19,7 @@ def forest_policy(
     episode = ForestPolicy(policy.model, policy.tokenizer, policy.router if use_router else None)
 
     def decide(economy: Economy) -> Decision:
-        step = episode.act(economy, robust_aggregation=robust)
+        step = episode.act(economy, Interventions(robust_aggregation=robust))
         offered = step.routed.tokens_in if step.routed is not None else step.messages.n_tokens
         return Decision(step.actions, step.messages, offered)
 

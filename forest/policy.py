@@ -10,7 +10,7 @@ router, when there is one, decides what is delivered next round.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +20,20 @@ from forest.actions import classes_to_actions, valid_classes
 from forest.economy import Economy, Messages
 from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS
 from forest.errors import InvalidInputError
+from forest.interventions import NO_INTERVENTIONS, Interventions
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
-from forest.model.robust_aggregation import RobustAggregation
-from forest.pretrained.prompts import PromptTokenizer
 from forest.router import Routed, Router
-from forest.tokenizer import AgentTokenizer
+from forest.tokenizer import Tokenizer
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the forest decided this round, before its messages are sent."""
+
+    actions: np.ndarray  # (n,) the economy's integer actions
+    outgoing: Messages  # every agent's message and the echoes, before any edit or routing
+    output: ForestOutput | None  # None for a policy without a forest (the expert)
+    confidence: np.ndarray  # (n,) probability of the action taken, among the agent's valid ones
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class PolicyStep:
     actions: np.ndarray  # (n,) the economy's integer actions
     messages: Messages  # what the economy should deliver next round (after routing)
     routed: Routed | None  # None when no router runs
-    output: ForestOutput
+    output: ForestOutput | None  # None for a policy without a forest (the expert)
     confidence: np.ndarray  # (n,) probability of the action taken, among the agent's valid ones
 
 
@@ -77,7 +86,7 @@ class ForestPolicy:
     def __init__(
         self,
         model: ForestPreTrainedModel,
-        tokenizer: AgentTokenizer | PromptTokenizer,
+        tokenizer: Tokenizer,
         router: Router | None = None,
     ) -> None:
         self.model = model.eval()
@@ -92,8 +101,9 @@ class ForestPolicy:
     @property
     def reads_text(self) -> bool:
         """Whether agents read their round as a text prompt (the pretrained forest), so that
-        words in a message reach them; the token forest reads message tokens only."""
-        return isinstance(self.tokenizer, PromptTokenizer)
+        words in a message reach them; the token forest reads message tokens only. The
+        tokenizer says which."""
+        return self.tokenizer.reads_text
 
     def reset(self) -> None:
         """Forget every agent's memory: call at the start of an episode."""
@@ -127,35 +137,21 @@ class ForestPolicy:
         }
 
     @torch.inference_mode()
-    def act(
-        self,
-        economy: Economy,
-        summary_delta: torch.Tensor | None = None,
-        aggregation_weights: torch.Tensor | None = None,
-        edit_messages: Callable[[Messages], Messages] | None = None,
-        observations: np.ndarray | None = None,
-        sybils: tuple[torch.Tensor, torch.Tensor] | None = None,
-        robust_aggregation: RobustAggregation | None = None,
-        message_text: Mapping[int, str] | None = None,
-    ) -> PolicyStep:
-        """Decide this round for every agent of ``economy``; remembers the summaries.
-
-        ``observations`` (n, F) replace what the agents observe (the observation intervention
-        point: lies in a compromised agent's view). ``edit_messages`` rewrites the outgoing
-        messages before the router sees them: the intervention point of message attacks, which
-        must get past the router like any sender. ``sybils`` (summaries (s, d), tree ids (s,))
-        are fake agents that join the forest's aggregation this round. ``robust_aggregation``
-        pools the forest's tree slots robustly (a defense). ``message_text`` (inbox index ->
-        words) is what some delivered messages say, for a forest that reads text.
-        """
+    def decide(self, economy: Economy, interventions: Interventions = NO_INTERVENTIONS) -> Decision:
+        """Every agent's action and outgoing message this round, under ``interventions``
+        (their ``edit_messages`` is the caller's to apply: see ``act``). The memory has not
+        moved yet: ``send`` moves it."""
+        i = interventions
         extras = (
-            {} if sybils is None else {"sybil_summaries": sybils[0], "sybil_tree_ids": sybils[1]}
+            {}
+            if i.sybils is None
+            else {"sybil_summaries": i.sybils[0], "sybil_tree_ids": i.sybils[1]}
         )
         output = self.model(
-            **self.model_inputs(economy, observations, message_text),
-            aggregation_weights=aggregation_weights,
-            summary_delta=summary_delta,
-            robust_aggregation=robust_aggregation,
+            **self.model_inputs(economy, i.observations, i.message_text),
+            aggregation_weights=i.aggregation_weights,
+            summary_delta=i.summary_delta,
+            robust_aggregation=i.robust_aggregation,
             return_attention=self._has_slots,
             **extras,
         )
@@ -165,10 +161,22 @@ class ForestPolicy:
         message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
         tokens = message_logits.argmax(dim=2).numpy()
         outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
-        if edit_messages is not None:
-            outgoing = edit_messages(outgoing)
-        # Memory moves on only now: the message hook still sees last round's, as any attack does.
-        self.memory = output.summaries
+        return Decision(actions, outgoing, output, confidence.numpy())
+
+    def send(self, economy: Economy, decision: Decision, outgoing: Messages) -> PolicyStep:
+        """Remember this round's summaries and route ``outgoing`` (the decision's messages, as
+        any intervention left them): what the economy delivers next round."""
+        self.memory = decision.output.summaries
         routed = None if self.router is None else self.router.route(outgoing, economy.role)
         kept = outgoing if routed is None else routed.kept
-        return PolicyStep(actions, kept, routed, output, confidence.numpy())
+        return PolicyStep(decision.actions, kept, routed, decision.output, decision.confidence)
+
+    def act(self, economy: Economy, interventions: Interventions = NO_INTERVENTIONS) -> PolicyStep:
+        """Decide this round for every agent of ``economy`` and send its messages; remembers the
+        summaries. ``interventions.edit_messages`` runs before the memory moves, so a message
+        attack sees last round's memory, as it would from outside."""
+        decision = self.decide(economy, interventions)
+        outgoing = decision.outgoing
+        if interventions.edit_messages is not None:
+            outgoing = interventions.edit_messages(outgoing)
+        return self.send(economy, decision, outgoing)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -45,8 +46,27 @@ class AgentTokens:
     attention_mask: np.ndarray  # same shape, bool, False on empty message slots
 
 
+class Tokenizer(Protocol):
+    """What turns a round into the forest's token ids, and whether it reads words.
+
+    A forest that reads text (the pretrained one) says so through its tokenizer's
+    ``reads_text``: only such a tokenizer's ``encode`` also takes ``replacements`` (inbox
+    index -> words), the words some delivered messages say."""
+
+    reads_text: ClassVar[bool]
+
+    def encode(
+        self,
+        economy: Economy,
+        inbox: Messages | None = None,
+        observations: np.ndarray | None = None,
+    ) -> AgentTokens: ...
+
+
 class AgentTokenizer:
     """Quantises observations with per-economy, per-feature quantile edges; copies messages."""
+
+    reads_text: ClassVar[bool] = False
 
     def __init__(self, edges: dict[str, list[list[float]]]) -> None:
         for name, per_feature in edges.items():

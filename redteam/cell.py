@@ -16,7 +16,7 @@ from typing import Any
 
 # Part of every cell's hash: bump it when a change to the harness changes what a cell measures,
 # so that a resumed sweep never mixes results measured two ways.
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class Cell:
     # A content hash of what the defense loads (escalation: the large checkpoint); empty when
     # it loads nothing, and then left out of the identity so that those cells keep their hash.
     defense_digest: str = ""
+    # A transfer: the checkpoint the attack is optimised on, when not the deployed forest
+    # (``redteam.transfer``); empty otherwise, and then left out of the identity.
+    surrogate: str = ""
+    surrogate_digest: str = ""
 
     def identity(self) -> dict[str, Any]:
         """What determines the cell's results: everything but names and paths for display."""
@@ -57,8 +61,10 @@ class Cell:
             "checkpoint",
         ):
             ident.pop(display_only)
-        if not ident["defense_digest"]:
-            ident.pop("defense_digest")
+        ident.pop("surrogate")  # a path: its digest stands for it
+        for optional in ("defense_digest", "surrogate_digest"):
+            if not ident[optional]:
+                ident.pop(optional)
         return ident
 
     @property

@@ -1,20 +1,35 @@
-"""Playing the episodes of a cell: the clean twin, the attacked episode, clean calibration rounds.
+"""The episode engine: one round function and one episode loop that every study plays through.
 
-The attacked episode and its twin share the seed, the model and the economy config, so they
-are the same episode until the attack first acts; the twin's record is what every propagation
-and success figure compares against, round by round. Records hold per-round, per-agent arrays.
+Suite cells, the collusion benchmark and the transfer study all play their rounds here. A round
+is played by a ``Player``: a policy (the forest, or an economy's expert), the defense that guards
+it and the attack that acts on it, in this order:
 
-A defended cell plays its twin defended too (the counterfactual of an attack on a defended
-forest is the defended forest, unattacked). Under an escalation defense a round the small forest
-plays may be replayed by the large model, which then decides it; the attack acts on that replay
-through a second instance of itself, against the large model's latent.
+1. the attack's and the defense's interventions on the forest's inputs and latent
+   (``Interventions``), and the policy decides;
+2. the attack's ``actions`` hook (it may read its own agents' rows of the forest's output);
+3. what is sent: the policy's messages, or what the market posts of the final actions
+   (``Posting``, the collusion benchmark's quotes), then the attack's ``messages`` hook, then the
+   defense's channel filter; the policy remembers its summaries and routes what got through.
+
+The attacked episode and its clean twin share the seed, the model and the economy config, so
+they are the same episode until the attack first acts; the twin's record is what every
+propagation and success figure compares against, round by round. A defended cell plays its twin
+defended too (the counterfactual of an attack on a defended forest is the defended forest,
+unattacked), unless the defense only watches. Under an escalating defense a round may be
+replayed by the larger model, which then decides it, guarded by the defense's guard; the attack
+acts on that replay through a second instance of itself, against the larger model's latent.
+Observers see each round before and after the economy steps; they are how studies record what
+they measure without a loop of their own.
 """
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -22,7 +37,23 @@ import torch
 from attacks import Attack, AttackView, RoundOutcome
 from defenses import Channel, Defense, RoundSignals, round_signals
 from forest.economy import Economy, Messages, economy_class, make_economy
-from forest.policy import ForestPolicy, PolicyStep
+from forest.economy.base import InteractionGraph, RoundResult
+from forest.errors import InvalidInputError
+from forest.interventions import Interventions
+from forest.policy import Decision, ForestPolicy, PolicyStep
+
+# What a market posts of each agent's final action, replacing the policy's own messages.
+Posting = Callable[[Economy, np.ndarray], Messages]
+
+
+class Policy(Protocol):
+    """What plays a round: ``ForestPolicy``, or ``forest.expert_policy.ExpertPolicy``."""
+
+    memory: torch.Tensor | None
+
+    def decide(self, economy: Economy, interventions: Interventions) -> Decision: ...
+
+    def send(self, economy: Economy, decision: Decision, outgoing: Messages) -> PolicyStep: ...
 
 
 def build_economy(name: str, config: dict, seed: int) -> Economy:
@@ -36,13 +67,316 @@ def fresh_policy(policy: ForestPolicy, use_router: bool) -> ForestPolicy:
 
 
 @dataclass(frozen=True)
+class Player:
+    """Who plays a round: a policy, the attack instance acting on it (None: no attack) with its
+    own random stream, and the defense guarding it (None: none)."""
+
+    policy: Policy
+    attack: Attack | None = None
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    defense: Defense | None = None
+
+
+@dataclass(frozen=True)
+class Replays:
+    """Every agent's action in a round replayed on the attacked state with the attack's
+    channels restored: the attackers' summaries (their inputs and latent unperturbed, no
+    sybils), the messages delivered (as the attackers would have sent them, no injected
+    words), or both. None where the round had nothing to restore: the replay equals the
+    round."""
+
+    attention: np.ndarray | None
+    messages: np.ndarray | None
+    both: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Played:
+    step: PolicyStep
+    actions: np.ndarray  # after the attack's action hook
+    latency_ms: float  # the policy's own time: deciding, remembering and routing
+    refused: int  # messages the defense's channel filter refused
+    replays: Replays | None = None  # asked for by ``play_round(replay=True)`` under an attack
+    # What would have been delivered next round had the attack not edited the messages (None:
+    # it edited none): the next round's message replay restores it.
+    unedited: Messages | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # by component (``Clock``)
+
+
+class Observer(Protocol):
+    """Sees every round of an episode: before the economy steps, and its result after."""
+
+    def before_step(self, round_: int, economy: Economy, played: Played) -> None: ...
+
+    def after_step(
+        self, round_: int, economy: Economy, played: Played, result: RoundResult
+    ) -> None: ...
+
+
+class Clock:
+    """Wall time of a round by component, the cost figures: ``forest`` (deciding, remembering,
+    routing), ``attack`` (every attack hook: the attacker's compute), ``defense`` (its hooks
+    on the aggregation and the channel), ``replay`` (the channel replays: measurement, not a
+    cost of deployment)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timing(self, component: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - began
+            self.seconds[component] = self.seconds.get(component, 0.0) + spent
+
+
+def _defended(view: AttackView, defense: Defense | None) -> dict[str, Any]:
+    """The defense's interventions on the forest this round."""
+    if defense is None:
+        return {}
+    weights = defense.aggregation_weights(view.round, view.economy.n_agents)
+    return {
+        "aggregation_weights": None if weights is None else torch.from_numpy(
+            weights.astype(np.float32)),
+        "robust_aggregation": defense.robust_aggregation(),
+    }  # fmt: skip
+
+
+def _attacked(view: AttackView, attack: Attack | None, hidden: int) -> dict[str, Any]:
+    """The attack's interventions on the forest's inputs and latent this round."""
+    if attack is None:
+        return {}
+    return {
+        "observations": attack.observations(view, view.economy.observe()),
+        "message_text": attack.message_text(view) if view.policy.reads_text else None,
+        "summary_delta": attack.summary_delta(view, hidden),
+        "sybils": attack.sybils(view, hidden),
+    }
+
+
+def _replays(economy: Economy, policy: Policy, interventions: Interventions,
+              compromised: np.ndarray, clean_world: Economy | None) -> Replays:  # fmt: skip
+    """The round decided again with the attackers' summaries, then their messages, restored.
+
+    The message replay reads ``clean_world``, the economy as it would stand had last round's
+    messages been delivered unedited (stepped from the same state), so that a forged report is
+    undone both as tokens in the inbox and in every figure the economy derived from it; the
+    attackers' own observations stay as the attack set them."""
+    i = interventions
+    latent = i.observations is not None or i.summary_delta is not None or i.sybils is not None
+    attention = None
+    if latent:
+        restored = replace(i, observations=None, summary_delta=None, sybils=None)
+        attention = policy.decide(economy, restored).actions
+    if clean_world is None and i.message_text is None:
+        return Replays(attention, None, attention)
+    world = economy if clean_world is None else clean_world
+    truth = None if clean_world is None else clean_world.observe()
+    observations = i.observations
+    if truth is not None and observations is not None:
+        observations = truth.copy()
+        observations[compromised] = i.observations[compromised]
+    restored = replace(i, observations=observations, message_text=None)
+    messages = policy.decide(world, restored).actions
+    if attention is None:
+        return Replays(None, messages, messages)
+    restored = replace(i, observations=truth, summary_delta=None, sybils=None, message_text=None)
+    return Replays(attention, messages, policy.decide(world, restored).actions)
+
+
+def _unedited_delivery(player: Player, economy: Economy, round_: int, outgoing: Messages,
+                       compromised: np.ndarray) -> Messages:  # fmt: skip
+    """What the channel and the router would have delivered of ``outgoing`` unedited."""
+    kept = outgoing
+    if player.defense is not None:
+        channel = Channel(round_, economy.n_agents, outgoing, outgoing, compromised)
+        kept = player.defense.filter_messages(channel)
+    router = getattr(player.policy, "router", None)
+    return kept if router is None else router.route(kept, economy.role).kept
+
+
+def play_round(
+    economy: Economy,
+    player: Player,
+    compromised: np.ndarray,
+    round_: int,
+    posting: Posting | None = None,
+    replay: bool = False,
+    clean_world: Economy | None = None,
+) -> Played:
+    """One round by ``player`` (the module docstring gives the order). With ``replay`` and an
+    attack, the round is also decided with each of the attack's channels restored
+    (``Replays``); ``clean_world`` is the economy had last round's messages gone unedited
+    (None: the attack edited none)."""
+    attack, policy, defense = player.attack, player.policy, player.defense
+    shown = defense if attack is not None and attack.threat.adaptive else None
+    view = AttackView(round_, economy, compromised, policy, player.rng, shown)
+    model = getattr(policy, "model", None)
+    hidden = 0 if model is None else model.config.hidden_size
+    clock = Clock()
+    with clock.timing("defense"):
+        defended = _defended(view, defense)
+    with clock.timing("attack"):
+        attacked = _attacked(view, attack, hidden)
+    interventions = Interventions(**attacked, **defended)
+    with clock.timing("forest"):
+        decision = policy.decide(economy, interventions)
+    actions = decision.actions
+    if attack is not None:
+        with clock.timing("attack"):
+            actions = attack.actions(replace(view, output=decision.output), actions)
+    outgoing = decision.outgoing if posting is None else posting(economy, actions)
+    edited = outgoing
+    if attack is not None:
+        with clock.timing("attack"):
+            edited = attack.messages(view, outgoing)
+    kept = edited
+    if defense is not None:
+        with clock.timing("defense"):
+            channel = Channel(round_, economy.n_agents, outgoing, edited, compromised)
+            kept = defense.filter_messages(channel)
+    replays = unedited = None
+    if replay and attack is not None:
+        with clock.timing("replay"):
+            replays = _replays(economy, policy, interventions, compromised, clean_world)
+            if edited is not outgoing:
+                unedited = _unedited_delivery(player, economy, round_, outgoing, compromised)
+    with clock.timing("forest"):
+        step = policy.send(economy, decision, kept)
+    latency = 1000 * clock.seconds["forest"]
+    refused = len(edited) - len(kept)
+    return Played(step, actions, latency, refused, replays, unedited, clock.seconds)
+
+
+@dataclass
+class Episode:
+    """Per-round records of one episode."""
+
+    actions: list = field(default_factory=list)
+    completed: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    flagged: list = field(default_factory=list)
+    escalated: list = field(default_factory=list)
+    latency_ms: list = field(default_factory=list)
+    welfare: list = field(default_factory=list)  # the economy's welfare each round
+    # Each round's actions with the attack's summaries, then its messages, restored (the
+    # round's own actions where there was nothing to restore); empty without replays.
+    replay_attention: list = field(default_factory=list)
+    replay_messages: list = field(default_factory=list)
+    replay_both: list = field(default_factory=list)
+    # Wall time by component over the episode (``Clock``; detector scoring as "detector", the
+    # escalation target's forest as "escalation")
+    seconds: dict = field(default_factory=dict)
+    offered: int = 0
+    delivered: int = 0
+    rejected: int = 0
+
+
+def play_episode(
+    economy: Economy,
+    rounds: int,
+    player: Player,
+    compromised: np.ndarray,
+    large: Player | None = None,
+    observers: Sequence[Observer] = (),
+    posting: Posting | None = None,
+    replay: bool = False,
+    schedule: np.ndarray | None = None,
+) -> Episode:
+    """Every round: ``player`` plays, its defense scores the round, an escalation may hand it to
+    ``large``; each observer sees the round before and after the economy steps. ``replay``
+    records the channel replays of every round (``play_round``). ``schedule`` (R,) bool forces
+    which rounds escalate, whatever the defense's triggers say (a like-for-like twin)."""
+    defense = player.defense
+    if schedule is not None and large is None:
+        raise InvalidInputError("schedule: forced escalations need an escalation target (large)")
+    if replay and getattr(player.policy, "model", None) is None:
+        # A policy without a forest (the expert) draws from the world's own random stream: a
+        # replay would change the episode it replays.
+        raise InvalidInputError("replay: channel replays need a forest policy")
+    if defense is not None:
+        defense.reset()
+    scoring = defense is not None and defense.scores_agents
+    record = Episode()
+    clean_world = None
+    for r in range(rounds):
+        played = play_round(economy, player, compromised, r, posting, replay, clean_world)
+        latency = played.latency_ms
+        costs = [played.seconds]
+        escalated = False
+        if scoring:
+            began = time.perf_counter()
+            signals = round_signals(r, played.step.output, economy.role, played.actions)
+            record.scores.append(defense.score(signals))
+            record.flagged.append(defense.flag(record.scores[-1]))
+            costs.append({"detector": time.perf_counter() - began})
+            if large is not None:
+                escalated = defense.escalates(r, record.flagged[-1], played.step.confidence)
+        if schedule is not None:
+            escalated = bool(schedule[r])
+        if escalated:
+            played = play_round(economy, large, compromised, r, posting, replay, clean_world)
+            latency += played.latency_ms
+            large_seconds = dict(played.seconds)
+            large_seconds["escalation"] = large_seconds.pop("forest", 0.0)
+            costs.append(large_seconds)
+        for spent in costs:
+            for component, seconds in spent.items():
+                record.seconds[component] = record.seconds.get(component, 0.0) + seconds
+        if played.replays is not None:
+            own = played.actions
+            replays = played.replays
+            record.replay_attention.append(own if replays.attention is None else replays.attention)
+            record.replay_messages.append(own if replays.messages is None else replays.messages)
+            record.replay_both.append(own if replays.both is None else replays.both)
+        step = played.step
+        record.offered += step.routed.tokens_in if step.routed else step.messages.n_tokens
+        record.delivered += step.messages.n_tokens
+        record.rejected += played.refused
+        record.units.append(economy.action_unit())
+        for observer in observers:
+            observer.before_step(r, economy, played)
+        # The economy had the attack left its messages alone: the same round stepped with
+        # the unedited delivery (the world draws the same), for the next round's replay.
+        shadow = None
+        if played.unedited is not None:
+            shadow = copy.deepcopy(economy)
+            shadow.step(played.actions, played.unedited)
+        result = economy.step(played.actions, step.messages)
+        record.actions.append(played.actions)
+        record.completed.append(result.task_completed)
+        record.escalated.append(escalated)
+        record.latency_ms.append(latency)
+        record.welfare.append(result.metrics["welfare"])
+        clean_world = shadow
+        for observer in observers:
+            observer.after_step(r, economy, played, result)
+    return record
+
+
+def escalation_player(
+    defense: Defense | None, attack: Attack | None, rng: np.random.Generator
+) -> Player | None:
+    """The escalation target's player (its guard defends it), or None if nothing escalates."""
+    target = None if defense is None else defense.escalation_target()
+    if target is None:
+        return None
+    return Player(target.policy, attack, rng, target.guard)
+
+
+@dataclass(frozen=True)
 class TwinRecord:
-    """The clean episode: (R, n) arrays, and (R,) which rounds were escalated."""
+    """The clean episode: (R, n) arrays, and (R,) which rounds were escalated and the
+    economy's welfare."""
 
     actions: np.ndarray
     completed: np.ndarray
     action_unit: np.ndarray
     escalated: np.ndarray
+    welfare: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,176 +391,106 @@ class AttackRecord:
     escalated: np.ndarray  # (R,) bool: the large model played the round
     success: np.ndarray  # (R,) bool: the attack's objective reached (False before it starts)
     latency_ms: np.ndarray  # (R,) wall time of the policy's round (the forest and router)
+    welfare: np.ndarray  # (R,) the economy's welfare (``Economy.welfare_name``)
+    # (R, n) actions replayed with the attackers' summaries, messages, or both restored
+    replay_attention: np.ndarray
+    replay_messages: np.ndarray
+    replay_both: np.ndarray
+    seconds: dict[str, float]  # wall time by component (``Episode.seconds``)
     tokens_offered: int
     tokens_delivered: int
     compromised: np.ndarray  # sorted ids
+    graph: InteractionGraph  # who directly affects whom in the economy
     hops: np.ndarray  # (n,) hop distance from the nearest compromised agent (-1: unreachable)
 
 
-def _weights(defense: Defense | None, round_: int, n: int) -> torch.Tensor | None:
-    weights = None if defense is None else defense.aggregation_weights(round_, n)
-    return None if weights is None else torch.from_numpy(weights.astype(np.float32))
-
-
-@dataclass(frozen=True)
-class Player:
-    """Who plays a round: a policy and the attack instance that acts on it (None: no attack)."""
-
-    policy: ForestPolicy
-    attack: Attack | None
-    rng: np.random.Generator
-
-
-@dataclass
-class Played:
-    step: PolicyStep
-    actions: np.ndarray  # after the attack's action hook
-    latency_ms: float
-    refused: int
-
-
-def play_round(
-    economy: Economy,
-    player: Player,
-    defense: Defense | None,
-    compromised: np.ndarray,
-    round_: int,
-    escalated: bool = False,
-) -> Played:
-    """One round by ``player``: the attack's hooks, the defense's hooks, the forest. An
-    escalated round runs under the escalation's guard of the large model."""
-    if escalated:
-        defense = defense.large_defense()
-    attack, policy, n = player.attack, player.policy, economy.n_agents
-    shown = defense if attack is not None and attack.threat.adaptive else None
-    view = AttackView(round_, economy, compromised, policy, player.rng, shown)
-    hidden = policy.model.config.hidden_size
-    hook_seconds, refused = [0.0], [0]
-
-    def edit_messages(messages: Messages) -> Messages:
-        began = time.perf_counter()
-        edited = messages if attack is None else attack.messages(view, messages)
-        hook_seconds[0] += time.perf_counter() - began
-        if defense is None:
-            return edited
-        kept = defense.filter_messages(Channel(round_, n, messages, edited, compromised))
-        refused[0] = len(edited) - len(kept)
-        return kept
-
-    hooks = {}
-    if attack is not None:
-        hooks = {
-            "observations": attack.observations(view, economy.observe()),
-            "message_text": attack.message_text(view) if policy.reads_text else None,
-            "summary_delta": attack.summary_delta(view, hidden),
-            "sybils": attack.sybils(view, hidden),
-        }
-    defended = {
-        "aggregation_weights": _weights(defense, round_, n),
-        "robust_aggregation": None if defense is None else defense.robust_aggregation(),
-    }
-    started = time.perf_counter()
-    step = policy.act(economy, edit_messages=edit_messages, **hooks, **defended)
-    # The forest's own time: an attack's search inside the message hook is not the forest's.
-    latency = 1000 * (time.perf_counter() - started - hook_seconds[0])
-    if attack is None:
-        actions = step.actions
-    else:
-        actions = attack.actions(replace(view, output=step.output), step.actions)
-    return Played(step, actions, latency, refused[0])
-
-
-@dataclass
-class Episode:
-    """Per-round records of one episode, defended by ``defense`` (possibly None)."""
-
-    actions: list = field(default_factory=list)
-    completed: list = field(default_factory=list)
-    units: list = field(default_factory=list)
-    scores: list = field(default_factory=list)
-    flagged: list = field(default_factory=list)
-    escalated: list = field(default_factory=list)
-    latency_ms: list = field(default_factory=list)
-    offered: int = 0
-    delivered: int = 0
-    rejected: int = 0
-
-
-def play_episode(
-    economy: Economy,
-    rounds: int,
-    small: Player,
-    large: Player | None,
-    defense: Defense | None,
-    compromised: np.ndarray,
-    on_round: Callable[[int, np.ndarray, np.ndarray], None] = lambda r, a, c: None,
-) -> Episode:
-    """Every round: the small forest plays, the defense scores it, an escalation may hand it to
-    ``large``; ``on_round(round, actions, task_completed)`` sees each round's outcome."""
-    if defense is not None:
-        defense.reset()
-    scoring = defense is not None and defense.scores_agents
-    record = Episode()
-    for r in range(rounds):
-        played = play_round(economy, small, defense, compromised, r)
-        latency = played.latency_ms
-        escalated = False
-        if scoring:
-            signals = round_signals(r, played.step.output, economy.role, played.actions)
-            record.scores.append(defense.score(signals))
-            record.flagged.append(defense.flag(record.scores[-1]))
-            if large is not None:
-                escalated = defense.escalates(r, record.flagged[-1], played.step.confidence)
-        if escalated:
-            played = play_round(economy, large, defense, compromised, r, escalated=True)
-            latency += played.latency_ms
-        step = played.step
-        record.offered += step.routed.tokens_in if step.routed else step.messages.n_tokens
-        record.delivered += step.messages.n_tokens
-        record.rejected += played.refused
-        record.units.append(economy.action_unit())
-        result = economy.step(played.actions, step.messages)
-        record.actions.append(played.actions)
-        record.completed.append(result.task_completed)
-        record.escalated.append(escalated)
-        record.latency_ms.append(latency)
-        on_round(r, played.actions, result.task_completed)
-    return record
-
-
-def escalation_player(
-    defense: Defense | None, attack: Attack | None, rng: np.random.Generator
-) -> Player | None:
-    """The large model's player under an escalation defense, else None."""
-    if defense is None or defense.kind != "escalation":
-        return None
-    return Player(defense.large_policy(), attack, rng)
+NOBODY = np.zeros(0, dtype=np.int64)
 
 
 def play_twin(
-    economy: Economy, policy: ForestPolicy, rounds: int, mitigation: Defense | None = None
+    economy: Economy,
+    policy: ForestPolicy,
+    rounds: int,
+    mitigation: Defense | None = None,
+    schedule: np.ndarray | None = None,
 ) -> TwinRecord:
-    """The clean episode, defended by ``mitigation`` if one is given."""
-    none = np.zeros(0, dtype=np.int64)
+    """The clean episode, defended by ``mitigation`` if one is given; an escalating one
+    escalates in the rounds ``schedule`` says, if given (``play_episode``)."""
     rng = np.random.default_rng(0)  # no attack draws from it
     large = escalation_player(mitigation, None, rng)
-    record = play_episode(economy, rounds, Player(policy, None, rng), large, mitigation, none)
+    player = Player(policy, None, rng, mitigation)
+    record = play_episode(economy, rounds, player, NOBODY, large, schedule=schedule)
     return TwinRecord(
         np.stack(record.actions),
         np.stack(record.completed),
         np.stack(record.units),
         np.array(record.escalated),
+        np.array(record.welfare),
     )
+
+
+@dataclass
+class SignalRecorder:
+    """Keeps what a detector sees of each round."""
+
+    signals: list[RoundSignals] = field(default_factory=list)
+
+    def before_step(self, round_: int, economy: Economy, played: Played) -> None:
+        self.signals.append(round_signals(round_, played.step.output, economy.role, played.actions))
+
+    def after_step(
+        self, round_: int, economy: Economy, played: Played, result: RoundResult
+    ) -> None:
+        pass
 
 
 def clean_signals(economy: Economy, policy: ForestPolicy, rounds: int) -> list[RoundSignals]:
     """What a detector sees in a clean episode: its fitting and calibration data."""
-    signals = []
-    for r in range(rounds):
-        step = policy.act(economy)
-        signals.append(round_signals(r, step.output, economy.role, step.actions))
-        economy.step(step.actions, step.messages)
-    return signals
+    recorder = SignalRecorder()
+    play_episode(economy, rounds, Player(policy), NOBODY, observers=[recorder])
+    return recorder.signals
+
+
+def succeeded(
+    attack: Attack, round_: int, honest: np.ndarray, roles: np.ndarray, actions: np.ndarray,
+    completed: np.ndarray, twin: TwinRecord,
+) -> bool:  # fmt: skip
+    """Whether the attack reached its objective in ``round_``, against the twin's record."""
+    outcome = RoundOutcome(round_, honest, roles, actions, twin.actions[round_], completed,
+                           twin.completed[round_], twin.action_unit[round_])  # fmt: skip
+    return attack.active(round_) and attack.succeeded(outcome)
+
+
+def judge_success(
+    attack: Attack, record: AttackRecord, twin: TwinRecord, roles: np.ndarray
+) -> np.ndarray:
+    """(R,) ``succeeded`` of every round of a played episode, against ``twin``."""
+    honest = np.ones(record.actions.shape[1], dtype=bool)
+    honest[record.compromised] = False
+    return np.array([
+        succeeded(attack, r, honest, roles, record.actions[r], record.completed[r], twin)
+        for r in range(record.actions.shape[0])
+    ])  # fmt: skip
+
+
+@dataclass
+class SuccessJudge:
+    """Whether the attack reached its objective in each round, as the episode is played."""
+
+    attack: Attack
+    twin: TwinRecord
+    honest: np.ndarray
+    success: list[bool] = field(default_factory=list)
+
+    def before_step(self, round_: int, economy: Economy, played: Played) -> None:
+        pass
+
+    def after_step(
+        self, round_: int, economy: Economy, played: Played, result: RoundResult
+    ) -> None:
+        judged = succeeded(self.attack, round_, self.honest, economy.role, played.actions,
+                           result.task_completed, self.twin)  # fmt: skip
+        self.success.append(judged)
 
 
 def play_attacked(
@@ -238,24 +502,19 @@ def play_attacked(
     rng: np.random.Generator,
     fallback: tuple[Attack, np.random.Generator] | None = None,
 ) -> AttackRecord:
-    """Play the attacked episode in lock-step with the twin's record. Under an escalation
+    """Play the attacked episode in lock-step with the twin's record. Under an escalating
     defense, ``fallback`` is the attack's second instance (and its random stream) that acts on
-    the large model."""
+    the escalation target."""
     compromised = attack.threat.choose_agents(economy, rng)
     honest = np.ones(economy.n_agents, dtype=bool)
     honest[compromised] = False
-    hops = economy.interaction_graph().hop_distance(compromised)
+    graph = economy.interaction_graph()
+    hops = graph.hop_distance(compromised)
     large = None if fallback is None else escalation_player(defense, *fallback)
-    success = []
-
-    def judge(r: int, actions: np.ndarray, completed: np.ndarray) -> None:
-        outcome = RoundOutcome(r, honest, economy.role, actions, twin.actions[r], completed,
-                               twin.completed[r], twin.action_unit[r])  # fmt: skip
-        success.append(attack.active(r) and attack.succeeded(outcome))
-
+    judge = SuccessJudge(attack, twin, honest)
     record = play_episode(
-        economy, twin.actions.shape[0], Player(policy, attack, rng), large, defense,
-        compromised, judge,
+        economy, twin.actions.shape[0], Player(policy, attack, rng, defense), compromised, large,
+        [judge], replay=True,
     )  # fmt: skip
     scoring = bool(record.scores)
     return AttackRecord(
@@ -265,10 +524,16 @@ def play_attacked(
         flagged=np.stack(record.flagged) if scoring else None,
         rejected=record.rejected,
         escalated=np.array(record.escalated),
-        success=np.array(success),
+        success=np.array(judge.success),
         latency_ms=np.array(record.latency_ms),
+        welfare=np.array(record.welfare),
+        replay_attention=np.stack(record.replay_attention),
+        replay_messages=np.stack(record.replay_messages),
+        replay_both=np.stack(record.replay_both),
+        seconds=dict(record.seconds),
         tokens_offered=record.offered,
         tokens_delivered=record.delivered,
         compromised=compromised,
+        graph=graph,
         hops=hops,
     )

@@ -71,9 +71,9 @@ def roc_curves(results: Sequence[CellResult]) -> Figure | None:
     return fig
 
 
-def utility_vs_strength(rows: Sequence[GroupRow]) -> Figure | None:
-    """Utility under attack against the swept parameter, with the clean utility; None when
-    no attack was swept."""
+def harm_vs_strength(rows: Sequence[GroupRow]) -> Figure | None:
+    """The security curve: harm (welfare lost against the twin) against the swept parameter,
+    with its t interval over seeds; None when no attack was swept."""
     swept = [r for r in rows if r.sweep is not None]
     if not swept:
         return None
@@ -81,23 +81,22 @@ def utility_vs_strength(rows: Sequence[GroupRow]) -> Figure | None:
     for row in swept:
         key = (row.attack, row.sweep[0], row.defense or "no defense")
         economies.setdefault(row.economy, {}).setdefault(key, []).append(row)
-    fig, axes = _panels(len(economies), "Utility under attack against attack strength")
+    fig, axes = _panels(len(economies), "Harm against attack strength")
     for ax, (economy, lines) in zip(axes, economies.items(), strict=True):
         for (attack, param, defense), points in lines.items():
             points = sorted(points, key=lambda p: p.sweep[1])
             x = np.array([p.sweep[1] for p in points])
-            est = [p.estimates["utility_under_attack"] for p in points]
+            est = [p.estimates["harm"] for p in points]
             y = np.array([e.mean for e in est])
             low = np.array([e.low if np.isfinite(e.low) else e.mean for e in est])
             high = np.array([e.high if np.isfinite(e.high) else e.mean for e in est])
             ax.errorbar(
                 x, y, yerr=[y - low, high - y], marker="o", capsize=3, label=f"{attack} ({defense})"
             )
-            clean = np.mean([p.estimates["utility"].mean for p in points])
-            ax.axhline(clean, color="grey", linestyle="--", label=f"clean ({attack})")
             ax.set_xlabel(param)
         ax.set_title(economy)
-        ax.set_ylabel("honest agents' task completion")
+        ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_ylabel("harm: welfare lost vs the clean twin")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return fig

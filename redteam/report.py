@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 from redteam import plots
 from redteam.metrics import CellResult
 from redteam.scorecard import (
+    CAPTION,
     SCORECARD,
     GroupRow,
     cells_frame,
@@ -21,7 +22,8 @@ from redteam.scorecard import (
 PLOTS = {
     "infection_curves.png": "Share of honest agents infected at least once, by round.",
     "roc_curves.png": "Detector ROC curves: compromised against honest agent-rounds.",
-    "utility_vs_strength.png": "Honest task completion under attack against attack strength.",
+    "harm_vs_strength.png": "Harm (the economy's welfare lost against the clean twin) against "
+    "attack strength, with 95% t intervals over seeds.",
 }
 
 
@@ -29,7 +31,7 @@ def _figures(results: Sequence[CellResult], rows: Sequence[GroupRow]) -> dict[st
     return {
         "infection_curves.png": plots.infection_curves(results),
         "roc_curves.png": plots.roc_curves(results),
-        "utility_vs_strength.png": plots.utility_vs_strength(rows),
+        "harm_vs_strength.png": plots.harm_vs_strength(rows),
     }
 
 
@@ -79,7 +81,7 @@ def _markdown(
 ) -> str:
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
-    lines += ["", "Mean over seeds [bootstrap 95% interval]; — where undefined.", ""]
+    lines += ["", CAPTION + ".", ""]
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "---|" * len(headers))
     lines += ["| " + " | ".join(r) + " |" for r in table]
@@ -121,6 +123,6 @@ def _html(
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
         f"<style>{style}</style></head><body><h1>{e(title)}</h1><ul>{items}</ul>"
-        f"<p>Mean over seeds [bootstrap 95% interval]; — where undefined.</p>"
+        f"<p>{e(CAPTION)}.</p>"
         f"<table><tr>{head}</tr>{body}</table>{warned}{figures}</body></html>\n"
     )

@@ -8,27 +8,31 @@ of the same economy and seed in a process, since no attack touches them.
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from attacks import make_attack
+from attacks import Attack, make_attack
 from defenses import Defense, make_defense
+from forest.checkpoints import checkpoint_digest, load_policy
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import checkpoint_digest, load_policy
 from redteam.cell import Cell
 from redteam.episodes import (
     TwinRecord,
     build_economy,
     clean_signals,
     fresh_policy,
+    judge_success,
     play_attacked,
     play_twin,
 )
-from redteam.metrics import CellResult, cell_result
+from redteam.metrics import CellResult, Twins, cell_result
+from redteam.transfer import TransferredAttack
 
 ATTACK_STREAM = 0xA77AC  # the attack's random stream: never the world's or the policy's
 
@@ -45,19 +49,34 @@ class CellRunner:
         self._twins: dict[str, TwinRecord] = {}
         self._defenses: dict[str, Defense] = {}
 
-    def policy(self, cell: Cell) -> ForestPolicy:
-        key = _key(cell.checkpoint, cell.checkpoint_digest)
+    def _loaded(self, path: str, digest: str) -> ForestPolicy:
+        key = _key(path, digest)
         if key not in self._policies:
-            if checkpoint_digest(Path(cell.checkpoint)) != cell.checkpoint_digest:
+            if checkpoint_digest(Path(path)) != digest:
                 raise InvalidInputError(
-                    f"checkpoint: {cell.checkpoint} changed since the suite was loaded; "
+                    f"checkpoint: {path} changed since the suite was loaded; "
                     "its cells would be logged under the old weights' hash"
                 )
-            self._policies[key] = load_policy(Path(cell.checkpoint))
-        return fresh_policy(self._policies[key], cell.router)
+            self._policies[key] = load_policy(Path(path))
+        return self._policies[key]
+
+    def policy(self, cell: Cell) -> ForestPolicy:
+        return fresh_policy(self._loaded(cell.checkpoint, cell.checkpoint_digest), cell.router)
+
+    def attack(self, cell: Cell, given: Attack | None = None) -> Attack:
+        """A fresh instance of the cell's attack (or ``given``, not yet played); with a
+        surrogate, optimised on that forest and played on the deployed one (a transfer)."""
+        attack = (
+            make_attack(cell.attack, cell.attack_params, cell.threat) if given is None else given
+        )
+        if not cell.surrogate:
+            return attack
+        surrogate = self._loaded(cell.surrogate, cell.surrogate_digest)
+        return TransferredAttack(attack, fresh_policy(surrogate, use_router=True))
 
     def twin(self, cell: Cell, mitigation: Defense | None = None) -> TwinRecord:
-        """The clean episode of the cell's seed, defended by ``mitigation`` if one is given."""
+        """The clean episode of the cell's seed, defended by ``mitigation`` if one is given
+        (escalating on its own triggers)."""
         key = _key(
             cell.economy,
             cell.economy_config,
@@ -106,42 +125,49 @@ class CellRunner:
             defense.calibrate(calibrate)
         return self._defenses[key]
 
-    def run(self, cell: Cell) -> CellResult:
-        """Play ``cell`` and measure it; deterministic given the cell."""
+    def run(self, cell: Cell, attack: Attack | None = None) -> CellResult:
+        """Play ``cell`` and measure it; deterministic given the cell. ``attack``, not yet
+        played, replaces the cell's own instance (a study that records what its attack did
+        passes its own and reads it afterwards; an escalation target gets a copy)."""
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             baseline = self.twin(cell)
             defense = self.defense(cell)
             # Anything but a pure detector changes the forest: its twin is defended too.
-            mitigates = defense is not None and defense.kind != "detector"
+            mitigates = defense is not None and not defense.watches_only
             twin = self.twin(cell, defense) if mitigates else baseline
             policy = self.policy(cell)
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
-            attack = make_attack(cell.attack, cell.attack_params, cell.threat)
+            given = attack
+            attack = self.attack(cell, given)
             rng = np.random.default_rng(np.random.SeedSequence([cell.seed, ATTACK_STREAM]))
+            target = None if defense is None else defense.escalation_target()
             fallback = None
-            large_config = None
-            if defense is not None and defense.kind == "escalation":
-                # The attack acts on the large model too, as a second instance with its own
-                # state and random stream.
+            if target is not None:
+                # The attack acts on the escalation target too, as a second instance with its
+                # own state and random stream.
                 stream = np.random.SeedSequence([cell.seed, ATTACK_STREAM, 1])
-                fallback = (
-                    make_attack(cell.attack, cell.attack_params, cell.threat),
-                    np.random.default_rng(stream),
-                )
-                large_config = defense.large_policy().model.config
+                second = None if given is None else copy.deepcopy(given)
+                fallback = (self.attack(cell, second), np.random.default_rng(stream))
             n_trees = int(np.unique(economy.tree_ids()).size)
             record = play_attacked(economy, policy, attack, defense, twin, rng, fallback)
+            compared = twin
+            if target is not None:
+                compared = play_twin(
+                    build_economy(cell.economy, cell.economy_config, cell.seed),
+                    self.policy(cell), cell.rounds, defense, schedule=record.escalated,
+                )  # fmt: skip
+                success = judge_success(attack, record, compared, economy.role)
+                record = replace(record, success=success)
             return cell_result(
                 cell,
-                baseline,
-                twin,
+                Twins(baseline, twin, compared),
                 record,
                 policy.model.config,
                 n_trees,
                 attack.first_round,
-                large_config,
+                None if target is None else target.policy.model.config,
             )
         finally:
             torch.set_num_threads(threads)

@@ -1,5 +1,7 @@
 """The suite's results: one row per cell, and per group (a variant over its seeds) the mean
-with a bootstrap interval, as tables for the terminal and for files."""
+with a Student-t interval over seeds (``redteam.intervals``: honest with two or three seeds,
+where a bootstrap of seed means is their range), as tables for the terminal and for files.
+Harm leads: the economy's welfare lost against the clean twin."""
 
 from __future__ import annotations
 
@@ -11,18 +13,29 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
+from redteam.intervals import PairedDifference, t_interval
 from redteam.metrics import TIMING_METRICS, CellResult
-from redteam.statistics import Estimate, bootstrap_mean
 
 # (metric, column header) shown in the terminal; every metric is in the files.
 SCORECARD = (
-    ("utility", "utility"),
-    ("utility_under_attack", "under attack"),
+    ("harm", "harm"),
     ("attack_success_rate", "ASR"),
     ("blast_radius_final", "blast radius"),
     ("r0", "R0"),
-    ("detection_auc", "det. AUC"),
+    ("channel_attention", "via attention"),
+    ("channel_messages", "via messages"),
+    ("channel_state", "via state"),
+    ("utility_under_attack", "completion under attack"),
     ("detection_tpr", "det. TPR"),
+    ("detection_auc", "det. AUC"),
+)
+CAPTION = (
+    "mean over seeds [95% t interval over seeds] n=seeds; (not significant): the interval "
+    "holds 0; —: undefined. harm: the economy's welfare lost against the clean twin from the "
+    "attack's start (supply chain: total cost per agent-round; pricing: consumer surplus per "
+    "market-round; exchange: realised surplus per market-round). via: the share of infections "
+    "that vanish when the round is replayed with the attackers' summaries (attention) or "
+    "messages restored; state: neither, what earlier rounds left behind"
 )
 
 
@@ -35,13 +48,23 @@ class GroupRow:
     defense: str | None
     sweep: tuple[str, float] | None
     seeds: tuple[int, ...]
-    estimates: dict[str, Estimate]
+    estimates: dict[str, PairedDifference]
 
 
-def group_rows(
-    results: Sequence[CellResult], confidence: float = 0.95, resamples: int = 2000
-) -> list[GroupRow]:
-    """Groups in the order they first appear; every scalar metric estimated across seeds."""
+def pooled_share(cells: Sequence[CellResult], metric: str) -> PairedDifference:
+    """A channel's share of the group's infections, pooled over seeds (a seed without any
+    infection has no shares and adds nothing); no interval: a descriptive share."""
+    weights = np.array([c.scalars["infected_agent_rounds"] for c in cells])
+    shares = np.array([c.scalars[metric] for c in cells])
+    total = weights.sum()
+    share = float((np.nan_to_num(shares) * weights).sum() / total) if total else float("nan")
+    return PairedDifference(share, float("nan"), float("nan"), len(cells), "pooled share")
+
+
+def group_rows(results: Sequence[CellResult], confidence: float = 0.95) -> list[GroupRow]:
+    """Groups in the order they first appear; every scalar metric estimated across seeds.
+    Harm and the other attacked-minus-twin figures are paired within each seed already, so
+    the seeds are the independent units of every interval."""
     groups: dict[str, list[CellResult]] = {}
     for result in results:
         groups.setdefault(result.group, []).append(result)
@@ -50,7 +73,9 @@ def group_rows(
         cells = sorted(cells, key=lambda c: c.seed)
         first = cells[0]
         estimates = {
-            metric: bootstrap_mean([c.scalars[metric] for c in cells], confidence, resamples)
+            metric: pooled_share(cells, metric)
+            if metric.startswith("channel_")
+            else t_interval(np.array([c.scalars[metric] for c in cells]), confidence)
             for metric in first.scalars
         }
         rows.append(
@@ -79,7 +104,7 @@ def zero_success_warnings(rows: Sequence[GroupRow]) -> list[str]:
 
 
 def terminal_table(rows: Sequence[GroupRow], title: str) -> Table:
-    table = Table(title=title, caption="mean over seeds \\[bootstrap 95% interval]; —: undefined")
+    table = Table(title=title, caption=escape(CAPTION))
     for header in ("economy", "attack", "defense", "seeds"):
         table.add_column(header, overflow="fold")
     for _, header in SCORECARD:

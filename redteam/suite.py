@@ -5,6 +5,10 @@ validated before anything runs: an unknown key, name, wrong type or impossible v
 ``SuiteError`` whose one line names the file, the field and what is allowed. Nothing in a suite
 is ever executed: names are looked up in the registries, values are plain TOML data.
 
+``validate_suite`` checks and resolves every entry once (configs filled in, attack variants
+built and checked on every economy, defenses built); ``redteam.suite_expansion`` turns what it
+returns into the grid of cells.
+
 A minimal suite::
 
     [suite]
@@ -30,30 +34,36 @@ A minimal suite::
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
-from defenses import Defense, defense_class, defense_names
+from attacks import OBJECTIVES, Attack, attack_class, attack_names
+from defenses import defense_class, defense_names
+from forest.checkpoints import checkpoint_digest, load_policy
 from forest.economy import Economy, economy_class, economy_names
+from forest.economy.config import MAX_AGENTS, EconomyConfig
 from forest.errors import ConfigError, ForestError, InvalidInputError
-from forest.params import from_dict, to_dict
-from forest.training.checkpoints import checkpoint_digest, load_policy
-from forest.validation import require
+from forest.params import field_names, from_dict, to_dict
+from forest.validation import require, require_int
 from redteam.cell import Cell
 from redteam.episodes import build_economy
+from redteam.suite_expansion import expand_cells
 from redteam.suite_sections import (
     AttackEntry,
+    AttackVariant,
     DefenseEntry,
     EconomyEntry,
     MetricSettings,
+    ResolvedDefense,
+    ResolvedEconomy,
+    SuiteSections,
     SuiteSettings,
+    ValidatedSuite,
 )
 
 SECTIONS = ("suite", "economies", "attacks", "defenses", "metrics")
@@ -61,6 +71,12 @@ NO_DEFENSE = "none"
 CHECKPOINT_FILES = ("config.json", "model.safetensors")
 # A token forest keeps its tokenizer beside it; a pretrained forest names its language model.
 READER_FILES = ("tokenizer.json", "language_model.json")
+
+# How many larger sizes an economy's config is tried at, to tell a size that does not fit it
+# (a market of up to this many agents) from a config field that is wrong at any size.
+SIZES_TRIED = 128
+
+Entry = TypeVar("Entry")
 
 
 class SuiteError(InvalidInputError):
@@ -82,85 +98,37 @@ class Suite:
         return hashlib.sha256("".join(c.hash for c in self.cells).encode()).hexdigest()[:16]
 
 
-def _table(data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+def _entries(data: dict[str, Any], key: str, cls: type[Entry]) -> tuple[Entry, ...]:
+    """The ``[[key]]`` tables of a suite, each read into ``cls``."""
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ConfigError(f"{where}: expected a list of tables ([[{key}]]), got {value!r}")
-    return value
+        raise ConfigError(f"{key}: expected a list of tables ([[{key}]]), got {value!r}")
+    return tuple(from_dict(cls, v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
-def _economy_config(entry: EconomyEntry, where: str) -> dict[str, Any]:
-    if entry.name not in economy_names():
-        raise ConfigError(
-            f"{where}.name: unknown economy {entry.name!r}; allowed: {', '.join(economy_names())}"
-        )
-    cls = economy_class(entry.name).config_class
-    if "n_agents" in entry.config:
-        raise ConfigError(f"{where}.config.n_agents: set the size as {where}.agents")
-    allowed = [f for f in cls.field_names() if f != "n_agents"]
-    unknown = sorted(set(entry.config) - set(allowed))
+def _read_sections(data: dict[str, Any]) -> SuiteSections:
+    """Each section on its own (keys, types, ranges), before any is checked against another;
+    the blast radius only needs the rounds, so it is checked here too."""
+    unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise ConfigError(
-            f"{where}.config: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}"
-        )
-    try:
-        config = cls().replace(**{**entry.config, "n_agents": entry.agents})
-    except ConfigError as exc:
-        message = str(exc)
-        if message.startswith("n_agents"):
-            raise ConfigError(f"{where}.agents{message.removeprefix('n_agents')}") from None
-        raise ConfigError(f"{where}.config.{message}") from None
-    return {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
-    }
-
-
-def _attack_variants(
-    entry: AttackEntry, where: str
-) -> list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, float] | None]]:
-    """(label, resolved params, resolved threat, swept value) for each variant of an entry."""
-    if entry.name not in attack_names():
-        raise ConfigError(
-            f"{where}.name: unknown attack {entry.name!r}; allowed: {', '.join(attack_names())}"
-        )
-    cls = attack_class(entry.name)
-    if len(entry.sweep) > 1:
-        raise ConfigError(
-            f"{where}.sweep: sweep one parameter at a time, got {sorted(entry.sweep)}"
-        )
-    sweeps: list[tuple[str, Any] | None] = [None]
-    if entry.sweep:
-        ((param, values),) = entry.sweep.items()
-        if param in entry.params:
-            raise ConfigError(f"{where}.sweep.{param}: also set in params; set it in one place")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{where}.sweep.{param}: expected a non-empty list, got {values!r}")
-        fields = [f.name for f in dataclasses.fields(cls.params_class)]
-        if param not in fields:
-            raise ConfigError(
-                f"{where}.sweep: unknown parameter {param!r}; allowed: {', '.join(fields)}"
-            )
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ConfigError(
-                    f"{where}.sweep.{param}: only numeric parameters can be swept, got {v!r}; "
-                    "write one [[attacks]] entry per value instead"
-                )
-            from_dict(cls.params_class, {param: v}, f"{where}.sweep")
-        sweeps = [(param, v) for v in values]
-    base_label = entry.label or entry.name
-    if "|" in base_label:
-        raise ConfigError(f"{where}.label: {base_label!r} contains '|'; choose another")
-    variants = []
-    for swept in sweeps:
-        params = dict(entry.params)
-        if swept is not None:
-            params[swept[0]] = swept[1]
-        attack = cls.from_config(params, entry.threat, where)
-        label = base_label if swept is None else f"{base_label} {swept[0]}={swept[1]}"
-        value = None if swept is None else (swept[0], float(swept[1]))
-        variants.append((label, to_dict(attack.params), to_dict(attack.threat), value))
-    return variants
+        raise ConfigError(f"unknown section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}")
+    if "suite" not in data:
+        raise ConfigError("suite: missing [suite] section (name, checkpoint, rounds, seeds)")
+    sections = SuiteSections(
+        settings=from_dict(SuiteSettings, data["suite"], "suite"),
+        economies=_entries(data, "economies", EconomyEntry),
+        attacks=_entries(data, "attacks", AttackEntry),
+        defenses=_entries(data, "defenses", DefenseEntry),
+        metrics=from_dict(MetricSettings, data.get("metrics", {}), "metrics"),
+    )
+    if not sections.economies:
+        raise ConfigError("economies: a suite needs at least one [[economies]] entry")
+    if not sections.attacks:
+        raise ConfigError("attacks: a suite needs at least one [[attacks]] entry")
+    rounds = sections.settings.rounds
+    for r in sections.metrics.blast_radius_rounds:
+        require(r <= rounds, "metrics.blast_radius_rounds", f"<= rounds ({rounds})", r)
+    return sections
 
 
 def _distinct_labels(labels: list[str], section: str) -> None:
@@ -176,162 +144,298 @@ def _distinct_labels(labels: list[str], section: str) -> None:
             )
 
 
-def _check_threat(attack: str, threat: dict[str, Any], economy: Economy, where: str) -> None:
+def _resolve_economy(entry: EconomyEntry, where: str) -> ResolvedEconomy:
+    """The entry's config with every field filled in, and the economy built from it."""
+    if entry.name not in economy_names():
+        raise ConfigError(
+            f"{where}.name: unknown economy {entry.name!r}; allowed: {', '.join(economy_names())}"
+        )
+    config_class = economy_class(entry.name).config_class
+    if "n_agents" in entry.config:
+        raise ConfigError(f"{where}.config.n_agents: set the size as {where}.agents")
+    allowed = [f for f in config_class.field_names() if f != "n_agents"]
+    unknown = sorted(set(entry.config) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{where}.config: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}"
+        )
+    # The config checks these bounds too, but under its own name for the size, n_agents.
+    require_int(entry.agents, f"{where}.agents", config_class.min_agents, MAX_AGENTS)
+    try:
+        config = _economy_config(config_class, entry.config, entry.agents)
+    except ConfigError as exc:
+        raise _config_or_size_error(entry, config_class, where, exc) from None
+    resolved = to_dict(config)
+    return ResolvedEconomy(entry, resolved, build_economy(entry.name, resolved, 0))
+
+
+def _economy_config(
+    config_class: type[EconomyConfig], config: dict[str, Any], agents: int
+) -> EconomyConfig:
+    """The config at ``agents`` agents, its other fields from ``config`` or their defaults."""
+    return config_class().replace(**config, n_agents=agents)
+
+
+def _config_or_size_error(
+    entry: EconomyEntry, config_class: type[EconomyConfig], where: str, error: ConfigError
+) -> ConfigError:
+    """The config refused the entry's size or its own fields: point at the one to change.
+
+    A config's error names the field in its text only; rather than read the text, ask the
+    config again at the next few sizes. If one of them is accepted, the size is what to
+    change (a multiple of a market's size, at least as many agents as a market), and the
+    error says which size would do; otherwise it is the config's own fields.
+    """
+    sizes = range(entry.agents + 1, min(entry.agents + SIZES_TRIED, MAX_AGENTS) + 1)
+    fits = next((n for n in sizes if _accepts(config_class, entry.config, n)), None)
+    if fits is None:
+        return ConfigError(f"{where}.config.{error}")
+    return ConfigError(
+        f"{where}.agents: {entry.agents} agents do not fit {entry.name} ({error}); {fits} would"
+    )
+
+
+def _accepts(config_class: type[EconomyConfig], config: dict[str, Any], agents: int) -> bool:
+    """Whether the config stands at ``agents`` agents."""
+    try:
+        _economy_config(config_class, config, agents)
+    except ConfigError:
+        return False
+    return True
+
+
+def _swept_values(entry: AttackEntry, where: str) -> list[tuple[str, Any] | None]:
+    """(parameter, value) for each value of the entry's sweep; [None] when nothing is swept.
+    Each value is checked on its own here, so an error about it points at the sweep."""
+    if len(entry.sweep) > 1:
+        raise ConfigError(
+            f"{where}.sweep: sweep one parameter at a time, got {sorted(entry.sweep)}"
+        )
+    if not entry.sweep:
+        return [None]
+    ((param, values),) = entry.sweep.items()
+    if param in entry.params:
+        raise ConfigError(f"{where}.sweep.{param}: also set in params; set it in one place")
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}.sweep.{param}: expected a non-empty list, got {values!r}")
+    params_class = attack_class(entry.name).params_class
+    fields = field_names(params_class)
+    if param not in fields:
+        raise ConfigError(
+            f"{where}.sweep: unknown parameter {param!r}; allowed: {', '.join(fields)}"
+        )
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ConfigError(
+                f"{where}.sweep.{param}: only numeric parameters can be swept, got {v!r}; "
+                "write one [[attacks]] entry per value instead"
+            )
+        from_dict(params_class, {param: v}, f"{where}.sweep")
+    return [(param, v) for v in values]
+
+
+def _attack_variants(entry: AttackEntry, where: str) -> list[AttackVariant]:
+    """One variant per swept value (one if nothing is swept), each built and resolved."""
+    if entry.name not in attack_names():
+        raise ConfigError(
+            f"{where}.name: unknown attack {entry.name!r}; allowed: {', '.join(attack_names())}"
+        )
+    swept_values = _swept_values(entry, where)
+    base_label = entry.label or entry.name
+    if "|" in base_label:
+        raise ConfigError(f"{where}.label: {base_label!r} contains '|'; choose another")
+    variants = []
+    for swept in swept_values:
+        params = dict(entry.params) if swept is None else {**entry.params, swept[0]: swept[1]}
+        attack = attack_class(entry.name).from_config(params, entry.threat, where)
+        variants.append(
+            AttackVariant(
+                entry=entry,
+                where=where,
+                label=base_label if swept is None else f"{base_label} {swept[0]}={swept[1]}",
+                params=to_dict(attack.params),
+                threat=to_dict(attack.threat),
+                sweep=None if swept is None else (swept[0], float(swept[1])),
+                attack=attack,
+            )
+        )
+    return variants
+
+
+def _check_error(attack: Attack, economy: Economy, rounds: int) -> str | None:
+    """What ``attack.check`` refuses on this economy, or None."""
+    try:
+        attack.check(economy, rounds)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _sweep_is_at_fault(variant: AttackVariant, economy: Economy, rounds: int, error: str) -> bool:
+    """Whether ``check`` refused the variant for its swept value rather than its params.
+
+    ``Attack.check`` names the parameter in its text only; rather than read the text, ask the
+    attack again without the sweep: the entry's params, the swept parameter at its default.
+    If they are refused the same way, the params are at fault; otherwise the sweep is. Some
+    params cannot stand without the swept value (a sleeper wakes no earlier than it starts):
+    then ask the swept value alone on default params, which stands (``_swept_values``
+    checked it): refused the same way, the sweep is at fault.
+    """
+    if variant.sweep is None:
+        return False
+    entry, param = variant.entry, variant.sweep[0]
+    cls = attack_class(entry.name)
+    try:
+        unswept = cls.from_config(entry.params, entry.threat, variant.where)
+    except ConfigError:
+        alone = cls.from_config({param: variant.params[param]}, entry.threat, variant.where)
+        return _check_error(alone, economy, rounds) == error
+    return _check_error(unswept, economy, rounds) != error
+
+
+def _check_acts_on(variant: AttackVariant, economy: Economy, rounds: int) -> None:
+    """The attack's own check that it can act on the economy in time (its rounds, the
+    observations or market it needs), reported at the entry's params or sweep."""
+    error = _check_error(variant.attack, economy, rounds)
+    if error is not None:
+        part = "sweep" if _sweep_is_at_fault(variant, economy, rounds, error) else "params"
+        raise ConfigError(f"{variant.where}.{part}.{error} (on {economy.name})")
+
+
+def _check_threat(variant: AttackVariant, economy: Economy) -> None:
     """Choose the attacker's agents once, so a threat model the economy cannot satisfy (too
     many agents, a role it does not have) fails now rather than mid-run."""
     try:
-        from_dict(ThreatModel, threat, where).choose_agents(economy, np.random.default_rng(0))
+        variant.attack.threat.choose_agents(economy, np.random.default_rng(0))
     except ConfigError as exc:
-        raise ConfigError(f"{where}.{exc} (attack {attack} on {economy.name})") from None
+        raise ConfigError(
+            f"{variant.where}.threat.{exc} (attack {variant.entry.name} on {economy.name})"
+        ) from None
+
+
+def _check_variant(
+    variant: AttackVariant, economies: tuple[ResolvedEconomy, ...], sections: SuiteSections
+) -> None:
+    """Fail now, not mid-run, where a variant cannot run on every economy of the suite: it
+    cannot act there, its blast radius ends after the last round, its threat model or its
+    objective does not fit the economy."""
+    rounds = sections.settings.rounds
+    for economy in economies:
+        _check_acts_on(variant, economy.economy, rounds)
+    last = max(sections.metrics.blast_radius_rounds)
+    first = variant.attack.first_round
+    if first + last > rounds:
+        raise ConfigError(
+            f"metrics.blast_radius_rounds: {last} rounds after {variant.where} starts "
+            f"(round {first}) is past the last round ({rounds - 1})"
+        )
+    goal = OBJECTIVES[variant.params["objective"]]
+    for economy in economies:
+        _check_threat(variant, economy.economy)
+        if goal.economies and economy.economy.name not in goal.economies:
+            raise ConfigError(
+                f"{variant.where}.params.objective: {goal.name!r} applies to "
+                f"{', '.join(goal.economies)}, not {economy.economy.name}"
+            )
+
+
+def _resolve_attacks(
+    sections: SuiteSections, economies: tuple[ResolvedEconomy, ...]
+) -> tuple[AttackVariant, ...]:
+    """Every attack variant, checked on every economy; two variants under one label would be
+    one scorecard row."""
+    variants = [
+        variant
+        for i, entry in enumerate(sections.attacks)
+        for variant in _attack_variants(entry, f"attacks[{i}]")
+    ]
+    for variant in variants:
+        _check_variant(variant, economies, sections)
+    labels = [v.label for v in variants]
+    duplicate = next((x for x in labels if labels.count(x) > 1), None)
+    if duplicate is not None:
+        raise ConfigError(f"attacks: two variants are both labelled {duplicate!r}; set label")
+    return tuple(variants)
+
+
+def _resolve_defense(entry: DefenseEntry, where: str, check_checkpoint: bool) -> ResolvedDefense:
+    """The defense built from its params; what it loads is read only where the checkpoint is
+    checked (a dry parse reads no files)."""
+    if entry.name == NO_DEFENSE:  # the undefended row of a matrix, next to the defended ones
+        if entry.params:
+            raise ConfigError(f"{where}.params: {NO_DEFENSE!r} takes no parameters")
+        return ResolvedDefense(None, entry.label or "no defense", {}, "")
+    if entry.name not in defense_names():
+        raise ConfigError(
+            f"{where}.name: unknown defense {entry.name!r}; "
+            f"allowed: {NO_DEFENSE}, {', '.join(defense_names())}"
+        )
+    defense = defense_class(entry.name).from_config(entry.params, where)
+    digest = defense.files_digest() if check_checkpoint else ""
+    return ResolvedDefense(entry.name, entry.label or entry.name, to_dict(defense.params), digest)
+
+
+def _resolve_defenses(
+    sections: SuiteSections, check_checkpoint: bool
+) -> tuple[ResolvedDefense, ...]:
+    """The defense axis, which an attack may narrow to the labels it names; a suite without
+    defenses has the undefended row alone."""
+    defenses = tuple(
+        _resolve_defense(entry, f"defenses[{i}]", check_checkpoint)
+        for i, entry in enumerate(sections.defenses)
+    ) or (ResolvedDefense(None, "no defense", {}, ""),)
+    labels = [d.label for d in defenses]
+    for i, attack in enumerate(sections.attacks):
+        unknown = [label for label in attack.defenses if label not in labels]
+        if unknown:
+            raise ConfigError(
+                f"attacks[{i}].defenses: no defense labelled {unknown[0]!r}; "
+                f"the suite's defenses are {', '.join(labels)}"
+            )
+    return defenses
+
+
+def _checkpoint_digest(settings: SuiteSettings) -> str:
+    """The digest of a forest that is there and loads: a suite must stop before anything is
+    written, not when its first cell asks for the forest."""
+    checkpoint = Path(settings.checkpoint)
+    missing = [f for f in CHECKPOINT_FILES if not (checkpoint / f).is_file()]
+    if not any((checkpoint / f).is_file() for f in READER_FILES):
+        missing.append(READER_FILES[0])
+    if missing:
+        raise ConfigError(
+            f"suite.checkpoint: no trained forest at {str(checkpoint)!r} "
+            f"(missing {', '.join(missing)}); train one with `forest train --out DIR`"
+        )
+    digest = checkpoint_digest(checkpoint)
+    try:
+        load_policy(checkpoint)
+    except ForestError as exc:
+        raise ConfigError(f"suite.checkpoint: {exc}") from None
+    return digest
+
+
+def validate_suite(data: dict[str, Any], check_checkpoint: bool = True) -> ValidatedSuite:
+    """Every check a suite gets, each entry checked and resolved once; what it returns is all
+    the expansion into cells needs. ``check_checkpoint`` False skips reading any files."""
+    sections = _read_sections(data)
+    _distinct_labels([e.label or e.name for e in sections.economies], "economies")
+    _distinct_labels([d.label or d.name for d in sections.defenses], "defenses")
+    economies = tuple(
+        _resolve_economy(entry, f"economies[{i}]") for i, entry in enumerate(sections.economies)
+    )
+    variants = _resolve_attacks(sections, economies)
+    defenses = _resolve_defenses(sections, check_checkpoint)
+    digest = _checkpoint_digest(sections.settings) if check_checkpoint else ""
+    return ValidatedSuite(sections, economies, variants, defenses, digest)
 
 
 def parse_suite(data: dict[str, Any], path: Path, check_checkpoint: bool = True) -> Suite:
     """A validated suite from parsed TOML; ``path`` names the file in errors."""
-    unknown = sorted(set(data) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"unknown section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}")
-    if "suite" not in data:
-        raise ConfigError("suite: missing [suite] section (name, checkpoint, rounds, seeds)")
-    settings = from_dict(SuiteSettings, data["suite"], "suite")
-    economies = tuple(
-        from_dict(EconomyEntry, e, f"economies[{i}]")
-        for i, e in enumerate(_table(data, "economies", "economies"))
-    )
-    attacks = tuple(
-        from_dict(AttackEntry, a, f"attacks[{i}]")
-        for i, a in enumerate(_table(data, "attacks", "attacks"))
-    )
-    defenses = tuple(
-        from_dict(DefenseEntry, d, f"defenses[{i}]")
-        for i, d in enumerate(_table(data, "defenses", "defenses"))
-    )
-    metrics = from_dict(MetricSettings, data.get("metrics", {}), "metrics")
-    if not economies:
-        raise ConfigError("economies: a suite needs at least one [[economies]] entry")
-    if not attacks:
-        raise ConfigError("attacks: a suite needs at least one [[attacks]] entry")
-    for r in metrics.blast_radius_rounds:
-        require(
-            r <= settings.rounds, "metrics.blast_radius_rounds", f"<= rounds ({settings.rounds})", r
-        )
-
-    _distinct_labels([e.label or e.name for e in economies], "economies")
-    _distinct_labels([d.label or d.name for d in defenses], "defenses")
-    economy_configs = [_economy_config(e, f"economies[{i}]") for i, e in enumerate(economies)]
-    variants = [
-        (a.name, *v, i) for i, a in enumerate(attacks) for v in _attack_variants(a, f"attacks[{i}]")
-    ]
-    built = [build_economy(e.name, c, 0) for e, c in zip(economies, economy_configs, strict=True)]
-    for i, a in enumerate(attacks):
-        for _, params, threat, _ in _attack_variants(a, f"attacks[{i}]"):
-            attack = attack_class(a.name).from_config(params, threat, f"attacks[{i}]")
-            for economy in built:
-                try:
-                    attack.check(economy, settings.rounds)
-                except ConfigError as exc:
-                    field = str(exc).split(":", 1)[0]
-                    where = "sweep" if field in a.sweep else "params"
-                    raise ConfigError(f"attacks[{i}].{where}.{exc} (on {economy.name})") from None
-            last = max(metrics.blast_radius_rounds)
-            if attack.first_round + last > settings.rounds:
-                raise ConfigError(
-                    f"metrics.blast_radius_rounds: {last} rounds after attacks[{i}] starts "
-                    f"(round {attack.first_round}) is past the last round ({settings.rounds - 1})"
-                )
-            goal = OBJECTIVES[params["objective"]]
-            for economy in built:
-                _check_threat(a.name, threat, economy, f"attacks[{i}].threat")
-                if goal.economies and economy.name not in goal.economies:
-                    raise ConfigError(
-                        f"attacks[{i}].params.objective: {goal.name!r} applies to "
-                        f"{', '.join(goal.economies)}, not {economy.name}"
-                    )
-    labels = [v[1] for v in variants]
-    duplicate = next((x for x in labels if labels.count(x) > 1), None)
-    if duplicate is not None:
-        raise ConfigError(f"attacks: two variants are both labelled {duplicate!r}; set label")
-    defense_specs: list[tuple[str | None, str, dict[str, Any], Defense | None]] = []
-    for i, d in enumerate(defenses):
-        if d.name == NO_DEFENSE:  # the undefended row of a matrix, next to the defended ones
-            if d.params:
-                raise ConfigError(f"defenses[{i}].params: {NO_DEFENSE!r} takes no parameters")
-            defense_specs.append((None, d.label or "no defense", {}, None))
-            continue
-        if d.name not in defense_names():
-            raise ConfigError(
-                f"defenses[{i}].name: unknown defense {d.name!r}; "
-                f"allowed: {NO_DEFENSE}, {', '.join(defense_names())}"
-            )
-        detector = defense_class(d.name).from_config(d.params, f"defenses[{i}]")
-        defense_specs.append((d.name, d.label or d.name, to_dict(detector.params), detector))
-    if not defense_specs:
-        defense_specs = [(None, "no defense", {}, None)]
-
-    defense_labels = [label for _, label, _, _ in defense_specs]
-    for i, a in enumerate(attacks):
-        unknown = [label for label in a.defenses if label not in defense_labels]
-        if unknown:
-            raise ConfigError(
-                f"attacks[{i}].defenses: no defense labelled {unknown[0]!r}; "
-                f"the suite's defenses are {', '.join(defense_labels)}"
-            )
-
-    checkpoint = Path(settings.checkpoint)
-    digest = ""
-    if check_checkpoint:
-        missing = [f for f in CHECKPOINT_FILES if not (checkpoint / f).is_file()]
-        if not any((checkpoint / f).is_file() for f in READER_FILES):
-            missing.append(READER_FILES[0])
-        if missing:
-            raise ConfigError(
-                f"suite.checkpoint: no trained forest at {str(checkpoint)!r} "
-                f"(missing {', '.join(missing)}); train one with `forest train --out DIR`"
-            )
-        digest = checkpoint_digest(checkpoint)
-        try:  # a forest that cannot load must stop the suite before anything is written
-            load_policy(checkpoint)
-        except ForestError as exc:
-            raise ConfigError(f"suite.checkpoint: {exc}") from None
-
-    cells = tuple(
-        Cell(
-            suite=settings.name,
-            economy=economy.name,
-            economy_label=economy.label or economy.name,
-            economy_config=econ_cfg,
-            attack=attack_name,
-            attack_label=label,
-            attack_params=params,
-            threat=threat,
-            sweep=swept,
-            defense=defense,
-            defense_label=defense_label,
-            defense_params=defense_params,
-            seed=seed,
-            rounds=settings.rounds,
-            checkpoint=str(checkpoint),
-            checkpoint_digest=digest,
-            router=settings.router,
-            metrics=to_dict(metrics),
-            defense_digest=(
-                instance.files_digest() if check_checkpoint and instance is not None else ""
-            ),
-        )
-        for economy, econ_cfg in zip(economies, economy_configs, strict=True)
-        for attack_name, label, params, threat, swept, entry in variants
-        for defense, defense_label, defense_params, instance in defense_specs
-        if not attacks[entry].defenses or defense_label in attacks[entry].defenses
-        for seed in settings.seed_list
-    )
-    by_hash: dict[str, Cell] = {}
-    for cell in cells:
-        other = by_hash.setdefault(cell.hash, cell)
-        if other is not cell:
-            raise ConfigError(
-                f"attacks/economies: '{other.group}' and '{cell.group}' are the same experiment "
-                "(same resolved parameters); remove one"
-            )
-    return Suite(path, settings, economies, attacks, defenses, metrics, cells)
+    validated = validate_suite(data, check_checkpoint)
+    s = validated.sections
+    cells = expand_cells(validated)
+    return Suite(path, s.settings, s.economies, s.attacks, s.defenses, s.metrics, cells)
 
 
 def load_suite(path: str | Path, check_checkpoint: bool = True) -> Suite:

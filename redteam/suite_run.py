@@ -49,7 +49,7 @@ def report_context(suite_name: str, parent_id: str, uri: str, n_cells: int) -> d
 def build_report(
     out: Path, title: str, results: list[CellResult], context: dict[str, str], suite_metrics: dict
 ) -> list[GroupRow]:
-    rows = group_rows(results, suite_metrics["confidence"], suite_metrics["bootstrap_resamples"])
+    rows = group_rows(results, suite_metrics["confidence"])
     write_report(out, title, results, rows, context)
     (out / CELLS_JSON).write_text(json.dumps([r.run_id for r in results]))
     return rows

@@ -1,13 +1,18 @@
 """The sections of a suite file, each a validated dataclass: ``[suite]`` (``SuiteSettings``),
-``[[economies]]``, ``[[attacks]]``, ``[[defenses]]`` and ``[metrics]``. ``redteam.suite``
-reads a file into them and expands them into cells."""
+``[[economies]]``, ``[[attacks]]``, ``[[defenses]]`` and ``[metrics]``; and their resolved
+forms (``ValidatedSuite``), which ``redteam.suite`` checks against one another and
+``redteam.suite_expansion`` expands into cells."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forest.validation import require, require_float, require_int
+
+if TYPE_CHECKING:
+    from attacks import Attack
+    from forest.economy import Economy
 
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -80,9 +85,7 @@ class MetricSettings:
     # Detectors are fitted on a clean episode of seed + offset and calibrated on one of
     # seed + 2 * offset, never on the cell's own seed.
     calibration_seed_offset: int = 100_000
-    price_per_gflop: float = 1e-6  # dollars, for cost per 1M agent interactions
-    confidence: float = 0.95  # bootstrap interval across seeds
-    bootstrap_resamples: int = 2000
+    confidence: float = 0.95  # t interval across seeds (redteam.intervals)
 
     def __post_init__(self) -> None:
         require_float(self.infection_threshold, "infection_threshold", 0.0, 1e6)
@@ -91,6 +94,69 @@ class MetricSettings:
         for r in self.blast_radius_rounds:
             require_int(r, "blast_radius_rounds", 1)
         require_int(self.calibration_seed_offset, "calibration_seed_offset", 1)
-        require_float(self.price_per_gflop, "price_per_gflop", 0.0)
         require_float(self.confidence, "confidence", 0.5, 0.999)
-        require_int(self.bootstrap_resamples, "bootstrap_resamples", 100, 1_000_000)
+
+
+@dataclass(frozen=True)
+class SuiteSections:
+    """A suite file's sections, each checked on its own: keys, types and ranges."""
+
+    settings: SuiteSettings
+    economies: tuple[EconomyEntry, ...]
+    attacks: tuple[AttackEntry, ...]
+    defenses: tuple[DefenseEntry, ...]
+    metrics: MetricSettings
+
+
+@dataclass(frozen=True)
+class ResolvedEconomy:
+    """An ``[[economies]]`` entry with every field of its config filled in, so that two ways of
+    writing one economy make one cell."""
+
+    entry: EconomyEntry
+    config: dict[str, Any]
+    economy: Economy  # built once, at seed 0, to check the attacks against before anything runs
+
+    @property
+    def label(self) -> str:
+        return self.entry.label or self.entry.name
+
+
+@dataclass(frozen=True)
+class AttackVariant:
+    """One attack of the grid: an ``[[attacks]]`` entry with one swept value applied (or none),
+    its params and threat model resolved, and the attack built from them."""
+
+    entry: AttackEntry
+    where: str  # the entry's path in errors: "attacks[i]"
+    label: str
+    params: dict[str, Any]
+    threat: dict[str, Any]
+    sweep: tuple[str, float] | None  # the swept parameter and its value in this variant
+    attack: Attack
+
+    def meets(self, defense_label: str) -> bool:
+        """Whether the entry crosses this defense (an entry that names none meets them all)."""
+        return not self.entry.defenses or defense_label in self.entry.defenses
+
+
+@dataclass(frozen=True)
+class ResolvedDefense:
+    """One defense of the grid with its params resolved; ``name`` None is the undefended row."""
+
+    name: str | None
+    label: str
+    params: dict[str, Any]
+    files_digest: str  # of what the defense loads (a checkpoint); "" when nothing or unchecked
+
+
+@dataclass(frozen=True)
+class ValidatedSuite:
+    """A suite whose entries are checked against one another (every attack variant on every
+    economy, the checkpoint): what the grid of cells is made of, and all it is made of."""
+
+    sections: SuiteSections
+    economies: tuple[ResolvedEconomy, ...]
+    variants: tuple[AttackVariant, ...]
+    defenses: tuple[ResolvedDefense, ...]
+    checkpoint_digest: str  # "" when the checkpoint was not checked

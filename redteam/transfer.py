@@ -1,7 +1,9 @@
 """Attack transfer: an attack optimised against one forest (the surrogate), played on another.
 
 A white-box attacker who cannot read the deployed forest's weights can still optimise against a
-forest it has (here: the token forest against the pretrained one and back). The wrapper hands
+forest it has (here: the token forest against the pretrained one and back). A transfer is a
+cell whose ``surrogate`` names that forest (``transfer_cell``); the runner wraps the cell's
+attack in ``TransferredAttack``. The wrapper hands
 the inner attack a view whose policy is the surrogate: every gradient, every exact score and
 every search runs on the surrogate, and what comes out (perturbed observations, latent deltas,
 crafted messages, words) is played on the deployed forest. The surrogate plays every round on
@@ -10,15 +12,21 @@ the side, on the same state, so its memory follows the episode as the deployed f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from attacks import Attack, AttackView, RoundOutcome
-from forest.economy import Economy, Messages
+from forest.checkpoints import checkpoint_digest
+from forest.economy import Economy, Messages, economy_class
 from forest.errors import ConfigError
+from forest.params import to_dict
 from forest.policy import ForestPolicy
+from redteam.cell import Cell
+from redteam.suite_sections import MetricSettings
 
 
 class TransferredAttack(Attack):
@@ -75,16 +83,50 @@ class TransferredAttack(Attack):
             self._fits(own, hidden_size)
         return fakes
 
-    def messages(self, view: AttackView, messages: Messages) -> Messages:
-        return self.inner.messages(self._view(view), messages)
-
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
         # The deployed forest's output stays in the view: the attacker's own agents see it.
-        acted = self.inner.actions(replace(view, policy=self.surrogate), actions)
-        # The round's state is still the one the deployed forest decided on (the economy steps
-        # after this hook): the surrogate reads it too, and remembers its summaries.
+        return self.inner.actions(replace(view, policy=self.surrogate), actions)
+
+    def messages(self, view: AttackView, messages: Messages) -> Messages:
+        edited = self.inner.messages(self._view(view), messages)
+        # The round's last hook, and the state is still the one the deployed forest decided on
+        # (the economy steps after it): the surrogate reads it too, and remembers its
+        # summaries, so that every hook of the next round sees them as last round's.
         self.surrogate.act(view.economy)
-        return acted
+        return edited
 
     def succeeded(self, outcome: RoundOutcome) -> bool:
         return self.inner.succeeded(outcome)
+
+
+def transfer_cell(
+    economy: str, n_agents: int, rounds: int, seed: int, attack: Attack, victim: Path,
+    surrogate: Path | None, study: str = "transfer",
+) -> Cell:  # fmt: skip
+    """An undefended cell of ``attack`` on the forest at ``victim``, optimised on the one at
+    ``surrogate`` (None: on the victim itself, the direct attack)."""
+    config = economy_class(economy).config_class(n_agents=n_agents)
+    return Cell(
+        suite=study,
+        economy=economy,
+        economy_label=economy,
+        economy_config={
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+        },
+        attack=attack.name,
+        attack_label=attack.name,
+        attack_params=to_dict(attack.params),
+        threat=to_dict(attack.threat),
+        sweep=None,
+        defense=None,
+        defense_label="no defense",
+        defense_params={},
+        seed=seed,
+        rounds=rounds,
+        checkpoint=str(victim),
+        checkpoint_digest=checkpoint_digest(victim),
+        router=True,
+        metrics=to_dict(MetricSettings()),
+        surrogate="" if surrogate is None else str(surrogate),
+        surrogate_digest="" if surrogate is None else checkpoint_digest(surrogate),
+    )

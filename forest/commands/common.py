@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from forest.training import checkpoints
+from forest.training import resume
 
 
 def progress_bar(console: Console) -> Progress:
@@ -28,10 +28,10 @@ def mean_sd(pair: tuple[float, float]) -> str:
 def prepare_output(out: Path, force: bool, console: Console) -> bool:
     """Make ``out`` ready for a training run; False (after saying so) when it holds a finished
     forest and ``force`` is off. With ``force``, the finished run's log goes so it trains anew."""
-    if checkpoints.is_finished(out):
+    if resume.is_finished(out):
         if not force:
             console.print(f"{out} already holds a finished forest; --force trains it again.")
             return False
-        (out / checkpoints.TRAIN_LOG).unlink()
+        (out / resume.TRAIN_LOG).unlink()
     out.mkdir(parents=True, exist_ok=True)
     return True

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from forest import checkpoints
 from forest.commands.common import mean_sd, prepare_output, progress_bar
 from forest.economy import economy_class, economy_names
 from forest.economy.rollout import evaluate_expert, summarize
@@ -17,9 +18,7 @@ from forest.evaluation import evaluate_forest, kept_share
 from forest.model import ForestConfig, dense_flops, forest_flops, meta_model, parameter_counts
 from forest.model.config import PRESETS
 from forest.model.robust_aggregation import METHODS, RobustAggregation
-from forest.pretrained.checkpoint import is_pretrained_checkpoint
 from forest.pretrained.modeling import PretrainedForestConfig
-from forest.training import checkpoints
 from forest.training.behaviour_cloning import train_forest
 from forest.training.config import TrainConfig
 
@@ -95,23 +94,29 @@ def evaluate(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(out, indent=2))
         return 0
     pooling = "" if robust is None else f", {robust.method} pooling"
-    table = Table(
-        title=f"clean task completion, {args.seeds} seeds x {args.rounds} rounds{pooling}"
-    )
-    for column in ("economy", "agents", "forest + router", "forest, all messages", "expert"):
-        table.add_column(column, justify="right")
-    table.add_column("tokens kept by router", justify="right")
     shown = mean_sd if args.seeds > 1 else (lambda pair: f"{pair[0]:.4f}")
+    played = {"forest": "forest + router", "forest_all_messages": "forest, all messages",
+              "expert": "expert"}  # fmt: skip
+    settings = f"{args.seeds} seeds x {args.rounds} rounds{pooling}"
+    welfare = Table(
+        title=f"clean welfare (the economy's own measure; higher is better), {settings}",
+        caption="task completion cannot register harm on its own: over-ordering fills every "
+        "order, and a price rise raises the firms' completion",
+    )
+    completion = Table(title=f"clean task completion, {settings}")
+    for table in (welfare, completion):
+        for column in ("economy", "agents", *played.values()):
+            table.add_column(column, justify="right")
+    welfare.add_column("welfare is")
+    completion.add_column("tokens kept by router", justify="right")
     for name, row in rows.items():
-        table.add_row(
-            name,
-            str(row["n_agents"]),
-            shown(row["forest"]["task_completion"]),
-            shown(row["forest_all_messages"]["task_completion"]),
-            shown(row["expert"]["task_completion"]),
-            f"{row['router_kept_share']:.1%}",
-        )
-    console.print(table)
+        head = (name, str(row["n_agents"]))
+        welfare.add_row(*head, *(shown(row[w]["welfare"]) for w in played),
+                        economy_class(name).welfare_name)  # fmt: skip
+        completion.add_row(*head, *(shown(row[w]["task_completion"]) for w in played),
+                           f"{row['router_kept_share']:.1%}")  # fmt: skip
+    console.print(welfare)
+    console.print(completion)
     return 0
 
 
@@ -119,7 +124,7 @@ def info(args: argparse.Namespace, console: Console) -> int:
     target = args.target
     if target in PRESETS:
         config = ForestConfig.preset(target)
-    elif is_pretrained_checkpoint(Path(target)):
+    elif checkpoints.is_pretrained_checkpoint(Path(target)):
         config = PretrainedForestConfig.from_json_file(str(Path(target) / "config.json"))
     else:
         config = ForestConfig.from_json_file(str(Path(target) / "config.json"))

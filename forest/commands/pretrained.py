@@ -11,7 +11,7 @@ from rich.console import Console
 from forest.commands.common import progress_bar
 from forest.pretrained.language_model import DEFAULT_DIR, import_smollm2
 from forest.pretrained.training import PretrainedTrainConfig, train_pretrained_forest
-from forest.training import checkpoints
+from forest.training import resume
 
 
 def import_model(args: argparse.Namespace, console: Console) -> int:
@@ -28,7 +28,7 @@ def import_model(args: argparse.Namespace, console: Console) -> int:
 
 def train(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
-    if checkpoints.is_finished(out) and not args.force:
+    if resume.is_finished(out) and not args.force:
         console.print(f"{out} already holds a finished forest; --force trains it again.")
         return 2
     config = PretrainedTrainConfig(

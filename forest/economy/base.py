@@ -70,6 +70,9 @@ class Economy(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     config_class: ClassVar[type[EconomyConfig]]
+    # Every round's metrics carry "welfare": the economy's own measure of how well it went for
+    # the people it serves (higher is better); this says what it is. Harm is welfare lost.
+    welfare_name: ClassVar[str]
     observation_names: ClassVar[tuple[str, ...]]
     # Per-agent state attributes (axis 0 = agent) and those among them that hold agent ids;
     # ``relabel`` permutes the first and renumbers the second.

@@ -117,6 +117,7 @@ def _first_ranked(keys: np.ndarray, ranked: np.ndarray, count: np.ndarray) -> np
 @register_economy
 class Exchange(Economy):
     name = "exchange"
+    welfare_name = "realised surplus per market-round"
     description = "buyers and sellers with private values; uniform-price call auctions; efficiency"
     config_class = ExchangeConfig
     observation_names = (
@@ -309,6 +310,7 @@ class Exchange(Economy):
             "trade_volume": units_traded / self.n_markets,
             "mean_clearing_price": float(self.market_price.mean()),
             "task_completion": float(task_completed.mean()),
+            "welfare": realised / self.n_markets,
         }
         return RoundResult(task_completed, metrics)
 
@@ -353,4 +355,5 @@ class Exchange(Economy):
             "trade_volume": self._units_traded / max(market_rounds, 1),
             "mean_clearing_price": mean_price,
             "task_completion": self._completed / max(self.round * self.n_agents, 1),
+            "welfare": self._realised_surplus / max(market_rounds, 1),
         }

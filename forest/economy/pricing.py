@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from scipy.special import logsumexp
 
 from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult
 from forest.economy.messages import PRICE, Messages
@@ -33,7 +34,17 @@ _EPISODE_METRICS = (
     "monopoly_price",
     "mean_profit",
     "task_completion",
+    "welfare",
 )
+
+
+def consumer_surplus(prices: np.ndarray, a: float, a0: float, mu: float) -> float:
+    """Mean over markets of the logit consumers' expected surplus, ``mu * log(sum_j
+    exp((a_j - p_j) / mu) + exp(a0 / mu))`` (Anderson, de Palma and Thisse 1992; per unit
+    mass of consumers, up to a constant): prices (k, markets), firms on axis 0."""
+    utility = (np.asarray(a, dtype=np.float64) - prices) / mu
+    outside = np.full((1, prices.shape[1]), a0 / mu)
+    return float((mu * logsumexp(np.concatenate([utility, outside]), axis=0)).mean())
 
 
 @functools.lru_cache(maxsize=16)
@@ -49,6 +60,7 @@ class Pricing(Economy):
     """Firms in ``n_agents / k`` independent oligopolies set prices on Calvano's grid."""
 
     name = "pricing"
+    welfare_name = "consumer surplus per market-round"
     description = (
         "Many independent logit-demand Bertrand oligopolies (Calvano et al. 2020): firms pick "
         "prices on a grid between Nash and monopoly; expert = noisy best response to rivals' quotes"
@@ -325,6 +337,7 @@ class Pricing(Economy):
             "firm_revenue": float(np.sum(self.to_agents(prices) * self.last_quantity)),
             "outside_share": float(outside_share.mean()),
             "mean_cost_level": float(shift.mean()),
+            "welfare": float(consumer_surplus(prices, cfg.quality, cfg.outside_quality, cfg.mu)),
         }
         for name in _EPISODE_METRICS:
             self._totals[name] += metrics[name]

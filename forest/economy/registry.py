@@ -14,6 +14,9 @@ _ECONOMIES: dict[str, type[Economy]] = {}
 def register_economy(cls: type[Economy]) -> type[Economy]:
     if cls.name in _ECONOMIES:
         raise ValueError(f"economy {cls.name!r} is registered twice")
+    if not getattr(cls, "welfare_name", ""):
+        # Harm is welfare lost: every round's metrics carry "welfare", and this says what it is.
+        raise ValueError(f"economy {cls.name!r} declares no welfare_name")
     _ECONOMIES[cls.name] = cls
     return cls
 

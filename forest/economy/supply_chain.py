@@ -69,6 +69,7 @@ def _assign_parents(children: int, parents: int, rng: np.random.Generator) -> np
 @register_economy
 class SupplyChain(Economy):
     name = "supply_chain"
+    welfare_name = "minus total cost (holding + backlog) per agent-round"
     description = "suppliers -> warehouses -> retailers; base-stock experts; fill rate, bullwhip"
     config_class = SupplyChainConfig
     observation_names = (
@@ -273,6 +274,9 @@ class SupplyChain(Economy):
                 "fill_rate": float(fill),
                 "holding_cost": float(holding / self.n_agents),
                 "backlog_cost": float(backlog_cost / self.n_agents),
+                # The beer game's own objective: what over-ordering and stock-outs both cost.
+                "total_cost": float((holding + backlog_cost) / self.n_agents),
+                "welfare": -float((holding + backlog_cost) / self.n_agents),
             },
         )
 
@@ -388,6 +392,8 @@ class SupplyChain(Economy):
             "holding_cost": float(led["holding_cost"].sum() / (rounds * self.n_agents)),
             "backlog_cost": float(led["backlog_cost"].sum() / (rounds * self.n_agents)),
         }
+        metrics["total_cost"] = metrics["holding_cost"] + metrics["backlog_cost"]
+        metrics["welfare"] = -metrics["total_cost"]
         for e in ECHELONS:
             orders = led[f"orders_{e}"]
             ratio = orders.var() / demand_var if demand_var > 0 else float("nan")

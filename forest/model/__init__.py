@@ -1,11 +1,10 @@
 """The Thousand-Token Forest model: ``ForestModel`` (compressed, O(n)) and ``DenseForest`` (O(n^2)).
 
-See ``modeling_forest`` for the method, ``config`` for the presets, ``flops`` for round costs and
-``checkpoint`` for safe saving and loading.
+See ``modeling_forest`` for the method, ``config`` for the presets and ``flops`` for round costs;
+``forest.checkpoints`` saves and loads them safely.
 """
 
 from forest.model.aggregation import AggregationAttention
-from forest.model.checkpoint import load_forest, save_forest
 from forest.model.config import ForestConfig
 from forest.model.dense import DenseForest
 from forest.model.flops import (
@@ -27,8 +26,6 @@ __all__ = [
     "RoundFlops",
     "dense_flops",
     "forest_flops",
-    "load_forest",
     "meta_model",
     "parameter_counts",
-    "save_forest",
 ]

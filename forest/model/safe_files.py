@@ -4,15 +4,19 @@ A checkpoint is attacker-controlled input like any other; ``torch.load`` on a pi
 These helpers find a directory's safetensors files, refuse pickle formats outright, and read
 every header (names, shapes, and that the file really holds the bytes it promises) before any
 weights are loaded, so that each malformed file fails with one line naming it.
+``quiet_loading`` keeps transformers' progress bars out of every save and load of such a folder.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
+from transformers.utils import logging as hf_logging
 
 from forest.errors import InvalidInputError
 
@@ -79,3 +83,15 @@ def tensor_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
         except (SafetensorError, OSError) as err:
             raise InvalidInputError(f"{path}: not a readable safetensors file ({err})") from err
     return shapes
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Without transformers' per-shard progress bars, which would clutter every CLI run."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -18,8 +18,8 @@ from transformers import LlamaModel
 
 from forest.errors import InvalidInputError
 from forest.model import safe_files
-from forest.model.checkpoint import quiet_loading
 from forest.model.llama_init import llama_config
+from forest.model.safe_files import quiet_loading
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_DIR = Path("models") / "smollm2-135m"

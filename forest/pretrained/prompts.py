@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from transformers import PreTrainedTokenizerFast
@@ -89,6 +90,8 @@ def render_prompts(
 
 class PromptTokenizer:
     """Renders agents' prompts and tokenizes them with the language model's own tokenizer."""
+
+    reads_text: ClassVar[bool] = True
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast, max_tokens: int = MAX_PROMPT_TOKENS):
         if tokenizer.pad_token_id is None:

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from forest.checkpoints import save_pretrained_policy
 from forest.economy import economy_names
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy
-from forest.pretrained.checkpoint import save_pretrained_policy
 from forest.pretrained.language_model import language_model_digest, load_language_model
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
 from forest.pretrained.prompts import MAX_PROMPT_TOKENS, PromptTokenizer
@@ -36,9 +36,9 @@ from forest.training.behaviour_cloning import (
     imitation_loss,
     train_epoch,
 )
-from forest.training.checkpoints import TRAIN_LOG
 from forest.training.data import EpisodeRecord, RoundRecord, collect_episode
 from forest.training.plots import plot_loss_curve
+from forest.training.resume import TRAIN_LOG
 from forest.training.router_training import router_dataset, train_router
 from forest.validation import require_float, require_int
 

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from forest import checkpoints
 from forest.economy import EconomyConfig, economy_class, economy_names
 from forest.errors import ForestError, InvalidInputError
 from forest.model.config import PRESETS, ForestConfig
 from forest.model.modeling_forest import ForestModel, ForestOutput
 from forest.policy import ForestPolicy, message_token_mask
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
-from forest.training import checkpoints
+from forest.training import resume
 from forest.training.config import TrainConfig
 from forest.training.data import IGNORE, EpisodeRecord, RoundRecord, collect_episode
 from forest.training.plots import plot_loss_curve
@@ -247,7 +248,7 @@ def train_forest(
     out = Path(out)
     torch.set_num_threads(train.threads)
     torch.use_deterministic_algorithms(True)
-    if checkpoints.has_training_state(out):
+    if resume.has_training_state(out):
         model, tokenizer, optimizer, episodes, start, log = _resume(train, out)
     else:
         torch.manual_seed(train.seed)
@@ -291,13 +292,13 @@ def train_forest(
             INIT_DIGEST: init_digest(train),
             "log": log,
         }
-        checkpoints.save_training_state(out, optimizer, episodes, progress)
+        resume.save_training_state(out, optimizer, episodes, progress)
 
     on_phase("router: counterfactual labels", 0)
     labelled = router_dataset(train.router_agents, train.router_rounds, train.seed)
     router = train_router(*labelled, epochs=train.router_epochs, seed=train.seed)
     checkpoints.save_policy(out, model, tokenizer, router)
-    checkpoints.finish_training(out, {"train_config": train.to_dict(), "log": log})
+    resume.finish_training(out, {"train_config": train.to_dict(), "log": log})
     plot_loss_curve(log, out / LOSS_CURVE)
     return ForestPolicy(model, tokenizer, router), log
 
@@ -308,7 +309,7 @@ def _resume(
     policy = checkpoints.load_policy(out, with_router=False)
     model = policy.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
-    episodes, progress = checkpoints.load_training_state(out, optimizer)
+    episodes, progress = resume.load_training_state(out, optimizer)
     same_start = progress.get(INIT_DIGEST) == init_digest(train)
     if progress["train_config"] != train.to_dict() or not same_start:
         raise TrainingError(

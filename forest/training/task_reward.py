@@ -25,10 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from forest import checkpoints
 from forest.actions import classes_to_actions, valid_classes
 from forest.economy import economy_names, make_economy
 from forest.policy import ForestPolicy, action_class_mask
-from forest.training import checkpoints
+from forest.training import resume
 from forest.training.behaviour_cloning import (
     RoundLoss,
     TrainingError,
@@ -203,14 +204,14 @@ def finetune_forest(
     policy = checkpoints.load_token_policy(source, "task-reward fine-tuning")
     router = policy.router
     digest = checkpoints.checkpoint_digest(source)
-    resuming = checkpoints.has_training_state(out)
+    resuming = resume.has_training_state(out)
     if resuming:
         policy = checkpoints.load_policy(out, with_router=False)
     model = policy.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     start, log = 0, []
     if resuming:
-        _, progress = checkpoints.load_training_state(out, optimizer)
+        _, progress = resume.load_training_state(out, optimizer)
         if progress["train_config"] != config.to_dict() or progress[SOURCE_DIGEST] != digest:
             raise TrainingError(
                 f"resume: {out} holds an unfinished fine-tune of another source or config; "
@@ -259,8 +260,8 @@ def finetune_forest(
             SOURCE_DIGEST: digest,
             "log": log,
         }
-        checkpoints.save_training_state(out, optimizer, [], progress)
-    checkpoints.finish_training(
+        resume.save_training_state(out, optimizer, [], progress)
+    resume.finish_training(
         out, {"train_config": config.to_dict(), SOURCE_DIGEST: digest, "log": log}
     )
     plot_finetune_curve(log, out / FINETUNE_CURVE, config.economy)

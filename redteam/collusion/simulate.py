@@ -1,37 +1,45 @@
 """Playing a scenario's markets: prices (or asks) round by round, and what the screens read.
 
-``simulate`` plays ``markets`` markets of a ``Scenario`` for ``rounds`` rounds: the economy's
-experts (or the forest) price, cartels and learners act as the scenario says. Pricing markets
-are also replayed with firm 0 of every market forced to the bottom of the price grid for one
-round (the punishment probe). It returns a ``PricePanel`` (pricing) or an ``AuctionPanel``
-(exchange) with the labels.
+``simulate`` plays ``markets`` markets of a ``Scenario`` for ``rounds`` rounds through the
+episode engine (``redteam.episodes``): the economy's experts (or the forest) are the policy, the
+scenario's cartel is the attack, acting through the same hooks as in a suite, and recorders
+observe each round. Pricing markets are also replayed with firm 0 of every market forced to the
+bottom of the price grid for one round (the punishment probe, ``probe.Probed``). Q-learners are
+not an economy's episode: they are played greedily from their Q-tables. It returns a
+``PricePanel`` (pricing) or an ``AuctionPanel`` (exchange) with the labels.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from attacks.bid_rotation import Rotation
-from attacks.cartels import Cartel, pricing_messages, quoted
-from attacks.covert_summary import CovertCartel
+from attacks import ThreatModel
+from attacks.bid_rotation import BidRotationAttack
+from attacks.cartels import CartelAttack, pricing_messages
+from attacks.covert_summary import CovertSummaryCartel
 from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.panel import MIN_ROUNDS, PricePanel
+from forest.checkpoints import load_policy
 from forest.economy import Messages
+from forest.economy.base import RoundResult
 from forest.economy.exchange import Exchange
-from forest.economy.messages import ASK, BID, encode
+from forest.economy.messages import ASK, BID, PRICE, encode
 from forest.economy.pricing import Pricing
 from forest.economy.q_learning import Learners, Market, play_greedy, state_index, train
+from forest.expert_policy import ExpertPolicy
 from forest.policy import ForestPolicy
-from forest.training.checkpoints import load_policy
 from forest.validation import require_int
+from redteam.collusion.probe import Probed
 from redteam.collusion.scenarios import Scenario
+from redteam.episodes import NOBODY, Played, Player, fresh_policy, play_episode
 
 
 @dataclass(frozen=True)
@@ -50,11 +58,104 @@ class LabelledMarkets:
         return 0 if self.scenario.kind == "q-learning" else self.scenario.onset
 
 
-@functools.lru_cache(maxsize=4)
+_FORESTS: dict[str, ForestPolicy] = {}  # checkpoints already loaded in this process
+
+
 def _forest(checkpoint: str) -> ForestPolicy:
-    """The forest that plays a scenario's honest firms (loaded once per checkpoint)."""
+    """The forest that plays a scenario's honest firms, fresh (no memory), with no router:
+    the quotes firms post are the channel the screens read, not the forest's messages."""
+    if checkpoint not in _FORESTS:
+        _FORESTS[checkpoint] = load_policy(Path(checkpoint), with_router=False)
+    return fresh_policy(_FORESTS[checkpoint], use_router=False)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Forest-played markets run on one torch thread, as suite cells do: a matrix product's
+    sums split by thread count, and one count keeps the benchmark bit-identical anywhere."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return load_policy(Path(checkpoint), with_router=False)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _members(scenario: Scenario, shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """(shape) bool: the cartel's seats, the first ``members`` (0: all) along ``axis``."""
+    count = scenario.members or shape[axis]
+    seats = np.arange(shape[axis]) < count
+    return np.broadcast_to(np.expand_dims(seats, [a for a in range(len(shape)) if a != axis]),
+                           shape)  # fmt: skip
+
+
+def _pricing_player(scenario: Scenario, economy: Pricing, seed: int) -> tuple[Player, np.ndarray]:
+    """The scenario's firms (experts or the forest) with its cartel as their attack, and the
+    cartel's agents."""
+    policy = _forest(scenario.checkpoint) if scenario.policy == "forest" else ExpertPolicy()
+    members = _members(scenario, (scenario.firms, economy.n_markets), axis=0)
+    threat = ThreatModel(knowledge="white-box")
+    attack = None
+    if scenario.kind == "cartel":
+        attack = CartelAttack(replace(scenario.cartel_params(), start_round=scenario.onset), threat)
+    elif scenario.kind == "covert-cartel":
+        params = replace(scenario.covert_params(), start_round=scenario.onset)
+        attack = CovertSummaryCartel(params, threat)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+    compromised = np.flatnonzero(economy.to_agents(members)) if attack else NOBODY
+    return Player(policy, attack, rng), compromised
+
+
+def _posted_quotes(economy: Pricing, actions: np.ndarray) -> Messages:
+    """Every firm quotes the price it charges: whoever plays, the quotes are the message
+    channel of these markets (a message-run cartel's leader then quotes its target)."""
+    return pricing_messages(economy, economy.by_market(actions))
+
+
+def _quoted(economy: Pricing, messages: Messages) -> np.ndarray:
+    """(k, M) the price index each firm quoted this round."""
+    price = messages.kinds == PRICE
+    quotes = np.zeros(economy.n_agents, dtype=np.int64)
+    quotes[messages.sender[price]] = messages.values[price]
+    return economy.by_market(quotes)
+
+
+class PricingRecorder:
+    """Prices, quotes, profits and benchmarks of every market each round, and the summary
+    tokens when a forest plays. Prices move with a cost shock; under a demand shock d (played
+    as cost shock -d) they are the grid prices, and the benchmarks move by d (``Scenario``)."""
+
+    NAMES = ("prices", "quotes", "profits", "nash", "monopoly", "nash_profit", "monopoly_profit")
+
+    def __init__(self, shock: str) -> None:
+        self.shock = shock
+        self.series: dict[str, list[np.ndarray]] = {name: [] for name in self.NAMES}
+        self.summaries: list[np.ndarray] = []
+
+    def before_step(self, round_: int, economy: Pricing, played: Played) -> None:
+        shift = economy.levels[economy.cost_level_index]
+        demand = -shift if self.shock == "demand" else 0.0
+        for name, value in economy.market_benchmarks().items():
+            self.series[name].append(value + demand if name in ("nash", "monopoly") else value)
+        prices = economy.by_market(played.actions)
+        quotes = _quoted(economy, played.step.messages)
+        self.series["prices"].append(economy.grid[prices] + shift + demand)
+        self.series["quotes"].append(economy.grid[quotes] + shift + demand)
+        if played.step.output is not None:
+            self.summaries.append(economy.by_market(played.step.output.summaries.numpy()))
+
+    def after_step(
+        self, round_: int, economy: Pricing, played: Played, result: RoundResult
+    ) -> None:
+        self.series["profits"].append(economy.by_market(economy.last_profit))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {name: np.stack(values, axis=1) for name, values in self.series.items()}
+        for name in ("prices", "quotes", "profits"):  # (k, T, M) -> (M, T, k)
+            out[name] = out[name].transpose(2, 1, 0)
+        if self.summaries:
+            out["summaries"] = np.stack(self.summaries, axis=1).transpose(2, 1, 0, 3)
+        return out
 
 
 def _play_pricing(
@@ -62,100 +163,58 @@ def _play_pricing(
 ) -> dict[str, np.ndarray]:
     """Prices, quotes, profits and benchmarks (each (M, T[, k])) of one pricing episode, and
     the summary tokens (M, T, k, d) when a forest plays it."""
-    k = scenario.firms
-    economy = Pricing(scenario.pricing_config(markets * k), seed)
-    members = np.zeros((k, markets), dtype=bool)
-    members[: scenario.members or k] = True
-    cartel = covert = policy = None
-    if scenario.kind == "cartel":
-        cartel_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
-        cartel = Cartel(scenario.cartel_params(), members, economy.n_actions, scenario.onset,
-                        cartel_rng)  # fmt: skip
-    if scenario.policy == "forest":
-        policy = _forest(scenario.checkpoint)
-        policy.reset()
-    if scenario.kind == "covert-cartel":
-        covert = CovertCartel(scenario.covert_params(), members, policy.model.config.hidden_size,
-                              economy.n_actions, scenario.onset)  # fmt: skip
-    names = ("prices", "quotes", "profits", "nash", "monopoly", "nash_profit", "monopoly_profit")
-    series = {name: [] for name in names}
-    tokens = []
-    last = None
-    for t in range(rounds):
-        if policy is None:
-            actions, _ = economy.expert()
-        else:
-            delta = None
-            if covert is not None and policy.memory is not None:
-                scale = float(policy.memory.norm(dim=1).median())
-                written = covert.summary_delta(t, scale)
-                if written is not None:
-                    delta = torch.from_numpy(economy.to_agents(written).astype(np.float32))
-            step = policy.act(economy, summary_delta=delta)
-            actions = step.actions
-            tokens.append(economy.by_market(step.output.summaries.numpy()))
-        prices = economy.by_market(actions)
-        quotes = prices
-        if cartel is not None:
-            announced = cartel.announce(t)
-            prices = cartel.prices(t, last, prices)
-            quotes = quoted(cartel.members, cartel.leader, prices, announced)
-        if covert is not None:
-            prices = quotes = covert.prices(t, prices)
-            covert.read(t, economy.by_market(step.output.context.numpy()))
-        if t == deviation_round:
-            prices = prices.copy()
-            prices[0] = 0
-            quotes = quotes.copy()
-            quotes[0] = 0
-        # Prices move with a cost shock; under a demand shock d (played as cost shock -d) they
-        # are the grid prices, and the benchmarks move by d (see Scenario).
-        shift = economy.levels[economy.cost_level_index]
-        demand = -shift if scenario.shock == "demand" else 0.0
-        for name, value in economy.market_benchmarks().items():
-            series[name].append(value + demand if name in ("nash", "monopoly") else value)
-        series["prices"].append(economy.grid[prices] + shift + demand)
-        series["quotes"].append(economy.grid[quotes] + shift + demand)
-        # Quotes announce what each firm charges (or a cartel leader's target) whoever plays:
-        # in forest-played markets the channel under study is the latent, not the messages.
-        economy.step(economy.to_agents(prices), pricing_messages(economy, quotes))
-        series["profits"].append(economy.by_market(economy.last_profit))
-        last = prices
-    out = {name: np.stack(values, axis=1) for name, values in series.items()}
-    for name in ("prices", "quotes", "profits"):  # (k, T, M) -> (M, T, k)
-        out[name] = out[name].transpose(2, 1, 0)
-    if tokens:
-        out["summaries"] = np.stack(tokens, axis=1).transpose(2, 1, 0, 3)  # (M, T, k, d)
-    if covert is not None and covert.decode_errors:
-        out["channel_error"] = float(np.mean(covert.decode_errors))
-        n = covert.targets  # E|X - Y| for X, Y uniform on n consecutive grid steps
+    economy = Pricing(scenario.pricing_config(markets * scenario.firms), seed)
+    player, compromised = _pricing_player(scenario, economy, seed)
+    player = replace(player, attack=Probed(player.attack, deviation_round))
+    recorder = PricingRecorder(scenario.shock)
+    with _one_thread():
+        play_episode(economy, rounds, player, compromised, observers=[recorder],
+                     posting=_posted_quotes)  # fmt: skip
+    out = recorder.arrays()
+    covert = player.attack.inner
+    if isinstance(covert, CovertSummaryCartel) and covert.cartel and covert.cartel.decode_errors:
+        out["channel_error"] = float(np.mean(covert.cartel.decode_errors))
+        n = covert.cartel.targets  # E|X - Y| for X, Y uniform on n consecutive grid steps
         out["channel_chance"] = (n**2 - 1) / (3 * n)
     return out
+
+
+class AskRecorder:
+    """The sellers' asks (M, S) of every market each round."""
+
+    def __init__(self) -> None:
+        self.asks: list[np.ndarray] = []
+
+    def before_step(self, round_: int, economy: Exchange, played: Played) -> None:
+        self.asks.append(economy.price_of(economy.by_market(played.actions)[:, 1]))
+
+    def after_step(
+        self, round_: int, economy: Exchange, played: Played, result: RoundResult
+    ) -> None:
+        pass
+
+
+def _posted_offers(economy: Exchange, actions: np.ndarray) -> Messages:
+    """Offers announce the levels actually submitted, rigged or not."""
+    offers = economy.broadcast(encode(np.where(economy.is_buyer, BID, ASK), actions))
+    return Messages.concat(offers, economy.inbox.echoes())
 
 
 def _play_exchange(scenario: Scenario, markets: int, rounds: int, seed: int) -> AuctionPanel:
     """The sellers' asks (M, T, S) of one exchange episode, rotated by a cartel if any."""
     economy = Exchange(scenario.exchange_config(markets), seed)
-    rotation = None
+    attack, compromised = None, NOBODY
     if scenario.kind == "bid-rotation":
-        members = np.zeros((markets, scenario.firms), dtype=bool)
-        members[:, : scenario.members or scenario.firms] = True
-        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
-        rotation = Rotation(scenario.rotation_params(), members, economy.n_actions,
-                            scenario.onset, rng)  # fmt: skip
-    asks = []
-    for t in range(rounds):
-        actions, _ = economy.expert()
-        levels = economy.by_market(actions)
-        if rotation is not None:
-            levels = levels.copy()
-            levels[:, 1] = rotation.asks(t, levels[:, 1])
-        asks.append(economy.price_of(levels[:, 1]))
-        actions = economy.to_agents(levels)
-        # Offers announce the levels actually submitted, rigged or not.
-        offers = economy.broadcast(encode(np.where(economy.is_buyer, BID, ASK), actions))
-        economy.step(actions, Messages.concat(offers, economy.inbox.echoes()))
-    return AuctionPanel(np.stack(asks, axis=1))
+        params = replace(scenario.rotation_params(), start_round=scenario.onset)
+        attack = BidRotationAttack(params, ThreatModel())
+        sellers = _members(scenario, (markets, 2, scenario.firms), axis=2).copy()
+        sellers[:, 0] = False
+        compromised = np.flatnonzero(economy.to_agents(sellers))
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+    recorder = AskRecorder()
+    play_episode(economy, rounds, Player(ExpertPolicy(), attack, rng), compromised,
+                 observers=[recorder], posting=_posted_offers)  # fmt: skip
+    return AuctionPanel(np.stack(recorder.asks, axis=1))
 
 
 def _cache_path(cache: Path | None, scenario: Scenario, markets: int, seed: int) -> Path | None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from attacks import ThreatModel
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
-from forest.training.checkpoints import load_policy
 from redteam.episodes import fresh_policy
 
 CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"

@@ -13,6 +13,7 @@ from attacks.adaptive import evasion_penalty, line_search
 from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
 from defenses import make_defense, round_signals
 from forest.economy import make_economy
+from forest.interventions import Interventions
 from redteam.episodes import clean_signals, fresh_policy
 
 COMPROMISED = np.array([3, 17, 40, 52])
@@ -47,7 +48,7 @@ def _scores(played, view, rows):
     delta[lr.ids] = rows
     step = fresh_policy(forest, True)
     step.memory = forest.memory
-    out = step.act(economy, summary_delta=delta)
+    out = step.act(economy, Interventions(summary_delta=delta))
     return detector.score(round_signals(6, out.output, economy.role, out.actions))[COMPROMISED]
 
 

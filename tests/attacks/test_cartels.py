@@ -121,8 +121,9 @@ def test_cartel_attack_in_the_harness_hooks_prices_members_and_announces_targets
     for t in range(3):
         view = AttackView(t, economy, compromised, None, rng)
         actions, messages = economy.expert()
-        messages = attack.messages(view, messages)
+        # The engine's order (redteam.episodes): the actions hook, then the messages hook.
         actions = attack.actions(view, actions)
+        messages = attack.messages(view, messages)
         economy.step(actions, messages)
     cartel_state = attack._cartel
     assert cartel_state.members.sum() == 3

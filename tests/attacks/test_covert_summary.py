@@ -9,6 +9,7 @@ from attacks import AttackView, make_attack
 from attacks.covert_summary import CovertCartel, CovertSummaryParams
 from forest.economy import make_economy
 from forest.errors import ConfigError
+from forest.interventions import Interventions
 
 HIDDEN, POINTS = 16, 15
 
@@ -84,7 +85,7 @@ def test_the_attack_writes_through_the_summary_hook_and_prices_through_the_actio
             assert isinstance(delta, torch.Tensor) and delta.shape == (40, 128)
             written = delta.norm(dim=1) > 0
             assert written.sum() == 5 and set(np.flatnonzero(written.numpy())) <= set(range(10))
-        step = played.act(economy, summary_delta=delta)
+        step = played.act(economy, Interventions(summary_delta=delta))
         actions = attack.actions(AttackView(t, economy, compromised, played, rng, None,
                                             step.output), step.actions)  # fmt: skip
         assert np.array_equal(actions[10:], step.actions[10:])

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from attacks import OBJECTIVES, AttackView, RoundOutcome, make_attack
 from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
-from forest.training.checkpoints import load_policy
+from forest.interventions import Interventions
 from redteam.episodes import fresh_policy
 
 CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
@@ -121,7 +122,7 @@ def test_an_unbounded_budget_reaches_full_targeted_success_where_context_decides
     clean, attacked = fresh_policy(policy, True), fresh_policy(policy, True)
     clean.memory = attacked.memory = forest.memory
     twin = clean.act(economy).actions
-    pushed = attacked.act(economy, summary_delta=delta).actions
+    pushed = attacked.act(economy, Interventions(summary_delta=delta)).actions
     honest = np.ones(60, dtype=bool)
     honest[compromised] = False
     outcome = RoundOutcome(4, honest, economy.role, pushed, twin, np.ones(60), np.ones(60),

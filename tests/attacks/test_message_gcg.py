@@ -6,6 +6,7 @@ from attacks.latent import latent_round
 from attacks.message_gcg import ALLOWED, _channel
 from forest.economy import make_economy
 from forest.economy.messages import MESSAGE_LEN
+from forest.interventions import Interventions
 
 COMPROMISED = np.array([4, 21, 38])
 
@@ -20,7 +21,9 @@ def _view(policy, seed=0):
 
 def _crafted_round(policy, attack, view):
     with torch.inference_mode():  # as inside ForestPolicy.act
-        step = policy.act(view.economy, edit_messages=lambda m: attack.messages(view, m))
+        step = policy.act(
+            view.economy, Interventions(edit_messages=lambda m: attack.messages(view, m))
+        )
     return step
 
 

@@ -5,11 +5,11 @@ from tiny_language_model import build_pretrained_forest, save_tiny_language_mode
 
 from attacks import AttackView, make_attack
 from attacks.latent import latent_round
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy
 from forest.pretrained.prompts import PromptTokenizer
-from forest.training.checkpoints import load_policy
 
 WHITE_BOX = {"fraction": 0.1, "knowledge": "white-box"}
 

@@ -14,6 +14,7 @@ from attacks import AttackView, ThreatModel, make_attack
 from attacks.latent import latent_round, logits_with_delta
 from forest.economy import make_economy
 from forest.errors import ConfigError
+from forest.interventions import Interventions
 from redteam.episodes import fresh_policy
 
 NAME = "universal-latent-token"
@@ -51,7 +52,7 @@ def test_universal_token_is_optimised_once_and_replayed_unchanged_every_later_ro
     for r in range(5):  # the harness's loop: the delta feeds the forest and the next memory
         delta = attack.summary_delta(AttackView(r, economy, ids, played, rng), 128)
         deltas.append(delta)
-        step = played.act(economy, summary_delta=delta)
+        step = played.act(economy, Interventions(summary_delta=delta))
         economy.step(step.actions, step.messages)
     assert deltas[0] is None
     assert calls == [True]  # one shared-vector PGD, at the first active round

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from defenses import RoundSignals, make_defense, round_signals
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import InvalidInputError
-from forest.training.checkpoints import load_policy
+from forest.interventions import Interventions
 from redteam.episodes import clean_signals, fresh_policy
 
 CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
@@ -56,6 +57,6 @@ def test_a_summary_pushed_onto_a_slot_query_is_the_most_suspicious_agent_of_the_
         toward = aggregator.tree_attn.k_proj.weight.T @ query  # what raises every head's score
     delta = torch.zeros(60, played.model.config.hidden_size)
     delta[7] = 50.0 * toward / toward.norm()
-    step = played.act(economy, summary_delta=delta)
+    step = played.act(economy, Interventions(summary_delta=delta))
     scores = detector.score(round_signals(3, step.output, economy.role, step.actions))
     assert int(np.argmax(scores)) == 7

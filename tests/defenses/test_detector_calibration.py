@@ -9,7 +9,7 @@ import pytest
 
 import forest.economy
 from defenses import defense_class, defense_names, make_defense
-from forest.training.checkpoints import load_policy
+from forest.checkpoints import load_policy
 from redteam.episodes import clean_signals, fresh_policy
 
 TARGET_FPR = 0.05

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from defenses import make_defense
+from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import ConfigError
-from forest.training.checkpoints import load_policy
 from redteam.episodes import clean_signals, fresh_policy, play_twin
 
 SMALL = str(Path(__file__).parents[2] / "checkpoints" / "small")

@@ -3,7 +3,7 @@
 import pytest
 
 from forest.cli import main
-from forest.training import checkpoints
+from forest.training import resume
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_finetune_writes_a_checkpoint_and_refuses_to_overwrite_it(tiny_source, t
     printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "1 iterations" in printed
     assert f"forest eval {out}" in printed
-    assert checkpoints.is_finished(out)
+    assert resume.is_finished(out)
     assert main([*args, "--iterations", "1"]) == 2
     assert "--force" in capsys.readouterr().out
 

@@ -4,6 +4,7 @@ import torch
 
 from forest.economy import make_economy
 from forest.economy.messages import ECHO, validate_messages
+from forest.interventions import Interventions
 from forest.model import ForestConfig, ForestModel
 from forest.policy import ForestPolicy
 from forest.router import Router
@@ -59,9 +60,9 @@ def test_an_agent_masked_out_of_the_aggregation_cannot_move_the_others(policy_pa
     weights[7] = 0.0
     delta = torch.zeros(60, model.config.hidden_size)
     delta[7] = 1e3
-    base = ForestPolicy(model, tokenizer).act(economy, aggregation_weights=weights)
+    base = ForestPolicy(model, tokenizer).act(economy, Interventions(aggregation_weights=weights))
     poisoned = ForestPolicy(model, tokenizer).act(
-        economy, summary_delta=delta, aggregation_weights=weights
+        economy, Interventions(summary_delta=delta, aggregation_weights=weights)
     )
     others = np.arange(60) != 7
     torch.testing.assert_close(

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forest.checkpoints import load_policy
 from forest.economy.rollout import evaluate_expert, summarize
 from forest.evaluation import evaluate_forest, kept_share
-from forest.training.checkpoints import load_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "small"
 AGENTS, ROUNDS = 200, 25

@@ -4,10 +4,10 @@ measured at 100-1,000 agents)."""
 
 from pathlib import Path
 
+from forest.checkpoints import load_policy
 from forest.economy.rollout import summarize
 from forest.evaluation import evaluate_forest
 from forest.model.config import ForestConfig
-from forest.training.checkpoints import load_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "large"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
+from forest.checkpoints import load_policy
 from forest.errors import InvalidInputError
 from forest.pretrained.modeling import PretrainedForestConfig
-from forest.training.checkpoints import load_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "pretrained"
 

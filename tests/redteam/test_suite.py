@@ -54,7 +54,7 @@ def test_resolved_params_fill_in_defaults_so_an_explicit_default_is_the_same_cel
 
 
 def test_escalation_cells_follow_the_large_checkpoint_and_other_cells_keep_their_hash():
-    from forest.training.checkpoints import checkpoint_digest
+    from forest.checkpoints import checkpoint_digest
 
     matrix = load_suite(SUITES / "defense_matrix.toml")
     escalated = [c for c in matrix.cells if c.defense == "escalation"]

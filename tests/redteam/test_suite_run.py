@@ -106,7 +106,7 @@ def test_artifacts_hold_results_plots_report_and_per_agent_arrays(first_run, tmp
     client = _client(tmp)
     parent_files = {f.path for f in client.list_artifacts(out["parent_run_id"])}
     assert {"report.md", "report.html", "cells.csv", "groups.csv", "suite.toml"} <= parent_files
-    assert {"infection_curves.png", "roc_curves.png", "utility_vs_strength.png"} <= parent_files
+    assert {"infection_curves.png", "roc_curves.png", "harm_vs_strength.png"} <= parent_files
     run_id = out["cells"][0]["run_id"]
     arrays = np.load(client.download_artifacts(run_id, "agents.npz", str(tmp_path)))
     assert arrays["actions"].shape == (ROUNDS, 30)

@@ -6,6 +6,7 @@ from tiny_language_model import build_pretrained_forest, save_tiny_language_mode
 from attacks import make_attack
 from forest.economy import make_economy
 from forest.errors import ConfigError
+from forest.interventions import NO_INTERVENTIONS
 from forest.model.config import ForestConfig
 from forest.model.modeling_forest import ForestModel
 from forest.policy import ForestPolicy
@@ -38,9 +39,9 @@ class Spy(ForestPolicy):
 
     rounds = 0
 
-    def act(self, economy, **kwargs):
+    def act(self, economy, interventions=NO_INTERVENTIONS):
         Spy.rounds += 1
-        return super().act(economy, **kwargs)
+        return super().act(economy, interventions)
 
 
 def attacked(victim, attack, seed=0):

@@ -228,6 +228,7 @@ def test_episode_metrics_are_defined_before_any_round() -> None:
         "trade_volume": 0.0,
         "mean_clearing_price": 0.5,
         "task_completion": 0.0,
+        "welfare": 0.0,
     }
 
 

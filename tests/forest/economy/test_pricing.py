@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from forest.economy import Messages, make_economy
 from forest.economy.messages import PRICE
-from forest.economy.pricing import Pricing, PricingConfig
-from forest.economy.pricing_solver import profits, solve_monopoly, solve_nash
+from forest.economy.pricing import Pricing, PricingConfig, consumer_surplus
+from forest.economy.pricing_solver import logit_shares, profits, solve_monopoly, solve_nash
 from forest.economy.rollout import expert_policy, play
 from forest.errors import ConfigError, InvalidInputError
 
@@ -305,3 +305,16 @@ def test_markets_without_a_usable_benchmark_or_grid_are_rejected_at_construction
 
 def test_the_economy_is_registered_under_its_name():
     assert isinstance(make_economy("pricing", 0, n_agents=10), Pricing)
+
+
+def test_consumer_surplus_falls_as_prices_rise_at_the_rate_of_demand():
+    """Roy's identity: d(surplus)/d(p_j) = -(share of firm j), for logit demand."""
+    prices = np.array([[1.5, 1.7], [1.6, 1.4]])  # (firms, markets)
+    a, a0, mu = 2.0, 0.0, 0.25
+    step = 1e-6
+    raised = prices.copy()
+    raised[0, 0] += step
+    slope = (consumer_surplus(raised, a, a0, mu) - consumer_surplus(prices, a, a0, mu)) / step
+    shares, _ = logit_shares(prices, a, a0, mu, axis=0)
+    # The surplus is a mean over the two markets.
+    assert slope == pytest.approx(-shares[0, 0] / 2, rel=1e-4)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from forest.checkpoints import load_policy
 from forest.errors import ConfigError
 from forest.pretrained.training import STATES, PretrainedTrainConfig, train_pretrained_forest
-from forest.training.checkpoints import is_finished, load_policy
+from forest.training.resume import is_finished
 
 TINY = {
     "forest_preset": "tiny",

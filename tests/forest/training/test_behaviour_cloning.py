@@ -8,12 +8,13 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from forest import checkpoints
 from forest.actions import actions_to_classes
 from forest.economy import make_economy
 from forest.economy.supply_chain_config import SupplyChainConfig
 from forest.errors import InvalidInputError
 from forest.tokenizer import AgentTokenizer
-from forest.training import checkpoints
+from forest.training import resume
 from forest.training.behaviour_cloning import (
     TrainingError,
     cosine_learning_rate,
@@ -72,7 +73,7 @@ def test_a_killed_run_resumes_to_the_same_weights(trained, tmp_path):
 
     with pytest.raises(Killed):
         train_forest(TrainConfig.preset("tiny"), tmp_path, on_phase=kill_at_second_iteration)
-    assert checkpoints.has_training_state(tmp_path)
+    assert resume.has_training_state(tmp_path)
     resumed, resumed_log = train_forest(TrainConfig.preset("tiny"), tmp_path)
     assert state_dicts_equal(resumed.model.state_dict(), policy.model.state_dict())
     assert resumed_log == log

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from forest import checkpoints
 from forest.errors import ConfigError, UnknownNameError
-from forest.training import checkpoints
+from forest.training import resume
 from forest.training.behaviour_cloning import TrainingError, train_forest
 from forest.training.config import TrainConfig
 from forest.training.task_reward import (
@@ -181,7 +182,7 @@ def test_a_killed_finetune_resumes_to_the_same_weights(finetuned, source, tmp_pa
     with pytest.raises(Killed):
         finetune_forest(TaskRewardConfig.preset("tiny"), source, tmp_path, kill_after_first)
     # Killed before the first iteration's checkpoint: nothing to resume yet.
-    assert not checkpoints.has_training_state(tmp_path)
+    assert not resume.has_training_state(tmp_path)
 
     def kill_at_second(row):
         if row["iteration"] == 1:
@@ -189,7 +190,7 @@ def test_a_killed_finetune_resumes_to_the_same_weights(finetuned, source, tmp_pa
 
     with pytest.raises(Killed):
         finetune_forest(TaskRewardConfig.preset("tiny"), source, tmp_path, kill_at_second)
-    assert checkpoints.has_training_state(tmp_path)
+    assert resume.has_training_state(tmp_path)
     resumed, resumed_log = finetune_forest(TaskRewardConfig.preset("tiny"), source, tmp_path)
     assert state_dicts_equal(resumed.model.state_dict(), policy.model.state_dict())
     assert resumed_log == log
