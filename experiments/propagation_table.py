@@ -4,6 +4,7 @@ experiments/suites/propagation.toml.
     python experiments/propagation_table.py results/propagation
 
 prints the markdown table from the run's report folder (``groups.csv``: every figure is a mean
+over seeds; harm with its t interval over seeds, "ns" where it holds 0; channel shares pooled
 over seeds); with ``--figure PATH`` it also draws every attack's infection curve at each
 compromised share, from the per-round curves the cells logged to MLflow (``--tracking-uri``,
 default ./mlflow.db).
@@ -25,17 +26,18 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = (
-    ("blast_radius_r5", "r5"),
     ("blast_radius_r10", "r10"),
-    ("blast_radius_r20", "r20"),
     ("blast_radius_r30", "r30"),
     ("rounds_to_50pct", "rounds to 50%"),
     ("infected_share_hop1", "hop 1"),
-    ("infected_share_hop2", "hop 2"),
-    ("infected_share_hop3", "hop 3"),
     ("infected_share_hop4plus", "hop 4+"),
     ("r0", "R0"),
-    ("utility_drop", "utility drop"),
+    ("r0_unattributed_share", "no graph neighbour"),
+    ("channel_attention", "via attention"),
+    ("channel_messages", "via messages"),
+    ("channel_either", "via either"),
+    ("channel_state", "via state"),
+    ("utility_drop", "completion drop"),
 )
 
 
@@ -43,15 +45,33 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _harm(row: pd.Series) -> str:
+    mean, low, high = row["harm"], row["harm_low"], row["harm_high"]
+    if math.isnan(mean):
+        return "—"
+    if math.isnan(low):
+        return f"{mean:+.3f}"
+    held = " ns" if low <= 0 <= high else ""
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{held}"
+
+
+def _attack_and_share(label: str) -> tuple[str, str]:
+    placebo = label.endswith(" placebo")
+    attack, share = label.removesuffix(" placebo").rsplit(" ", 1)
+    return (f"{attack} (placebo)" if placebo else attack), share
+
+
 def table(groups: pd.DataFrame) -> str:
-    head = "| economy | attack | compromised | " + " | ".join(h for _, h in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+    head = ("| economy | attack | compromised | seeds | harm [95% CI] | "
+            + " | ".join(h for _, h in COLUMNS) + " |")  # fmt: skip
+    lines = [head, "|" + "---|" * (5 + len(COLUMNS))]
     for _, row in groups.iterrows():
         economy, label, _ = row["group"].split(" | ", 2)
-        attack, share = label.rsplit(" ", 1)
+        attack, share = _attack_and_share(label)
         cells = [_fmt(row.get(metric, float("nan")), 3 if "drop" in metric else 2)
                  for metric, _ in COLUMNS]  # fmt: skip
-        lines.append(f"| {economy} | {attack} | {share} | " + " | ".join(cells) + " |")
+        lines.append(f"| {economy} | {attack} | {share} | {row['seeds']} | {_harm(row)} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -67,7 +87,7 @@ def figure(cells: list[dict], path: Path) -> None:
             if c["economy"] == economy:
                 groups.setdefault(c["attack_label"], []).append(c)
         for label, members in groups.items():
-            attack, share = label.rsplit(" ", 1)
+            attack, share = _attack_and_share(label)
             colour = colours.setdefault(attack, f"C{len(colours)}")
             curve = np.mean([m["curves"]["infected_cumulative"] for m in members], axis=0)
             ax.plot(

@@ -48,6 +48,7 @@ class Cell:
     # (``redteam.transfer``); empty otherwise, and then left out of the identity.
     surrogate: str = ""
     surrogate_digest: str = ""
+    placebo: bool = False  # the attack's placebo (attacks.placebo); left out of the identity if not
 
     def identity(self) -> dict[str, Any]:
         """What determines the cell's results: everything but names and paths for display."""
@@ -62,7 +63,7 @@ class Cell:
         ):
             ident.pop(display_only)
         ident.pop("surrogate")  # a path: its digest stands for it
-        for optional in ("defense_digest", "surrogate_digest"):
+        for optional in ("defense_digest", "surrogate_digest", "placebo"):
             if not ident[optional]:
                 ident.pop(optional)
         return ident

@@ -50,6 +50,15 @@ class PairedDifference:
             return False
         return self.low > 0 or self.high < 0
 
+    def short(self, digits: int = 3) -> str:
+        """For a table whose rows state n: "mean [low, high]", " ns" when not significant."""
+        if math.isnan(self.mean):
+            return "—"
+        if math.isnan(self.low):
+            return f"{self.mean:.{digits}f}"
+        out = f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        return out if self.significant else out + " ns"
+
     def text(self, digits: int = 3) -> str:
         if math.isnan(self.mean):
             return "—"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from redteam import plots
+from redteam import excess, plots
 from redteam.metrics import CellResult
 from redteam.scorecard import (
     CAPTION,
@@ -45,7 +45,8 @@ def write_report(
     """Write every file of the report into ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    cells_frame(results).to_csv(out / "cells.csv", index=False)
+    cells = cells_frame(results)
+    cells.to_csv(out / "cells.csv", index=False)
     groups_frame(rows).to_csv(out / "groups.csv", index=False)
     written += [out / "cells.csv", out / "groups.csv"]
     images = []
@@ -61,12 +62,14 @@ def write_report(
         [
             *row.group.split(" | ", 2),
             str(len(row.seeds)),
-            *(row.estimates[m].text() for m, _ in SCORECARD),
+            *(row.estimates[m].short() for m, _ in SCORECARD),
         ]
         for row in rows
     ]
     warnings = zero_success_warnings(rows)
-    (out / "report.md").write_text(_markdown(title, context, headers, table, images, warnings))
+    placebo = excess.markdown(excess.excess_over_placebo(cells)) if len(cells) else []
+    report = _markdown(title, context, headers, table, images, warnings, placebo)
+    (out / "report.md").write_text(report)
     (out / "report.html").write_text(_html(title, context, headers, table, images, warnings))
     return [*written, out / "report.md", out / "report.html"]
 
@@ -78,6 +81,7 @@ def _markdown(
     table: list[list[str]],
     images: list[str],
     warnings: list[str],
+    placebo: list[str],
 ) -> str:
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
@@ -85,6 +89,7 @@ def _markdown(
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "---|" * len(headers))
     lines += ["| " + " | ".join(r) + " |" for r in table]
+    lines += placebo
     lines += [
         "",
         "Every metric of every cell: `cells.csv`; per group, with intervals: `groups.csv`.",

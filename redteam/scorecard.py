@@ -30,12 +30,13 @@ SCORECARD = (
     ("detection_auc", "det. AUC"),
 )
 CAPTION = (
-    "mean over seeds [95% t interval over seeds] n=seeds; (not significant): the interval "
-    "holds 0; —: undefined. harm: the economy's welfare lost against the clean twin from the "
-    "attack's start (supply chain: total cost per agent-round; pricing: consumer surplus per "
+    "mean over seeds [95% t interval over seeds]; ns: not significant, the interval holds 0; "
+    "—: undefined. harm: the economy's welfare lost against the clean twin from the attack's "
+    "start (supply chain: total cost per agent-round; pricing: consumer surplus per "
     "market-round; exchange: realised surplus per market-round). via: the share of infections "
-    "that vanish when the round is replayed with the attackers' summaries (attention) or "
-    "messages restored; state: neither, what earlier rounds left behind"
+    "(pooled over seeds) that vanish when the round is replayed with the attackers' summaries "
+    "(attention) or messages restored; state: neither, what earlier rounds left behind (the "
+    "economy's state and the agents' memories)"
 )
 
 
@@ -115,7 +116,7 @@ def terminal_table(rows: Sequence[GroupRow], title: str) -> Table:
             row.attack_label,
             row.defense or "none",
             str(len(row.seeds)),
-            *(escape(row.estimates[m].text()) for m, _ in SCORECARD),
+            *(escape(row.estimates[m].short()) for m, _ in SCORECARD),
         )
     return table
 

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from attacks import OBJECTIVES, Attack, attack_class, attack_names
+from attacks.placebo import Placebo
 from defenses import defense_class, defense_names
 from forest.checkpoints import checkpoint_digest, load_policy
 from forest.economy import Economy, economy_class, economy_names
@@ -259,6 +260,11 @@ def _attack_variants(entry: AttackEntry, where: str) -> list[AttackVariant]:
                 attack=attack,
             )
         )
+    if entry.placebo:
+        variants += [
+            replace(v, label=f"{v.label} placebo", attack=Placebo(v.attack), placebo=True)
+            for v in variants
+        ]
     return variants
 
 

@@ -51,6 +51,7 @@ def _cell(
         attack_params=variant.params,
         threat=variant.threat,
         sweep=variant.sweep,
+        placebo=variant.placebo,
         defense=defense.name,
         defense_label=defense.label,
         defense_params=defense.params,

@@ -65,6 +65,9 @@ class AttackEntry:
     # Labels of the defenses this attack meets; empty: all of them. A matrix need not cross a
     # message attack with every latent defense.
     defenses: tuple[str, ...] = ()
+    # Also play each variant's placebo (attacks.placebo: the attack's own budget spent at
+    # random), labelled "LABEL placebo", so that spread reads as excess over it.
+    placebo: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class AttackVariant:
     threat: dict[str, Any]
     sweep: tuple[str, float] | None  # the swept parameter and its value in this variant
     attack: Attack
+    placebo: bool = False  # plays the attack's placebo (attacks.placebo) instead
 
     def meets(self, defense_label: str) -> bool:
         """Whether the entry crosses this defense (an entry that names none meets them all)."""

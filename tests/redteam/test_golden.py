@@ -52,7 +52,7 @@ def assert_same_table(produced: Path, golden: Path, key: list[str]) -> None:
 def test_quickstart_suite_reproduces_its_golden_cells(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     code = main(
-        ["run", "experiments/suites/quickstart.toml", "--workers", "2",
+        ["run", "tests/golden/quickstart.toml", "--workers", "2",
          "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--out", str(tmp_path / "q")]
     )  # fmt: skip
     assert code == 0

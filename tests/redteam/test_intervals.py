@@ -168,3 +168,11 @@ def test_bad_shapes_name_the_argument(call, name):
     with pytest.raises(InvalidInputError) as info:
         call()
     assert str(info.value).startswith(f"{name}:") and "\n" not in str(info.value)
+
+
+def test_short_text_for_tables_marks_what_is_not_significant():
+    from redteam.intervals import PairedDifference
+
+    assert PairedDifference(0.5, 0.2, 0.8, 3, "t").short() == "0.500 [0.200, 0.800]"
+    assert PairedDifference(0.1, -0.2, 0.4, 3, "t").short() == "0.100 [-0.200, 0.400] ns"
+    assert PairedDifference(0.25, float("nan"), float("nan"), 3, "pooled").short() == "0.250"

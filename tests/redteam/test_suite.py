@@ -18,7 +18,7 @@ def test_shipped_suites_expand_into_the_documented_grids():
     quick = load_suite(SUITES / "quickstart.toml")
     economies = {c.economy for c in quick.cells}
     assert economies == {"supply_chain", "pricing", "exchange"}
-    assert len(quick.cells) == 3 * (3 + 1) * 1 * 2  # economies x variants x defenses x seeds
+    assert len(quick.cells) == 3 * (3 + 1) * 1 * 5  # economies x variants x defenses x seeds
     assert max(c.n_agents for c in quick.cells) <= 500
     thousand = load_suite(SUITES / "thousand_agents.toml")
     assert {c.n_agents for c in thousand.cells} == {1000}

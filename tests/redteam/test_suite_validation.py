@@ -100,3 +100,37 @@ def test_each_variant_is_built_once_and_expansion_crosses_what_validation_resolv
     assert len(cells) == 1 * 3 * 2 * 2  # economies x variants x defenses x seeds
     assert {c.attack_params["norm"] for c in cells} == {1.0, 4.0, 16.0}
     assert len(built) == 3  # expanding builds nothing
+
+
+def test_placebo_adds_a_placebo_variant_of_every_variant(tmp_path):
+    from redteam.suite import load_suite
+
+    suite = tmp_path / "placebo.toml"
+    suite.write_text(
+        """
+[suite]
+name = "placebo"
+checkpoint = "checkpoints/small"
+rounds = 10
+seeds = 1
+
+[[economies]]
+name = "supply_chain"
+agents = 30
+
+[[attacks]]
+name = "latent-noise"
+sweep = { norm = [4.0, 8.0] }
+placebo = true
+"""
+    )
+    cells = load_suite(suite, check_checkpoint=False).cells
+    labels = sorted(c.attack_label for c in cells)
+    assert labels == [
+        "latent-noise norm=4.0",
+        "latent-noise norm=4.0 placebo",
+        "latent-noise norm=8.0",
+        "latent-noise norm=8.0 placebo",
+    ]
+    assert len({c.hash for c in cells}) == 4
+    assert sum(c.placebo for c in cells) == 2

@@ -1,0 +1,39 @@
+"""Excess over placebo: each attack paired per seed with its own budget spent at random."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from redteam.excess import excess_over_placebo, markdown
+
+
+def frame(attack_spread, placebo_spread):
+    rows = []
+    for seed, (a, p) in enumerate(zip(attack_spread, placebo_spread, strict=True)):
+        for label, spread in (("pgd", a), ("pgd placebo", p)):
+            rows.append({"group": f"supply_chain | {label} | no defense", "attack": label,
+                         "seed": seed,
+                         "harm": 0.0, "blast_radius_final": spread,
+                         "attack_success_rate": 0.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_an_attack_that_beats_its_placebo_shows_a_significant_excess():
+    (row,) = excess_over_placebo(frame([0.6, 0.7, 0.65], [0.1, 0.15, 0.1]))
+    assert row.group == "supply_chain | pgd | no defense"
+    spread = row.excess["blast_radius_final"]
+    assert spread.mean == pytest.approx(0.65 - 0.35 / 3)
+    assert spread.significant and spread.low > 0
+
+
+def test_an_attack_no_better_than_random_reads_not_significant():
+    (row,) = excess_over_placebo(frame([0.3, 0.1, 0.2], [0.2, 0.2, 0.2]))
+    assert not row.excess["blast_radius_final"].significant
+    assert "not significant" in "\n".join(markdown([row]))
+
+
+def test_no_placebo_no_table():
+    only = frame([0.5], [0.1])
+    only = only[~only["group"].str.contains("placebo")]
+    assert excess_over_placebo(only) == [] and markdown([]) == []
