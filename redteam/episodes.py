@@ -310,6 +310,7 @@ def play_episode(
         if scoring:
             began = time.perf_counter()
             signals = round_signals(r, played.step.output, economy.role, played.actions)
+            signals = _monitored(signals, player, economy, compromised)
             record.scores.append(defense.score(signals))
             record.flagged.append(defense.flag(record.scores[-1]))
             costs.append({"detector": time.perf_counter() - began})
@@ -355,6 +356,16 @@ def play_episode(
         for observer in observers:
             observer.after_step(r, economy, played, result)
     return record
+
+
+def _monitored(signals: RoundSignals, player: Player, economy: Economy, compromised: np.ndarray
+               ) -> RoundSignals:  # fmt: skip
+    """The round as the monitor reads it: the attack's ``monitored_summaries``, if any."""
+    if player.attack is None:
+        return signals
+    view = AttackView(signals.round, economy, compromised, player.policy, player.rng)
+    shown = player.attack.monitored_summaries(view, signals.summaries)
+    return signals if shown is None else replace(signals, summaries=shown)
 
 
 def escalation_player(

@@ -168,7 +168,11 @@ def cell_result(
         ),
         "utility": float(clean_per_round.mean()),
         "utility_under_attack": float(attacked_per_round.mean()),
-        "utility_drop": float(clean_per_round.mean() - attacked_per_round.mean()),
+        # What the attack costs in completion against its twin (the defense's own cost is
+        # utility - utility_defended).
+        "utility_drop": float(
+            twin.completed[:, honest].mean(axis=1).mean() - attacked_per_round.mean()
+        ),
         # The defense's cost without any attack (equal to utility for a detector).
         "utility_defended": float(defended_per_round.mean()),
         "attack_success_rate": float(record.success[start:].mean()),

@@ -1,4 +1,6 @@
-"""Null checks: an attack that does nothing reads zero under every registered defense."""
+"""Null and decoy checks: an attack that does nothing reads zero under every registered defense,
+and so does the decoy, whose agents every detector on the latent flags but which changes
+nothing any agent does: whatever a defense then does on those true flags costs nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from redteam.suite import load_suite
 REPO_ROOT = Path(__file__).parents[2]
 
 
-def null_suite(tmp_path: Path, economy: str) -> Path:
+def null_suite(tmp_path: Path, economy: str, attack: str = "null") -> Path:
     defenses = "\n".join(f'[[defenses]]\nname = "{name}"\n' for name in defense_names())
     suite = tmp_path / "null.toml"
     suite.write_text(
@@ -29,7 +31,7 @@ name = "{economy}"
 agents = 40
 
 [[attacks]]
-name = "null"
+name = "{attack}"
 params = {{ start_round = 1 }}
 threat = {{ fraction = 0.1 }}
 
@@ -44,14 +46,22 @@ blast_radius_rounds = [2]
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("attack", ["null", "decoy"])
 @pytest.mark.parametrize("economy", ["supply_chain", "pricing", "exchange"])
-def test_the_null_attack_reads_zero_under_every_defense(tmp_path, monkeypatch, economy):
+def test_null_and_decoy_attacks_read_zero_under_every_defense(
+    tmp_path, monkeypatch, economy, attack
+):
     monkeypatch.chdir(REPO_ROOT)  # defenses load their checkpoints (escalation) from here
-    suite = load_suite(null_suite(tmp_path, economy))
+    suite = load_suite(null_suite(tmp_path, economy, attack))
     assert {c.defense for c in suite.cells} == {None, *defense_names()}
     runner = CellRunner()
     for cell in suite.cells:
         scalars = runner.run(cell).scalars
+        if attack == "decoy" and cell.defense in ("mahalanobis", "escalation"):
+            assert scalars["detection_tpr"] == 1.0  # the check bites: every decoy is flagged
+        if attack == "decoy" and cell.defense == "escalation":
+            # Flags escalate every round; compared like with like, that moves nothing.
+            assert scalars["escalation_rate"] > scalars["escalation_rate_clean"]
         moved = {
             k: scalars[k]
             for k in ("harm", "blast_radius_final", "attack_success_rate", "utility_drop")
