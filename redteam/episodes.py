@@ -11,13 +11,10 @@ it and the attack that acts on it, in this order:
    (``Posting``, the collusion benchmark's quotes), then the attack's ``messages`` hook, then the
    defense's channel filter; the policy remembers its summaries and routes what got through.
 
-The attacked episode and its clean twin share the seed, the model and the economy config, so
-they are the same episode until the attack first acts; the twin's record is what every
-propagation and success figure compares against, round by round. A defended cell plays its twin
-defended too (the counterfactual of an attack on a defended forest is the defended forest,
-unattacked), unless the defense only watches. Under an escalating defense a round may be
-replayed by the larger model, which then decides it, guarded by the defense's guard; the attack
-acts on that replay through a second instance of itself, against the larger model's latent.
+Under an escalating defense a round may be played again by the larger model, which then decides
+it, guarded by the defense's guard; the attack acts on that round through a second instance of
+itself, against the larger model's latent. A cell's two episodes (the clean twin and the
+attacked one) are in ``redteam.counterfactual``; the channel replays in ``redteam.replays``.
 Observers see each round before and after the economy steps; they are how studies record what
 they measure without a loop of their own.
 """
@@ -34,13 +31,14 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from attacks import Attack, AttackView, RoundOutcome
+from attacks import Attack, AttackView
 from defenses import Channel, Defense, RoundSignals, round_signals
 from forest.economy import Economy, Messages, economy_class, make_economy
-from forest.economy.base import InteractionGraph, RoundResult
+from forest.economy.base import RoundResult
 from forest.errors import InvalidInputError
 from forest.interventions import Interventions
 from forest.policy import Decision, ForestPolicy, PolicyStep
+from redteam.replays import Replays, replay_round, unedited_delivery
 
 # What a market posts of each agent's final action, replacing the policy's own messages.
 Posting = Callable[[Economy, np.ndarray], Messages]
@@ -75,19 +73,6 @@ class Player:
     attack: Attack | None = None
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     defense: Defense | None = None
-
-
-@dataclass(frozen=True)
-class Replays:
-    """Every agent's action in a round replayed on the attacked state with the attack's
-    channels restored: the attackers' summaries (their inputs and latent unperturbed, no
-    sybils), the messages delivered (as the attackers would have sent them, no injected
-    words), or both. None where the round had nothing to restore: the replay equals the
-    round."""
-
-    attention: np.ndarray | None
-    messages: np.ndarray | None
-    both: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -156,47 +141,6 @@ def _attacked(view: AttackView, attack: Attack | None, hidden: int) -> dict[str,
     }
 
 
-def _replays(economy: Economy, policy: Policy, interventions: Interventions,
-              compromised: np.ndarray, clean_world: Economy | None) -> Replays:  # fmt: skip
-    """The round decided again with the attackers' summaries, then their messages, restored.
-
-    The message replay reads ``clean_world``, the economy as it would stand had last round's
-    messages been delivered unedited (stepped from the same state), so that a forged report is
-    undone both as tokens in the inbox and in every figure the economy derived from it; the
-    attackers' own observations stay as the attack set them."""
-    i = interventions
-    latent = i.observations is not None or i.summary_delta is not None or i.sybils is not None
-    attention = None
-    if latent:
-        restored = replace(i, observations=None, summary_delta=None, sybils=None)
-        attention = policy.decide(economy, restored).actions
-    if clean_world is None and i.message_text is None:
-        return Replays(attention, None, attention)
-    world = economy if clean_world is None else clean_world
-    truth = None if clean_world is None else clean_world.observe()
-    observations = i.observations
-    if truth is not None and observations is not None:
-        observations = truth.copy()
-        observations[compromised] = i.observations[compromised]
-    restored = replace(i, observations=observations, message_text=None)
-    messages = policy.decide(world, restored).actions
-    if attention is None:
-        return Replays(None, messages, messages)
-    restored = replace(i, observations=truth, summary_delta=None, sybils=None, message_text=None)
-    return Replays(attention, messages, policy.decide(world, restored).actions)
-
-
-def _unedited_delivery(player: Player, economy: Economy, round_: int, outgoing: Messages,
-                       compromised: np.ndarray) -> Messages:  # fmt: skip
-    """What the channel and the router would have delivered of ``outgoing`` unedited."""
-    kept = outgoing
-    if player.defense is not None:
-        channel = Channel(round_, economy.n_agents, outgoing, outgoing, compromised)
-        kept = player.defense.filter_messages(channel)
-    router = getattr(player.policy, "router", None)
-    return kept if router is None else router.route(kept, economy.role).kept
-
-
 def play_round(
     economy: Economy,
     player: Player,
@@ -240,9 +184,11 @@ def play_round(
     replays = unedited = None
     if replay and attack is not None:
         with clock.timing("replay"):
-            replays = _replays(economy, policy, interventions, compromised, clean_world)
+            replays = replay_round(economy, policy, interventions, compromised, clean_world)
             if edited is not outgoing:
-                unedited = _unedited_delivery(player, economy, round_, outgoing, compromised)
+                unedited = unedited_delivery(
+                    policy, defense, economy, round_, outgoing, compromised
+                )
     with clock.timing("forest"):
         step = policy.send(economy, decision, kept)
     latency = 1000 * clock.seconds["forest"]
@@ -378,173 +324,4 @@ def escalation_player(
     return Player(target.policy, attack, rng, target.guard)
 
 
-@dataclass(frozen=True)
-class TwinRecord:
-    """The clean episode: (R, n) arrays, and (R,) which rounds were escalated and the
-    economy's welfare."""
-
-    actions: np.ndarray
-    completed: np.ndarray
-    action_unit: np.ndarray
-    escalated: np.ndarray
-    welfare: np.ndarray
-
-
-@dataclass(frozen=True)
-class AttackRecord:
-    """The attacked episode: (R, n) arrays, per-round figures, and the compromised agents."""
-
-    actions: np.ndarray
-    completed: np.ndarray
-    scores: np.ndarray | None  # detector scores, None without a detector
-    flagged: np.ndarray | None
-    rejected: int  # messages the defense's channel filter refused
-    escalated: np.ndarray  # (R,) bool: the large model played the round
-    success: np.ndarray  # (R,) bool: the attack's objective reached (False before it starts)
-    latency_ms: np.ndarray  # (R,) wall time of the policy's round (the forest and router)
-    welfare: np.ndarray  # (R,) the economy's welfare (``Economy.welfare_name``)
-    # (R, n) actions replayed with the attackers' summaries, messages, or both restored
-    replay_attention: np.ndarray
-    replay_messages: np.ndarray
-    replay_both: np.ndarray
-    seconds: dict[str, float]  # wall time by component (``Episode.seconds``)
-    tokens_offered: int
-    tokens_delivered: int
-    compromised: np.ndarray  # sorted ids
-    graph: InteractionGraph  # who directly affects whom in the economy
-    hops: np.ndarray  # (n,) hop distance from the nearest compromised agent (-1: unreachable)
-
-
-NOBODY = np.zeros(0, dtype=np.int64)
-
-
-def play_twin(
-    economy: Economy,
-    policy: ForestPolicy,
-    rounds: int,
-    mitigation: Defense | None = None,
-    schedule: np.ndarray | None = None,
-) -> TwinRecord:
-    """The clean episode, defended by ``mitigation`` if one is given; an escalating one
-    escalates in the rounds ``schedule`` says, if given (``play_episode``)."""
-    rng = np.random.default_rng(0)  # no attack draws from it
-    large = escalation_player(mitigation, None, rng)
-    player = Player(policy, None, rng, mitigation)
-    record = play_episode(economy, rounds, player, NOBODY, large, schedule=schedule)
-    return TwinRecord(
-        np.stack(record.actions),
-        np.stack(record.completed),
-        np.stack(record.units),
-        np.array(record.escalated),
-        np.array(record.welfare),
-    )
-
-
-@dataclass
-class SignalRecorder:
-    """Keeps what a detector sees of each round."""
-
-    signals: list[RoundSignals] = field(default_factory=list)
-
-    def before_step(self, round_: int, economy: Economy, played: Played) -> None:
-        self.signals.append(round_signals(round_, played.step.output, economy.role, played.actions))
-
-    def after_step(
-        self, round_: int, economy: Economy, played: Played, result: RoundResult
-    ) -> None:
-        pass
-
-
-def clean_signals(economy: Economy, policy: ForestPolicy, rounds: int) -> list[RoundSignals]:
-    """What a detector sees in a clean episode: its fitting and calibration data."""
-    recorder = SignalRecorder()
-    play_episode(economy, rounds, Player(policy), NOBODY, observers=[recorder])
-    return recorder.signals
-
-
-def succeeded(
-    attack: Attack, round_: int, honest: np.ndarray, roles: np.ndarray, actions: np.ndarray,
-    completed: np.ndarray, twin: TwinRecord,
-) -> bool:  # fmt: skip
-    """Whether the attack reached its objective in ``round_``, against the twin's record."""
-    outcome = RoundOutcome(round_, honest, roles, actions, twin.actions[round_], completed,
-                           twin.completed[round_], twin.action_unit[round_])  # fmt: skip
-    return attack.active(round_) and attack.succeeded(outcome)
-
-
-def judge_success(
-    attack: Attack, record: AttackRecord, twin: TwinRecord, roles: np.ndarray
-) -> np.ndarray:
-    """(R,) ``succeeded`` of every round of a played episode, against ``twin``."""
-    honest = np.ones(record.actions.shape[1], dtype=bool)
-    honest[record.compromised] = False
-    return np.array([
-        succeeded(attack, r, honest, roles, record.actions[r], record.completed[r], twin)
-        for r in range(record.actions.shape[0])
-    ])  # fmt: skip
-
-
-@dataclass
-class SuccessJudge:
-    """Whether the attack reached its objective in each round, as the episode is played."""
-
-    attack: Attack
-    twin: TwinRecord
-    honest: np.ndarray
-    success: list[bool] = field(default_factory=list)
-
-    def before_step(self, round_: int, economy: Economy, played: Played) -> None:
-        pass
-
-    def after_step(
-        self, round_: int, economy: Economy, played: Played, result: RoundResult
-    ) -> None:
-        judged = succeeded(self.attack, round_, self.honest, economy.role, played.actions,
-                           result.task_completed, self.twin)  # fmt: skip
-        self.success.append(judged)
-
-
-def play_attacked(
-    economy: Economy,
-    policy: ForestPolicy,
-    attack: Attack,
-    defense: Defense | None,
-    twin: TwinRecord,
-    rng: np.random.Generator,
-    fallback: tuple[Attack, np.random.Generator] | None = None,
-) -> AttackRecord:
-    """Play the attacked episode in lock-step with the twin's record. Under an escalating
-    defense, ``fallback`` is the attack's second instance (and its random stream) that acts on
-    the escalation target."""
-    compromised = attack.threat.choose_agents(economy, rng)
-    honest = np.ones(economy.n_agents, dtype=bool)
-    honest[compromised] = False
-    graph = economy.interaction_graph()
-    hops = graph.hop_distance(compromised)
-    large = None if fallback is None else escalation_player(defense, *fallback)
-    judge = SuccessJudge(attack, twin, honest)
-    record = play_episode(
-        economy, twin.actions.shape[0], Player(policy, attack, rng, defense), compromised, large,
-        [judge], replay=True,
-    )  # fmt: skip
-    scoring = bool(record.scores)
-    return AttackRecord(
-        actions=np.stack(record.actions),
-        completed=np.stack(record.completed),
-        scores=np.stack(record.scores) if scoring else None,
-        flagged=np.stack(record.flagged) if scoring else None,
-        rejected=record.rejected,
-        escalated=np.array(record.escalated),
-        success=np.array(judge.success),
-        latency_ms=np.array(record.latency_ms),
-        welfare=np.array(record.welfare),
-        replay_attention=np.stack(record.replay_attention),
-        replay_messages=np.stack(record.replay_messages),
-        replay_both=np.stack(record.replay_both),
-        seconds=dict(record.seconds),
-        tokens_offered=record.offered,
-        tokens_delivered=record.delivered,
-        compromised=compromised,
-        graph=graph,
-        hops=hops,
-    )
+NOBODY = np.zeros(0, dtype=np.int64)  # no compromised agent

@@ -26,7 +26,7 @@ from forest.model.config import ForestConfig
 from forest.model.flops import forest_flops
 from redteam import propagation
 from redteam.cell import Cell
-from redteam.episodes import AttackRecord, TwinRecord
+from redteam.counterfactual import AttackRecord, TwinRecord
 
 # The deployed system's components whose time is its cost (``redteam.episodes.Clock``).
 DEPLOYED = ("forest", "defense", "detector", "escalation")

@@ -22,15 +22,14 @@ from forest.checkpoints import checkpoint_digest, load_policy
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
 from redteam.cell import Cell
-from redteam.episodes import (
+from redteam.counterfactual import (
     TwinRecord,
-    build_economy,
     clean_signals,
-    fresh_policy,
     judge_success,
     play_attacked,
     play_twin,
 )
+from redteam.episodes import build_economy, fresh_policy
 from redteam.metrics import CellResult, Twins, cell_result
 from redteam.transfer import TransferredAttack
 

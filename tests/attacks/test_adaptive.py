@@ -14,7 +14,8 @@ from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
 from defenses import make_defense, round_signals
 from forest.economy import make_economy
 from forest.interventions import Interventions
-from redteam.episodes import clean_signals, fresh_policy
+from redteam.counterfactual import clean_signals
+from redteam.episodes import fresh_policy
 
 COMPROMISED = np.array([3, 17, 40, 52])
 

@@ -12,7 +12,8 @@ from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import InvalidInputError
 from forest.interventions import Interventions
-from redteam.episodes import clean_signals, fresh_policy
+from redteam.counterfactual import clean_signals
+from redteam.episodes import fresh_policy
 
 CHECKPOINT = Path(__file__).parents[2] / "checkpoints" / "small"
 

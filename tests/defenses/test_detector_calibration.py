@@ -10,7 +10,8 @@ import pytest
 import forest.economy
 from defenses import defense_class, defense_names, make_defense
 from forest.checkpoints import load_policy
-from redteam.episodes import clean_signals, fresh_policy
+from redteam.counterfactual import clean_signals
+from redteam.episodes import fresh_policy
 
 TARGET_FPR = 0.05
 ROUNDS = 20

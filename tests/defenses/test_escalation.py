@@ -10,7 +10,8 @@ from defenses import make_defense
 from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import ConfigError
-from redteam.episodes import clean_signals, fresh_policy, play_twin
+from redteam.counterfactual import clean_signals, play_twin
+from redteam.episodes import fresh_policy
 
 SMALL = str(Path(__file__).parents[2] / "checkpoints" / "small")
 

@@ -14,7 +14,7 @@ from forest.pretrained.language_model import load_language_model
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
 from forest.pretrained.prompts import PromptTokenizer
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
-from redteam.episodes import play_attacked, play_twin
+from redteam.counterfactual import play_attacked, play_twin
 from redteam.transfer import TransferredAttack
 
 ROUNDS = 4
