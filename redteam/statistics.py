@@ -1,4 +1,6 @@
-"""Across seeds: the mean and a percentile bootstrap interval (scipy), with the edge cases said.
+"""The percentile bootstrap over seed means that the scorecard used before issue #21, kept as the
+counter-example its replacement is measured against (``redteam.intervals``: the coverage test
+and ``experiments/validate_estimators.py``): with 2-3 seeds it returns about their range.
 
 A figure that is undefined in some seed (nan: a share never reached, no detector) has an
 undefined mean too, rather than a mean over the seeds that happen to define it.
