@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from attacks import Attack, make_attack
+from attacks.placebo import Placebo
 from defenses import Defense, make_defense
 from forest.checkpoints import checkpoint_digest, load_policy
 from forest.errors import InvalidInputError
@@ -63,11 +64,14 @@ class CellRunner:
         return fresh_policy(self._loaded(cell.checkpoint, cell.checkpoint_digest), cell.router)
 
     def attack(self, cell: Cell, given: Attack | None = None) -> Attack:
-        """A fresh instance of the cell's attack (or ``given``, not yet played); with a
-        surrogate, optimised on that forest and played on the deployed one (a transfer)."""
+        """A fresh instance of the cell's attack (or ``given``, not yet played): its placebo
+        if the cell plays one; with a surrogate, optimised on that forest and played on the
+        deployed one (a transfer)."""
         attack = (
             make_attack(cell.attack, cell.attack_params, cell.threat) if given is None else given
         )
+        if cell.placebo:
+            attack = Placebo(attack)
         if not cell.surrogate:
             return attack
         surrogate = self._loaded(cell.surrogate, cell.surrogate_digest)

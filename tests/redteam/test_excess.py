@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from redteam.excess import excess_over_placebo, markdown
+from redteam.runner import CellRunner
+from redteam.suite import load_suite
 
 
 def frame(attack_spread, placebo_spread):
@@ -37,3 +42,40 @@ def test_no_placebo_no_table():
     only = frame([0.5], [0.1])
     only = only[~only["group"].str.contains("placebo")]
     assert excess_over_placebo(only) == [] and markdown([]) == []
+
+
+@pytest.mark.slow
+def test_a_placebo_cell_plays_the_placebo_not_the_attack(tmp_path):
+    root = Path(__file__).parents[2]
+    suite = tmp_path / "placebo.toml"
+    suite.write_text(
+        f"""
+[suite]
+name = "placebo-played"
+checkpoint = "{root / "checkpoints" / "small"}"
+rounds = 6
+seeds = 1
+
+[[economies]]
+name = "supply_chain"
+agents = 60
+
+[[attacks]]
+name = "compromised-order-spike"
+params = {{ start_round = 1, factor = 4.0 }}
+threat = {{ fraction = 0.1 }}
+placebo = true
+
+[metrics]
+blast_radius_rounds = [2]
+"""
+    )
+    runner = CellRunner()
+    attack, placebo = sorted(load_suite(suite).cells, key=lambda c: c.placebo)
+    played = runner.run(attack).arrays
+    random = runner.run(placebo).arrays
+    ids = played["compromised"]
+    np.testing.assert_array_equal(ids, random["compromised"])
+    # The same agents, from the same round, act; what they do is drawn, not aimed.
+    assert (played["actions"][1:, ids] != random["actions"][1:, ids]).any()
+    np.testing.assert_array_equal(played["actions"][:1], random["actions"][:1])
