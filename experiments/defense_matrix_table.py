@@ -5,7 +5,8 @@
 
 reads the run's ``cells.csv`` and prints a markdown table, one row per attack and defense:
 what the defense changed against no defense, paired per seed with a t interval over seeds
-(harm, attack success, blast radius; defended minus undefended, so negative is prevention),
+(harm, attack success, blast radius; defended minus undefended, so negative is prevention;
+"mean [95% CI]", "ns" where the interval holds 0),
 its clean cost (welfare lost by the clean twin), what its detector flagged at the deployed,
 calibrated threshold (TPR, FPR) with its ROC AUC, the escalation rate, and the verdict of
 ``redteam.verdicts``: *holds* only with a significant fall in harm, success or spread.
@@ -39,20 +40,21 @@ def _mean(value: float) -> str:
 
 
 def table(cells: pd.DataFrame, found: list[Verdict]) -> str:
-    head = ("| attack | defense | harm change | ASR change | spread change | clean cost | "
-            + " | ".join(h for _, h in DETECTION) + " | verdict |")  # fmt: skip
-    lines = [head, "|" + "---|" * (7 + len(DETECTION))]
+    columns = ["economy", "attack", "defense", "harm change", "ASR change", "spread change",
+               "clean cost", *(h for _, h in DETECTION), "verdict"]  # fmt: skip
+    head = "| " + " | ".join(columns) + " |"
+    lines = [head, "|" + "---|" * (8 + len(DETECTION))]
     means = cells.assign(defense=cells["defense"].fillna("").replace("", NO_DEFENSE))
     means = means.groupby(["economy", "attack", "defense"]).mean(numeric_only=True)
     for v in found:
         economy, attack = v.attack.split(" | ", 1)
         row = means.loc[(economy, attack, v.defense)]
-        changes = [v.changes[k].text(3) for k in ("harm", "attack_success_rate",
-                                                    "blast_radius_final")]  # fmt: skip
+        changes = [v.changes[k].short(3) for k in ("harm", "attack_success_rate",
+                                                     "blast_radius_final")]  # fmt: skip
         seen = [_mean(float(row.get(k, float("nan")))) for k, _ in DETECTION]
-        cost = v.clean_cost.text(3)
+        cost = v.clean_cost.short(3)
         figures = " | ".join([*changes, cost, *seen, v.word])
-        lines.append(f"| {attack} | {v.defense} | {figures} |")
+        lines.append(f"| {economy} | {attack} | {v.defense} | {figures} |")
     return "\n".join(lines)
 
 

@@ -26,7 +26,7 @@ def _cells(tmp_path: Path) -> Path:
 def test_the_table_says_holds_only_where_harm_fell_significantly(tmp_path, capsys):
     assert defense_matrix_table.main([str(_cells(tmp_path))]) == 0
     lines = capsys.readouterr().out.splitlines()[2:]
-    verdicts = {line.split(" | ")[1]: line.split("|")[-2].strip() for line in lines}
+    verdicts = {line.split(" | ")[2]: line.split("|")[-2].strip() for line in lines}
     assert verdicts == {"shield": "holds", "watch": "breaks"}  # seeing is not preventing
 
 
