@@ -29,7 +29,13 @@ import numpy as np
 
 from forest.economy import make_economy
 from redteam.intervals import hierarchical_interval, paired_t_interval, t_interval
-from redteam.reproduction import estimate_reproduction, simulate_outbreaks, true_reproduction
+from redteam.reproduction import (
+    erdos_renyi,
+    estimate_reproduction,
+    excess_degree,
+    simulate_outbreaks,
+    true_reproduction,
+)
 from redteam.statistics import bootstrap_mean
 
 D = 2  # infectious rounds of the SIR outbreaks
@@ -95,18 +101,6 @@ def coverage_rows(experiments: int, seed: int) -> list[str]:
 
 
 # ---------------------------------------------------------------- R0
-
-
-def erdos_renyi(n: int, mean_degree: float, rng: np.random.Generator):
-    m = int(n * mean_degree / 2)
-    return rng.integers(0, n, m), rng.integers(0, n, m)
-
-
-def excess_degree(src: np.ndarray, dst: np.ndarray, n: int) -> float:
-    key = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
-    key = key[key // n != key % n]
-    deg = np.bincount(np.concatenate([key // n, key % n]), minlength=n)
-    return float((deg * (deg - 1)).sum() / deg.sum())
 
 
 def growth_ratio(infected: np.ndarray, n_attackers: int) -> float:

@@ -304,3 +304,21 @@ def true_reproduction(
         secondary = np.bincount(who[who != NEVER], minlength=n)
         total[b], count[b] = secondary[gen1].sum(), gen1.sum()
     return total, count
+
+
+def erdos_renyi(
+    n: int, mean_degree: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random contact graph for the synthetic checks: ``n * mean_degree / 2`` uniformly drawn
+    pairs (edges ``src``, ``dst``; duplicates merge and self-pairs are ignored downstream)."""
+    m = int(n * mean_degree / 2)
+    return rng.integers(0, n, m), rng.integers(0, n, m)
+
+
+def excess_degree(src: np.ndarray, dst: np.ndarray, n: int) -> float:
+    """Mean excess degree E[k(k-1)]/E[k] of the simple graph behind the edges: a secondary
+    case's expected number of further contacts, which sets R on a random graph."""
+    key = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
+    key = key[key // n != key % n]
+    deg = np.bincount(np.concatenate([key // n, key % n]), minlength=n)
+    return float((deg * (deg - 1)).sum() / deg.sum())

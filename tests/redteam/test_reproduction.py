@@ -19,7 +19,9 @@ from forest.economy import make_economy
 from forest.errors import InvalidInputError
 from redteam.reproduction import (
     Reproduction,
+    erdos_renyi,
     estimate_reproduction,
+    excess_degree,
     simulate_outbreaks,
     true_reproduction,
 )
@@ -27,19 +29,6 @@ from redteam.reproduction import (
 OUTBREAKS = 200
 D = 2  # infectious rounds (SIR)
 ROUNDS = 10
-
-
-def erdos_renyi(n: int, mean_degree: float, rng: np.random.Generator):
-    """Random graph with ``n * mean_degree / 2`` uniform random pairs (duplicates are merged)."""
-    m = int(n * mean_degree / 2)
-    return rng.integers(0, n, m), rng.integers(0, n, m)
-
-
-def excess_degree(src: np.ndarray, dst: np.ndarray, n: int) -> float:
-    key = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
-    key = key[key // n != key % n]
-    deg = np.bincount(np.concatenate([key // n, key % n]), minlength=n)
-    return float((deg * (deg - 1)).sum() / deg.sum())
 
 
 def recover(src, dst, n, p, n_attackers, rng, window=D, rounds=ROUNDS):
