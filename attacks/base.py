@@ -5,8 +5,8 @@ The harness calls the hooks of one attack object per episode, in this order each
 ``observations`` (what agents see), ``message_text`` (the words of delivered messages, asked
 only of a forest that reads text), ``summary_delta`` (the compressed latent, before the forest
 aggregates it), ``sybils`` (fake agents joining the aggregation), ``actions`` (after the
-forest decided), ``messages`` (what is sent, before the router) and ``monitored_summaries``
-(what a detector reads). A hook that an attack does not override leaves its intervention
+forest decided), ``messages`` (what is sent, before the router) and ``monitored`` (what a detector
+reads). A hook that an attack does not override leaves its intervention
 point untouched. Attacks act only on the agents the threat
 model gives them; the success test compares each round with the clean twin.
 """
@@ -234,10 +234,13 @@ class Attack(ABC):
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
         return actions
 
-    def monitored_summaries(self, view: AttackView, summaries: np.ndarray) -> np.ndarray | None:
-        """What the defense's monitor reads of every agent's summary this round, (n, d), in
-        place of the forest's own; None: the forest's. Only a measurement device uses it (the
-        ``decoy`` check): in a deployment the monitor reads the latent the forest computes."""
+    def monitored(
+        self, view: AttackView, summaries: np.ndarray, attention_share: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """What the defense's monitor reads this round in place of the forest's own: every
+        agent's summary (n, d) and attention share (n,) (None where the model has no slots);
+        None: the forest's. Only a measurement device uses it (the ``decoy`` check): in a
+        deployment the monitor reads what the forest computes."""
         return None
 
     def messages(self, view: AttackView, messages: Messages) -> Messages:

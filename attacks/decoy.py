@@ -1,8 +1,10 @@
 """The decoy: compromised agents as conspicuous as possible to the monitor, with no influence.
 
-A check, not a threat (issue #21): the decoy's agents show the defense's detector summaries
-pushed far out (``scale`` times the round's largest summary norm, along a fixed direction),
-while the forest, the messages and the economy are left exactly as they are. So the decoy
+A check, not a threat (issue #21): the decoy's agents show the defense's monitor summaries
+pushed far out (``scale`` times the round's largest summary norm, in a fresh random
+direction each round, so that they also jump from round to round) and ``scale`` times the
+largest attention share, while the forest, the messages and the economy are left exactly as
+they are. So the decoy
 itself changes nothing any agent does; whatever spread or harm a cell shows under a defense is
 that defense's own doing, acting on flags that are all true positives. A defense that only
 watches reads zero; an escalation compared like with like reads zero; a defense that changes
@@ -40,11 +42,19 @@ class Decoy(Attack):
     params_class = DecoyParams
     params: DecoyParams
 
-    def monitored_summaries(self, view: AttackView, summaries: np.ndarray) -> np.ndarray | None:
+    def monitored(
+        self, view: AttackView, summaries: np.ndarray, attention_share: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
         if not self.active(view.round):
             return None
-        shown = summaries.copy()
+        ids = view.compromised
         far = self.params.scale * float(np.linalg.norm(summaries, axis=1).max())
-        direction = np.ones(summaries.shape[1]) / np.sqrt(summaries.shape[1])
-        shown[view.compromised] = far * direction
-        return shown
+        directions = view.rng.standard_normal((ids.size, summaries.shape[1]))
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        shown = summaries.copy()
+        shown[ids] = far * directions
+        if attention_share is None:
+            return shown, None
+        share = attention_share.copy()
+        share[ids] = self.params.scale * float(attention_share.max())
+        return shown, share

@@ -5,12 +5,15 @@ and a robust model read alike unless something tells them apart). The placebo pl
 wrapped attack, then keeps only the *size* of what it did: every summary row it perturbed gets
 a random direction of the same norm, every sybil a random summary of the same norm in the same
 tree, every observation row it changed a random change of the same norm, every message it
-rewrote random digits (its kind kept), every action it changed a random action. What the
+wrote random digits (and a random kind where it chose the kind), every action it changed a move
+of the same size in a random direction. What the
 attack aimed is gone; how much it touched stays. Words (``message_text``) have no budget that a
 random draw could keep and are refused.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import torch
@@ -18,8 +21,14 @@ import torch
 from attacks.base import Attack, AttackView
 from attacks.objectives import RoundOutcome
 from forest.economy import Economy, Messages
-from forest.economy.messages import FIRST_DIGIT, VOCAB_SIZE
+from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS, VOCAB_SIZE
 from forest.errors import ConfigError
+
+
+def _rows(messages: Messages) -> list[tuple[int, int, bytes]]:
+    """Each message as (sender, receiver, tokens), to count as a multiset."""
+    rows = zip(messages.sender, messages.receiver, messages.tokens, strict=True)
+    return [(int(a), int(b), tokens.tobytes()) for a, b, tokens in rows]
 
 
 def _random_rows(norms: torch.Tensor, width: int, rng: np.random.Generator) -> torch.Tensor:
@@ -77,30 +86,40 @@ class Placebo(Attack):
         return _random_rows(summaries.norm(dim=1), hidden_size, view.rng), trees
 
     def actions(self, view: AttackView, actions: np.ndarray) -> np.ndarray:
+        """Each changed action moved by as much as the attack moved it, in a random direction
+        (an order spike's size, not its sign)."""
         acted = self.inner.actions(view, actions)
         changed = acted != actions
         if not changed.any():
             return acted
+        size = np.abs(acted - actions)[changed]
+        sign = np.where(view.rng.random(size.size) < 0.5, -1, 1)
         out = actions.copy()
-        out[changed] = view.rng.integers(0, view.economy.n_actions, int(changed.sum()))
+        out[changed] = np.clip(actions[changed] + sign * size, 0, view.economy.n_actions - 1)
         return out
 
     def messages(self, view: AttackView, messages: Messages) -> Messages:
+        """Every row the attack wrote (a rewrite, or a row no honest sender sent as often) gets
+        random digits, and a random kind where the attack chose the kind."""
         edited = self.inner.messages(view, messages)
         if edited is messages:
             return edited
-        # A row is the attack's doing unless the same (sender, receiver, tokens) was sent.
-        sent = {(int(s), int(r), row.tobytes())
-                for s, r, row in zip(messages.sender, messages.receiver, messages.tokens,
-                                     strict=True)}  # fmt: skip
-        rewritten = np.array([(int(s), int(r), row.tobytes()) not in sent
-                              for s, r, row in zip(edited.sender, edited.receiver, edited.tokens,
-                                                   strict=True)], dtype=bool)  # fmt: skip
         tokens = edited.tokens.copy()
-        digits = view.rng.integers(
-            FIRST_DIGIT, VOCAB_SIZE, (int(rewritten.sum()), tokens.shape[1] - 1)
+        if len(edited) == len(messages) and (edited.sender == messages.sender).all():
+            written = (edited.tokens != messages.tokens).any(axis=1)
+            kind_chosen = written & (edited.kinds != messages.kinds)
+        else:  # rows added or dropped: what no honest sender sent that often is the attack's
+            sent = Counter(_rows(messages))
+            written = np.zeros(len(edited), dtype=bool)
+            for i, row in enumerate(_rows(edited)):
+                written[i] = sent[row] == 0
+                sent[row] -= 1
+            kind_chosen = written
+        count = int(written.sum())
+        tokens[written, 1:] = view.rng.integers(
+            FIRST_DIGIT, VOCAB_SIZE, (count, tokens.shape[1] - 1)
         )
-        tokens[rewritten, 1:] = digits
+        tokens[kind_chosen, 0] = view.rng.integers(1, N_KIND_TOKENS, int(kind_chosen.sum()))
         return Messages(edited.sender, edited.receiver, tokens)
 
     def succeeded(self, outcome: RoundOutcome) -> bool:

@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from redteam.verdicts import NO_DEFENSE, Verdict, verdicts
+from redteam.verdicts import Verdict, verdicts
 
 DETECTION = (
     ("detection_tpr", "TPR"),
@@ -44,11 +44,10 @@ def table(cells: pd.DataFrame, found: list[Verdict]) -> str:
                "clean cost", *(h for _, h in DETECTION), "verdict"]  # fmt: skip
     head = "| " + " | ".join(columns) + " |"
     lines = [head, "|" + "---|" * (8 + len(DETECTION))]
-    means = cells.assign(defense=cells["defense"].fillna("").replace("", NO_DEFENSE))
-    means = means.groupby(["economy", "attack", "defense"]).mean(numeric_only=True)
+    means = cells.groupby("group").mean(numeric_only=True)
     for v in found:
         economy, attack = v.attack.split(" | ", 1)
-        row = means.loc[(economy, attack, v.defense)]
+        row = means.loc[f"{economy} | {attack} | {v.defense}"]
         changes = [v.changes[k].short(3) for k in ("harm", "attack_success_rate",
                                                      "blast_radius_final")]  # fmt: skip
         seen = [_mean(float(row.get(k, float("nan")))) for k, _ in DETECTION]

@@ -306,12 +306,14 @@ def play_episode(
 
 def _monitored(signals: RoundSignals, player: Player, economy: Economy, compromised: np.ndarray
                ) -> RoundSignals:  # fmt: skip
-    """The round as the monitor reads it: the attack's ``monitored_summaries``, if any."""
+    """The round as the monitor reads it: the attack's ``monitored``, if any."""
     if player.attack is None:
         return signals
     view = AttackView(signals.round, economy, compromised, player.policy, player.rng)
-    shown = player.attack.monitored_summaries(view, signals.summaries)
-    return signals if shown is None else replace(signals, summaries=shown)
+    shown = player.attack.monitored(view, signals.summaries, signals.attention_share)
+    if shown is None:
+        return signals
+    return replace(signals, summaries=shown[0], attention_share=shown[1])
 
 
 def escalation_player(

@@ -35,8 +35,9 @@ CAPTION = (
     "start (supply chain: total cost per agent-round; pricing: consumer surplus per "
     "market-round; exchange: realised surplus per market-round). via: the share of infections "
     "(pooled over seeds) that vanish when the round is replayed with the attackers' summaries "
-    "(attention) or messages restored; state: neither, what earlier rounds left behind (the "
-    "economy's state and the agents' memories)"
+    "(attention) or messages restored; state: what no replay undoes, left behind by earlier "
+    "rounds (the economy's state and the agents' memories); the joint and either shares are "
+    "in cells.csv"
 )
 
 

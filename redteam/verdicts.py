@@ -57,10 +57,17 @@ def _word(changes: dict[str, PairedDifference]) -> str:
     return "holds" if fell and not rose else "breaks"
 
 
+def _labels(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells keyed by what the suite calls them (its labels), from each cell's group: two
+    entries of one defense or economy under different labels stay apart."""
+    parts = cells["group"].str.split(" | ", n=2, expand=True, regex=False)
+    return cells.assign(economy=parts[0], attack=parts[1], defense=parts[2])
+
+
 def verdicts(cells: pd.DataFrame, confidence: float = 0.95) -> list[Verdict]:
     """One verdict per defended (economy, attack, defense) of a suite's ``cells.csv`` frame
-    (columns economy, attack, defense ("" for none), seed and the scalars)."""
-    cells = cells.assign(defense=cells["defense"].fillna("").replace("", NO_DEFENSE))
+    (its ``group`` column, "economy | attack | defense" labels, a ``seed`` and the scalars)."""
+    cells = _labels(cells)
     reference = cells[cells["defense"] == NO_DEFENSE].set_index(["economy", "attack", "seed"])
     out = []
     defended = cells[cells["defense"] != NO_DEFENSE]
@@ -68,9 +75,8 @@ def verdicts(cells: pd.DataFrame, confidence: float = 0.95) -> list[Verdict]:
         ["economy", "attack", "defense"], sort=False
     ):
         keys = [(economy, _base(attack), seed) for seed in rows["seed"]]
-        missing = [k for k in keys if k not in reference.index]
-        if missing:
-            continue  # no undefended twin cell to compare with
+        if any(k not in reference.index for k in keys):
+            continue  # no undefended cell of the same attack and seed to compare with
         base = reference.loc[keys]
         changes = {
             figure: t_interval(rows[figure].to_numpy() - base[figure].to_numpy(), confidence)

@@ -14,8 +14,8 @@ def _cells(tmp_path: Path) -> Path:
     for seed, (plain, shielded) in enumerate([(1.0, 0.1), (1.2, 0.2), (0.9, 0.1)]):
         for defense, harm, tpr in (("", plain, float("nan")), ("shield", shielded, 1.0),
                                    ("watch", plain, 1.0)):  # fmt: skip
-            rows.append({"economy": "supply_chain", "attack": "ipm", "defense": defense,
-                         "seed": seed, "harm": harm, "attack_success_rate": 1.0,
+            group = f"supply_chain | ipm | {defense or 'no defense'}"
+            rows.append({"group": group, "seed": seed, "harm": harm, "attack_success_rate": 1.0,
                          "blast_radius_final": 0.5, "defense_clean_cost": 0.0,
                          "detection_tpr": tpr, "detection_fpr": 0.01, "detection_auc": 1.0,
                          "escalation_rate": 0.0})  # fmt: skip

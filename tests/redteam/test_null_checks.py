@@ -1,5 +1,5 @@
 """Null and decoy checks: an attack that does nothing reads zero under every registered defense,
-and so does the decoy, whose agents every detector on the latent flags but which changes
+and so does the decoy, whose agents every detector flags but which changes
 nothing any agent does: whatever a defense then does on those true flags costs nothing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from defenses import defense_names
+from defenses import defense_class, defense_names
 from redteam.runner import CellRunner
 from redteam.suite import load_suite
 
@@ -57,8 +57,10 @@ def test_null_and_decoy_attacks_read_zero_under_every_defense(
     runner = CellRunner()
     for cell in suite.cells:
         scalars = runner.run(cell).scalars
-        if attack == "decoy" and cell.defense in ("mahalanobis", "escalation"):
-            assert scalars["detection_tpr"] == 1.0  # the check bites: every decoy is flagged
+        scores = cell.defense is not None and defense_class(cell.defense).scores_agents
+        if attack == "decoy" and scores:
+            # The check bites: every detector, whatever it reads, flags every decoy.
+            assert scalars["detection_tpr"] == 1.0, cell.defense
         if attack == "decoy" and cell.defense == "escalation":
             # Flags escalate every round; compared like with like, that moves nothing.
             assert scalars["escalation_rate"] > scalars["escalation_rate_clean"]

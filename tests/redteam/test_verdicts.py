@@ -17,8 +17,8 @@ def cells(defended: dict[str, list[float]], undefended: dict[str, list[float]],
     for seed in range(seeds):
         for name, figures, label in ((defense, defended, attack), ("", undefended, "ipm")):
             own = {k: v[seed] for k, v in figures.items()}
-            rows.append({"economy": "supply_chain", "attack": label, "defense": name,
-                         "seed": seed, **base, **own})  # fmt: skip
+            group = f"supply_chain | {label} | {name or 'no defense'}"
+            rows.append({"group": group, "seed": seed, **base, **own})
     return pd.DataFrame(rows)
 
 
@@ -61,3 +61,13 @@ def test_an_adaptive_attack_is_compared_with_the_plain_attack_undefended():
     assert v.attack == "supply_chain | ipm adaptive"
     np.testing.assert_allclose(v.changes["harm"].mean, np.mean([0.1, 0.1, 0.2]) - 1.1)
     assert v.word == "holds"
+
+
+def test_two_entries_of_one_defense_under_different_labels_get_a_verdict_each():
+    frame = pd.concat([
+        cells({"harm": [0.1, 0.2, 0.15]}, {"harm": [1.0, 1.1, 0.9]}, defense="trimmed mean"),
+        cells({"harm": [1.0, 1.1, 0.9]}, {"harm": [1.0, 1.1, 0.9]}, defense="median"),
+    ]).drop_duplicates(subset=["group", "seed"])  # fmt: skip
+    words = {v.defense: v.word for v in verdicts(frame)}
+    assert words == {"trimmed mean": "holds", "median": "breaks"}
+    assert all(v.changes["harm"].n == 3 for v in verdicts(frame))
