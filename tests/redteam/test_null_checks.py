@@ -13,6 +13,7 @@ from redteam.runner import CellRunner
 from redteam.suite import load_suite
 
 REPO_ROOT = Path(__file__).parents[2]
+BLIND_BEYOND_RANGE = ("isolation-forest",)
 
 
 def null_suite(tmp_path: Path, economy: str, attack: str = "null") -> Path:
@@ -58,8 +59,9 @@ def test_null_and_decoy_attacks_read_zero_under_every_defense(
     for cell in suite.cells:
         scalars = runner.run(cell).scalars
         scores = cell.defense is not None and defense_class(cell.defense).scores_agents
-        if attack == "decoy" and scores:
-            # The check bites: every detector, whatever it reads, flags every decoy.
+        # The check bites: every detector flags every decoy, but isolation trees, which score
+        # a point beyond their training range like the range's edge (in pricing they miss it).
+        if attack == "decoy" and scores and cell.defense not in BLIND_BEYOND_RANGE:
             assert scalars["detection_tpr"] == 1.0, cell.defense
         if attack == "decoy" and cell.defense == "escalation":
             # Flags escalate every round; compared like with like, that moves nothing.
