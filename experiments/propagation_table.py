@@ -5,7 +5,7 @@ experiments/suites/propagation.toml.
 
 prints the markdown table from the run's report folder (``groups.csv``: every figure is a mean
 over seeds; harm with its t interval over seeds, "ns" where it holds 0; channel shares pooled
-over seeds); with ``--figure PATH`` it also draws every attack's infection curve at each
+over seeds; "via" over infected agent-rounds, "new via" over new infections); with ``--figure PATH`` it also draws every attack's infection curve at each
 compromised share, from the per-round curves the cells logged to MLflow (``--tracking-uri``,
 default ./mlflow.db).
 """
@@ -37,6 +37,9 @@ COLUMNS = (
     ("channel_messages", "via messages"),
     ("channel_either", "via either"),
     ("channel_state", "via state"),
+    ("channel_new_attention", "new via attention"),
+    ("channel_new_messages", "new via messages"),
+    ("channel_new_state", "new via state"),
     ("utility_drop", "completion drop"),
 )
 

@@ -140,6 +140,9 @@ def cell_result(
         for replayed in (record.replay_attention, record.replay_messages, record.replay_both)
     ]
     channels, infected_rounds = propagation.channel_shares(infected, *restored, start)
+    new_channels, new_infections = propagation.channel_shares(
+        propagation.first_infections(infected, start), *restored, start
+    )
     spread = propagation.measure(
         infected, start, honest, record.hops, tuple(settings["blast_radius_rounds"]), record.graph
     )
@@ -179,6 +182,8 @@ def cell_result(
         **spread.scalars(),
         **{f"channel_{name}": share for name, share in channels.items()},
         "infected_agent_rounds": float(infected_rounds),
+        **{f"channel_new_{name}": share for name, share in new_channels.items()},
+        "new_infections": float(new_infections),
         **detection,
         "n_compromised": float(record.compromised.size),
         "tokens_kept_share": record.tokens_delivered / max(record.tokens_offered, 1),

@@ -30,7 +30,11 @@ messages) went through the compressed attention; the reverse, through the messag
 either restored, through the two *jointly* (each needed); only with both restored, through
 *either* (each sufficed); never, through *state*: what earlier rounds left behind, the
 economy's state (inventories, prices, trades) and the agents' memories. ``channel_shares``
-gives the share of infected honest agent-rounds, from the attack's start, of each.
+gives the share of infected honest agent-rounds, from the attack's start, of each; over *new
+infections* only (``first_infections``: each honest agent's first infected round) it says how the
+poison reached an agent, where the agent-round shares also count how long it stayed: an
+infection the attention started and the agent's memory kept alive reads as attention in its
+first round and as state after.
 """
 
 from __future__ import annotations
@@ -110,6 +114,16 @@ def channel_shares(
     }
     shares = {k: float(v.sum() / total) if total else float("nan") for k, v in counts.items()}
     return shares, total
+
+
+def first_infections(infected: np.ndarray, start_round: int) -> np.ndarray:
+    """(R, n) bool: each agent's first infected round from ``start_round`` (the round it was newly
+    infected, as in ``redteam.reproduction``); False before ``start_round``."""
+    after = infected[start_round:]
+    seen_before = np.cumsum(after, axis=0) - after > 0
+    first = np.zeros_like(infected)
+    first[start_round:] = after & ~seen_before
+    return first
 
 
 def reproduction(

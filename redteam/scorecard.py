@@ -56,7 +56,8 @@ class GroupRow:
 def pooled_share(cells: Sequence[CellResult], metric: str) -> PairedDifference:
     """A channel's share of the group's infections, pooled over seeds (a seed without any
     infection has no shares and adds nothing); no interval: a descriptive share."""
-    weights = np.array([c.scalars["infected_agent_rounds"] for c in cells])
+    weight = "new_infections" if metric.startswith("channel_new_") else "infected_agent_rounds"
+    weights = np.array([c.scalars[weight] for c in cells])
     shares = np.array([c.scalars[metric] for c in cells])
     total = weights.sum()
     share = float((np.nan_to_num(shares) * weights).sum() / total) if total else float("nan")

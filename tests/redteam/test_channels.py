@@ -52,6 +52,10 @@ SHARES = (
 
 
 def shares(scalars: dict[str, float]) -> dict[str, float]:
+    """The agent-round shares, after checking that the new-infection shares agree with them
+    (in each case below a single channel carries every infection, new or lasting)."""
+    new = {k: scalars[k.replace("channel_", "channel_new_")] for k in SHARES}
+    assert new == {k: scalars[k] for k in SHARES}
     return {k: scalars[k] for k in SHARES}
 
 

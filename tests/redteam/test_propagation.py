@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from forest.economy.base import InteractionGraph
-from redteam.propagation import infection_matrix, measure
+from redteam.propagation import channel_shares, first_infections, infection_matrix, measure
 
 
 def graph(n: int, *edges: tuple[int, int]) -> InteractionGraph:
@@ -87,3 +87,29 @@ def test_cumulative_curve_is_monotone_bounded_and_dominates_the_current_curve(in
     assert p.cumulative_curve.min() >= 0.0 and p.cumulative_curve.max() <= 1.0
     assert np.all(p.cumulative_curve[start:] >= p.infection_curve[start:])
     assert np.isfinite(p.reproduction.r0) and p.reproduction.r0 >= 0.0
+
+
+def test_first_infections_mark_each_agents_first_round_from_the_start_only():
+    infected = np.array(
+        [[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 0, 1]], dtype=bool
+    )  # agent 0 infected before the start (round 1), recovers, relapses
+    first = first_infections(infected, start_round=1)
+    assert first.tolist() == [
+        [False, False, False],
+        [True, True, False],
+        [False, False, False],
+        [False, False, True],
+    ]
+
+
+def test_new_infection_shares_say_how_the_poison_arrived_where_agent_rounds_say_how_long_it_stayed():
+    """One agent infected by the attention in round 1 and kept infected by its memory for three
+    more rounds: by agent-rounds the attention carried a quarter, by new infections all of it."""
+    infected = np.array([[0], [1], [1], [1], [1]], dtype=bool)
+    attention_restored = np.array([[0], [0], [1], [1], [1]], dtype=bool)
+    untouched = infected.copy()
+    by_rounds, total = channel_shares(infected, attention_restored, untouched, untouched, 1)
+    assert total == 4 and by_rounds["attention"] == 0.25 and by_rounds["state"] == 0.75
+    first = first_infections(infected, 1)
+    by_new, new = channel_shares(first, attention_restored, untouched, untouched, 1)
+    assert new == 1 and by_new["attention"] == 1.0 and by_new["state"] == 0.0
