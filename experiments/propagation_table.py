@@ -5,9 +5,9 @@ experiments/suites/propagation.toml.
 
 prints the markdown table from the run's report folder (``groups.csv``: every figure is a mean
 over seeds; harm with its t interval over seeds, "ns" where it holds 0; channel shares pooled
-over seeds; "via" over infected agent-rounds, "new via" over new infections); with ``--figure PATH`` it also draws every attack's infection curve at each
-compromised share, from the per-round curves the cells logged to MLflow (``--tracking-uri``,
-default ./mlflow.db).
+over seeds, "via" over infected agent-rounds, "new via" over new infections); with ``--figure
+PATH`` it also draws every attack's infection curve at each compromised share, from the
+per-round curves the cells logged to MLflow (``--tracking-uri``, default ./mlflow.db).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def test_first_infections_mark_each_agents_first_round_from_the_start_only():
     ]
 
 
-def test_new_infection_shares_say_how_the_poison_arrived_where_agent_rounds_say_how_long_it_stayed():
+def test_new_infection_shares_say_how_poison_arrived_where_agent_rounds_say_how_long_it_stayed():
     """One agent infected by the attention in round 1 and kept infected by its memory for three
     more rounds: by agent-rounds the attention carried a quarter, by new infections all of it."""
     infected = np.array([[0], [1], [1], [1], [1]], dtype=bool)
