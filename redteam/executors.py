@@ -54,9 +54,15 @@ class LocalPool(Executor):
                 for future in done:
                     yield pending.pop(future), future.result()
         finally:
-            # On an error (here or in the caller's logging) stop at once: queued cells would
-            # otherwise all run before the error surfaces, and their results be thrown away.
+            # On an error or an interruption (here or in the caller's logging) stop at once:
+            # queued cells would otherwise all run before the error surfaces, and the cells in
+            # flight would keep their workers busy, orphaned at full CPU, after this process ends
+            # (their results would be thrown away: the resumed run plays them again).
+            processes = list((pool._processes or {}).values())  # no public handle in 3.11
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
 
 
 EXECUTORS = ("local", "ray")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +92,10 @@ def outcome_json(outcome: SuiteOutcome, suite_name: str) -> dict:
     }
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def handle(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -110,6 +115,9 @@ def handle(args: argparse.Namespace) -> int:
     console.print(
         f"suite {suite.settings.name}: {len(suite.cells)} cells, tracking {uri}", highlight=False
     )
+    # A SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: the run is marked
+    # killed, its workers stopped, its finished cells kept for the resume.
+    signal.signal(signal.SIGTERM, _interrupt)
     outcome = run_suite(suite, uri, executor, args.rerun, out, console)
     wide_console().print(terminal_table(outcome.rows, f"Scorecard: {suite.settings.name}"))
     for warning in zero_success_warnings(outcome.rows):

@@ -104,3 +104,45 @@ def test_a_sigkilled_sweep_resumes_without_recomputing_or_duplicating_cells(tmp_
         assert deterministic_scalars(by_hash[cell["cell_hash"]]["metrics"]) == (
             deterministic_scalars(cell["metrics"])
         )
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_sigterm_stops_the_workers_and_marks_the_run_killed(tmp_path):
+    """SIGTERM to the sweep alone (as a scheduler sends it) must not leave its pool's workers
+    running on: they are in its process group, which must empty."""
+    suite = tmp_path / "killed.toml"
+    suite.write_text(SUITE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "OMP_NUM_THREADS": "1"}
+    client = MlflowClient(tracking_uri=uri)
+    client.search_experiments()
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "redteam.cli", "run", str(suite), "--tracking-uri", uri,
+         "--out", str(tmp_path / "report"), "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not _finished_cells(client):
+        assert sweep.poll() is None, "the sweep ended before it could be stopped"
+        assert time.monotonic() < deadline, "no cell finished in time"
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=120) != 0
+    deadline = time.monotonic() + 30
+    while _group_alive(sweep.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = _group_alive(sweep.pid)
+    if alive:
+        os.killpg(sweep.pid, signal.SIGKILL)
+    assert not alive, "worker processes outlived the stopped sweep"
+    experiment = client.get_experiment_by_name("redteam-killed").experiment_id
+    (parent,) = client.search_runs([experiment], "tags.`redteam.kind` = 'suite'")
+    assert parent.info.status == "KILLED"
