@@ -56,6 +56,9 @@ class Placebo(Attack):
 
     def check(self, economy: Economy, rounds: int) -> None:
         self.inner.check(economy, rounds)
+        if type(self.inner).monitored is not Attack.monitored:
+            raise ConfigError(f"placebo: {self.inner.name} is a measurement device (it rewrites "
+                              "what the monitor reads), not an attack with a budget")  # fmt: skip
         if self.inner.surface == "message text":
             raise ConfigError(f"placebo: {self.inner.name} writes words, which have no budget "
                               "a random draw could keep")  # fmt: skip

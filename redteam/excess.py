@@ -41,13 +41,18 @@ def excess_over_placebo(cells: pd.DataFrame, confidence: float = 0.95) -> list[E
     return out
 
 
+CAPTION = "Excess over placebo (attack minus its budget spent at random, paired per seed):"
+HEADERS = ("group", "harm", "blast radius", "ASR")
+
+
+def table(rows: list[Excess]) -> list[list[str]]:
+    """The excess table's rows under ``HEADERS``: each figure with its interval."""
+    return [[row.group, *(row.excess[f].text() for f in FIGURES)] for row in rows]
+
+
 def markdown(rows: list[Excess]) -> list[str]:
     """The report's table of excess over placebo (no lines when no placebo was played)."""
     if not rows:
         return []
-    lines = ["", "Excess over placebo (attack minus its budget spent at random, paired per seed):",
-             "", "| group | harm | blast radius | ASR |", "|---|---|---|---|"]  # fmt: skip
-    for row in rows:
-        cells = " | ".join(row.excess[f].text() for f in FIGURES)
-        lines.append(f"| {row.group} | {cells} |")
-    return lines
+    lines = ["", CAPTION, "", "| " + " | ".join(HEADERS) + " |", "|---|---|---|---|"]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in table(rows)]

@@ -67,10 +67,11 @@ def write_report(
         for row in rows
     ]
     warnings = zero_success_warnings(rows)
-    placebo = excess.markdown(excess.excess_over_placebo(cells)) if len(cells) else []
-    report = _markdown(title, context, headers, table, images, warnings, placebo)
+    placebo = excess.excess_over_placebo(cells) if len(cells) else []
+    report = _markdown(title, context, headers, table, images, warnings, excess.markdown(placebo))
     (out / "report.md").write_text(report)
-    (out / "report.html").write_text(_html(title, context, headers, table, images, warnings))
+    html_report = _html(title, context, headers, table, images, warnings, excess.table(placebo))
+    (out / "report.html").write_text(html_report)
     return [*written, out / "report.md", out / "report.html"]
 
 
@@ -108,6 +109,7 @@ def _html(
     table: list[list[str]],
     images: list[str],
     warnings: list[str],
+    placebo: list[list[str]],
 ) -> str:
     e = html.escape
     items = "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in context.items())
@@ -115,6 +117,15 @@ def _html(
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in table)
     warned = "".join(f"<li>{e(w)}</li>" for w in warnings)
     warned = f"<h2>Warnings</h2><ul>{warned}</ul>" if warnings else ""
+    excess_table = ""
+    if placebo:
+        excess_head = "".join(f"<th>{e(h)}</th>" for h in excess.HEADERS)
+        excess_body = "".join(
+            "<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in placebo
+        )
+        excess_table = (
+            f"<p>{e(excess.CAPTION)}</p><table><tr>{excess_head}</tr>{excess_body}</table>"
+        )
     figures = "".join(
         f'<figure><img src="{e(n)}" alt="{e(PLOTS[n])}"><figcaption>{e(PLOTS[n])}</figcaption>'
         "</figure>"
@@ -129,5 +140,5 @@ def _html(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
         f"<style>{style}</style></head><body><h1>{e(title)}</h1><ul>{items}</ul>"
         f"<p>{e(CAPTION)}.</p>"
-        f"<table><tr>{head}</tr>{body}</table>{warned}{figures}</body></html>\n"
+        f"<table><tr>{head}</tr>{body}</table>{excess_table}{warned}{figures}</body></html>\n"
     )

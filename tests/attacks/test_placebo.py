@@ -78,3 +78,8 @@ def test_words_have_no_budget_to_spend_at_random():
     attack = make_attack("prompt-injection")
     with pytest.raises(ConfigError, match="placebo"):
         Placebo(attack).check(make_economy("supply_chain", 0, n_agents=30), 10)
+
+
+def test_the_decoy_is_a_measurement_device_without_a_placebo():
+    with pytest.raises(ConfigError, match="measurement device"):
+        Placebo(make_attack("decoy")).check(make_economy("supply_chain", 0, n_agents=30), 10)

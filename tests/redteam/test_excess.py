@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from redteam.excess import excess_over_placebo, markdown
+from redteam import report
+from redteam.excess import excess_over_placebo, markdown, table
 from redteam.runner import CellRunner
 from redteam.suite import load_suite
 
@@ -79,3 +80,11 @@ blast_radius_rounds = [2]
     # The same agents, from the same round, act; what they do is drawn, not aimed.
     assert (played["actions"][1:, ids] != random["actions"][1:, ids]).any()
     np.testing.assert_array_equal(played["actions"][:1], random["actions"][:1])
+
+
+def test_both_reports_carry_the_excess_table():
+    rows = excess_over_placebo(frame([0.6, 0.7, 0.65], [0.1, 0.15, 0.1]))
+    html = report._html("t", {}, ["group"], [], [], [], table(rows))
+    assert "Excess over placebo" in html and "supply_chain | pgd | no defense" in html
+    assert "Excess over placebo" in "\n".join(markdown(rows))
+    assert "Excess over placebo" not in report._html("t", {}, ["group"], [], [], [], [])
