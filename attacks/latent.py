@@ -66,10 +66,8 @@ def latent_round(view: AttackView) -> LatentRound:
     """Encode this round as the forest will (same inputs, same memory), without the attack."""
     model = view.model
     inputs = view.policy.model_inputs(view.economy)
+    summaries = view.policy.encoded(inputs)
     with torch.no_grad():
-        summaries = model.encode(
-            inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
-        )
         context, _ = deployed_aggregation(view, summaries, inputs["tree_ids"])
         logits, _, _ = model.heads(summaries, context)
     mask = action_class_mask(view.economy, logits.shape[1])

@@ -198,8 +198,13 @@ class ForestModel(ForestPreTrainedModel):
         sybil_summaries: torch.Tensor | None = None,
         sybil_tree_ids: torch.Tensor | None = None,
         robust_aggregation: RobustAggregation | None = None,
+        encoded: torch.Tensor | None = None,
     ) -> ForestOutput:
         """One round for n agents: (a) encode, + ``summary_delta``, (b) aggregate, (c) heads.
+
+        ``encoded`` (n, d): step (a)'s result for exactly these inputs, when the caller already
+        has it (a policy deciding one round several times over, as the red-team's replays do);
+        step (a) is then skipped.
 
         ``sybil_summaries`` (s, d) with ``sybil_tree_ids`` (s,) are fake agents that join the
         aggregation (b) in those trees, with no inputs of their own and no outputs: the
@@ -207,7 +212,11 @@ class ForestModel(ForestPreTrainedModel):
         for) covers the n real agents followed by the s sybils. ``robust_aggregation`` pools each
         tree slot robustly (a defense, `forest/model/robust_aggregation.py`).
         """
-        summaries = self.encode(input_ids, attention_mask, role_ids, memory, inputs_embeds)
+        summaries = (
+            self.encode(input_ids, attention_mask, role_ids, memory, inputs_embeds)
+            if encoded is None
+            else encoded
+        )
         n = summaries.shape[0]
         trees, weights, delta = self._round_extras(
             n, summaries, tree_ids, aggregation_weights, summary_delta

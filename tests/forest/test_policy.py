@@ -85,3 +85,42 @@ def test_chunked_decoding_equals_decoding_all_agents_at_once(monkeypatch):
     assert torch.equal(whole[0], masked.argmax(dim=1))
     assert torch.allclose(whole[1], torch.softmax(masked, 1).max(dim=1).values)
     assert (whole[0] < valid).all()
+
+
+def test_a_round_is_encoded_once_per_distinct_input_and_equals_a_fresh_encode(policy_parts):
+    """The encoding memo: what a replay of the same round reuses is what a fresh encode gives,
+    bit for bit; other inputs, or the next round's memory, are encoded afresh."""
+    model, tokenizer = policy_parts
+    policy = ForestPolicy(model, tokenizer)
+    economy = make_economy("supply_chain", seed=0, n_agents=60)
+    for _ in range(2):
+        inputs = policy.model_inputs(economy)
+        summaries = policy.encoded(inputs)
+        with torch.no_grad():
+            fresh = model.encode(
+                inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
+            )
+        assert torch.equal(summaries, fresh)
+        assert policy.encoded(policy.model_inputs(economy)) is summaries
+        lied = economy.observe().copy()
+        lied[0] += 5
+        other = policy.encoded(policy.model_inputs(economy, observations=lied))
+        assert other is not summaries and not torch.equal(other, summaries)
+        decided = policy.decide(economy)
+        assert torch.equal(decided.output.summaries, summaries)
+        step = policy.send(economy, decided, decided.outgoing)
+        economy.step(step.actions, step.messages)
+    assert policy.encoded(policy.model_inputs(economy)) is not summaries  # the memory moved
+
+
+def test_decisions_with_the_memo_equal_the_model_deciding_from_scratch(policy_parts):
+    model, tokenizer = policy_parts
+    economy = make_economy("exchange", seed=1, n_agents=60)
+    policy = ForestPolicy(model, tokenizer)
+    for _ in range(3):
+        decided = policy.decide(economy)
+        with torch.no_grad():
+            scratch = model(**policy.model_inputs(economy))
+        assert torch.equal(decided.output.action_logits, scratch.action_logits)
+        step = policy.send(economy, decided, decided.outgoing)
+        economy.step(step.actions, step.messages)
