@@ -18,7 +18,7 @@ import torch
 
 from attacks import Attack, make_attack
 from attacks.placebo import Placebo
-from defenses import Defense, make_defense
+from defenses import Defense, RoundSignals, make_defense
 from forest.checkpoints import checkpoint_digest, load_policy
 from forest.errors import InvalidInputError
 from forest.policy import ForestPolicy
@@ -42,12 +42,14 @@ def _key(*parts: object) -> str:
 
 
 class CellRunner:
-    """Plays cells, keeping what cells share (the policy, twins, fitted detectors)."""
+    """Plays cells, keeping what cells share (the policy, twins, clean detector signals, fitted
+    detectors)."""
 
     def __init__(self) -> None:
         self._policies: dict[str, ForestPolicy] = {}
         self._twins: dict[str, TwinRecord] = {}
         self._defenses: dict[str, Defense] = {}
+        self._signals: dict[str, list[RoundSignals]] = {}
 
     def _loaded(self, path: str, digest: str) -> ForestPolicy:
         key = _key(path, digest)
@@ -116,17 +118,20 @@ class CellRunner:
             self._defenses[key] = defense
             if not defense.scores_agents:
                 return defense
-            fit, calibrate = (
-                clean_signals(
-                    build_economy(cell.economy, cell.economy_config, cell.seed + k * offset),
-                    self.policy(cell),
-                    cell.rounds,
-                )
-                for k in (1, 2)
-            )
+            fit, calibrate = (self.clean_signals(cell, cell.seed + k * offset) for k in (1, 2))
             defense.fit(fit)
             defense.calibrate(calibrate)
         return self._defenses[key]
+
+    def clean_signals(self, cell: Cell, seed: int) -> list[RoundSignals]:
+        """What a detector sees in a clean episode of ``seed``: shared by every detector of the
+        process (the defense matrix fits four on the same episodes)."""
+        key = _key(cell.economy, cell.economy_config, seed, cell.rounds,
+                   cell.checkpoint_digest, cell.router)  # fmt: skip
+        if key not in self._signals:
+            economy = build_economy(cell.economy, cell.economy_config, seed)
+            self._signals[key] = clean_signals(economy, self.policy(cell), cell.rounds)
+        return self._signals[key]
 
     def run(self, cell: Cell, attack: Attack | None = None) -> CellResult:
         """Play ``cell`` and measure it; deterministic given the cell. ``attack``, not yet
