@@ -7,11 +7,14 @@ TORCH := torch==2.13.0
 
 .PHONY: run test lint format bench fuzz verify-checkpoint pretrained clean
 
+# ByzFL is the tests' reference for aggregators and attacks. Its dependencies would pull
+# torchvision and a CUDA torch; the parts the tests load need only torch and numpy: --no-deps.
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps "byzfl==0.0.11"
 	touch $@
 
 CHECKPOINT := checkpoints/small

@@ -15,7 +15,10 @@ from forest.model.robust_aggregation import RobustAggregation
 @register_defense
 class RobustAggregationDefense(Defense):
     name = "robust-aggregation"
-    description = "tree slots pool agents by norm clipping, trimmed mean, median or centered clip"
+    description = (
+        "tree slots pool agents robustly: norm clip, trimmed mean, median, centered clip, "
+        "geometric median, Krum, Multi-Krum (optionally after nearest-neighbour mixing)"
+    )
     kind = "aggregation"
     params_class = RobustAggregation
     params: RobustAggregation

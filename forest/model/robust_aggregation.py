@@ -11,6 +11,19 @@ replaces the weighted mean over agents with a robust location estimate (ByzFL's 
     median          per coordinate, the weighted median
     centered-clip   Karimireddy et al. 2021: from the median, ``iterations`` steps of the mean
                     of deviations clipped to ``clip_multiplier`` times the median deviation
+    geometric-median  the smoothed Weiszfeld algorithm (Pillutla et al. 2022): ``iterations``
+                    steps from 0, distances floored at ``smoothing``, agents weighted by their
+                    attention
+    krum            Blanchard et al. 2017: the agent whose ``k - f - 2`` nearest agents are
+                    closest (squared distances), ``f`` the tree's assumed compromised agents
+    multi-krum      the attention-weighted mean of the ``k - f`` agents with the best Krum scores
+
+and, before any method, ``pre_aggregation = "nnm"`` (Allouah et al. 2023's nearest-neighbour
+mixing) replaces each agent's value with the attention-weighted mean of its ``k - f`` nearest
+agents' (itself included). ``f`` is ``byzantine_share`` of a tree's ``k`` live agents, rounded
+down and at most ``(k - 1) // 2``. Vectors are each head's ``dh`` values of a slot; with equal
+weights every method equals ByzFL's aggregator of the same name on the same vectors
+(tests/forest/model/test_robust_aggregation.py).
 
 Every method first caps each agent's attention share at ``share_cap`` times a fair share of its
 tree (1 / live agents), since a summary crafted to align with the slot queries can otherwise
@@ -22,6 +35,7 @@ one over the agents of each tree (zero for masked agents, whose values are never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -29,7 +43,16 @@ import torch
 from forest.errors import ConfigError
 from forest.validation import require_float, require_int
 
-METHODS = ("norm-clip", "trimmed-mean", "median", "centered-clip")
+METHODS = (
+    "norm-clip",
+    "trimmed-mean",
+    "median",
+    "centered-clip",
+    "geometric-median",
+    "krum",
+    "multi-krum",
+)
+PRE_AGGREGATIONS = ("none", "nnm")
 
 
 @dataclass(frozen=True)
@@ -37,12 +60,22 @@ class RobustAggregation:
     method: str = "trimmed-mean"
     trim: float = 0.2  # trimmed-mean: share of mass cut at each end
     clip_multiplier: float = 2.0  # norm-clip and centered-clip radius, in median norms
-    iterations: int = 3  # centered-clip steps
+    iterations: int = 3  # centered-clip and geometric-median steps
     share_cap: float = 2.0  # most attention an agent may hold, in fair shares; 0 = no cap
+    smoothing: float = 0.1  # geometric-median: the least distance Weiszfeld divides by
+    byzantine_share: float = 0.25  # krum, multi-krum, nnm: f per tree, as a share of its agents
+    pre_aggregation: str = "none"  # "nnm": nearest-neighbour mixing before the method
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.pre_aggregation not in PRE_AGGREGATIONS:
+            raise ConfigError(
+                f"pre_aggregation: expected one of {', '.join(PRE_AGGREGATIONS)}, "
+                f"got {self.pre_aggregation!r}"
+            )
+        require_float(self.smoothing, "smoothing", 0.0, 1e6, low_open=True)
+        require_float(self.byzantine_share, "byzantine_share", 0.0, 0.5)
         require_float(self.trim, "trim", 0.0, 0.45)
         require_float(self.clip_multiplier, "clip_multiplier", 0.0, 1e6, low_open=True)
         require_int(self.iterations, "iterations", 1, 100)
@@ -57,6 +90,16 @@ class RobustAggregation:
         values = torch.where(live[:, None, None, None], values, torch.zeros_like(values))
         if self.share_cap:
             weights = _cap_shares(weights, live, tree_index, n_trees, self.share_cap)
+        trees = [torch.nonzero((tree_index == g) & live).flatten() for g in range(n_trees)]
+        if self.pre_aggregation == "nnm":
+            values = _nearest_neighbour_mixing(values, weights, trees, self.byzantine_share)
+        if self.method == "geometric-median":
+            return _geometric_median(
+                values, weights, tree_index, n_trees, self.smoothing, self.iterations
+            )
+        if self.method in ("krum", "multi-krum"):
+            select = _krum if self.method == "krum" else _multi_krum
+            return _per_tree(values, weights, trees, self.byzantine_share, select)
         if self.method == "norm-clip":
             norms = values.norm(dim=-1)  # (n, m, H)
             radius = self.clip_multiplier * _segment_median(norms, weights, tree_index, n_trees)
@@ -134,3 +177,102 @@ def _trimmed_mean(
     v, w, cumulative, row_tree = _sorted_within_trees(values, weights, tree_index)
     kept = (cumulative.clamp(max=1 - trim) - (cumulative - w).clamp(min=trim)).clamp_min(0.0)
     return _segment_sum(kept * v, row_tree, n_trees) / (1 - 2 * trim)
+
+
+def _geometric_median(
+    values: torch.Tensor,
+    weights: torch.Tensor,
+    tree_index: torch.Tensor,
+    n_trees: int,
+    smoothing: float,
+    iterations: int,
+) -> torch.Tensor:
+    """Smoothed Weiszfeld per tree and column (a head's vector), agents weighted by attention."""
+    w = weights.unsqueeze(-1)  # (n, m, H, 1)
+    z = values.new_zeros((n_trees, *values.shape[1:]))
+    for _ in range(iterations):
+        distance = (values - z[tree_index]).norm(dim=-1, keepdim=True).clamp_min(smoothing)
+        coef = w / distance
+        total = _segment_sum(coef, tree_index, n_trees).clamp_min(torch.finfo(values.dtype).tiny)
+        z = _segment_sum(coef * values, tree_index, n_trees) / total
+    return z
+
+
+def _tolerated(k: int, byzantine_share: float) -> int:
+    """``f`` of a tree of ``k`` live agents: the share rounded down, below half the tree."""
+    return min(int(byzantine_share * k), (k - 1) // 2)
+
+
+def _columns(x: torch.Tensor) -> torch.Tensor:
+    """A tree's ``(k, m, H, ...)`` as one problem per slot and head: ``(m * H, k, ...)``."""
+    k, m, h = x.shape[:3]
+    return x.reshape(k, m * h, *x.shape[3:]).transpose(0, 1)
+
+
+def _squared_distances(x: torch.Tensor) -> torch.Tensor:
+    """(B, k, dh) -> (B, k, k); exact differences, not the matmul shortcut of ``cdist``."""
+    return ((x[:, :, None, :] - x[:, None, :, :]) ** 2).sum(dim=-1)
+
+
+def _krum_scores(x: torch.Tensor, f: int) -> torch.Tensor:
+    """(B, k): mean squared distance to the ``k - f - 1`` nearest others."""
+    k = x.shape[1]
+    nearest = torch.sort(_squared_distances(x), dim=2).values[:, :, 1 : k - f]
+    return nearest.mean(dim=2) if k > 1 else x.new_zeros(x.shape[:2])
+
+
+def _krum(x: torch.Tensor, w: torch.Tensor, f: int) -> torch.Tensor:
+    best = _krum_scores(x, f).argmin(dim=1)  # (B,)
+    return x[torch.arange(x.shape[0]), best]
+
+
+def _multi_krum(x: torch.Tensor, w: torch.Tensor, f: int) -> torch.Tensor:
+    kept = torch.argsort(_krum_scores(x, f), dim=1, stable=True)[:, : x.shape[1] - f]
+    return _weighted_mean(x, w, kept)
+
+
+def _weighted_mean(x: torch.Tensor, w: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """(B, ..., dh): the weighted mean of ``x`` (B, k, dh) over ``rows`` (B, ..., r)."""
+    batch = torch.arange(x.shape[0]).view(-1, *([1] * (rows.dim() - 1)))
+    xs, ws = x[batch, rows], w[batch, rows]  # (B, ..., r, dh), (B, ..., r)
+    total = ws.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    return (ws.unsqueeze(-1) * xs).sum(dim=-2) / total
+
+
+def _per_tree(
+    values: torch.Tensor,
+    weights: torch.Tensor,
+    trees: list[torch.Tensor],
+    byzantine_share: float,
+    select: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],
+) -> torch.Tensor:
+    """``select`` on each tree's live agents, slot by slot and head by head: ``(G, m, H, dh)``."""
+    _, m, h, dh = values.shape
+    pooled = []
+    for rows in trees:
+        if rows.numel() == 0:
+            pooled.append(values.new_zeros((m, h, dh)))
+            continue
+        f = _tolerated(rows.numel(), byzantine_share)
+        chosen = select(_columns(values[rows]), _columns(weights[rows]), f)  # (m * H, dh)
+        pooled.append(chosen.reshape(m, h, dh))
+    return torch.stack(pooled)
+
+
+def _nearest_neighbour_mixing(
+    values: torch.Tensor, weights: torch.Tensor, trees: list[torch.Tensor], byzantine_share: float
+) -> torch.Tensor:
+    """Each live agent's value replaced by the weighted mean of its ``k - f`` nearest in its
+    tree (itself included); masked agents keep their (zeroed, unread) values."""
+    mixed = values
+    for rows in trees:
+        k = rows.numel()
+        if k == 0:
+            continue
+        x, w = _columns(values[rows]), _columns(weights[rows])  # (B, k, dh), (B, k)
+        nearest = torch.argsort(_squared_distances(x), dim=2, stable=True)
+        nearest = nearest[:, :, : k - _tolerated(k, byzantine_share)]  # (B, k, k - f)
+        out = _weighted_mean(x, w, nearest)  # (B, k, dh)
+        m, h = values.shape[1:3]
+        mixed = mixed.index_put((rows,), out.transpose(0, 1).reshape(k, m, h, -1))
+    return mixed

@@ -133,3 +133,14 @@ def test_malformed_robust_aggregation_is_a_clear_error(tiny_dense, make_round):
         RobustAggregation(share_cap=0.5)
     with pytest.raises(InvalidInputError, match="DenseForest has no slots"):
         tiny_dense(**make_round(tiny_dense.config, 4), robust_aggregation=RobustAggregation())
+
+
+@pytest.mark.parametrize("pre_aggregation", ["none", "nnm"])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_passes_finite_gradients_to_the_values(method, pre_aggregation):
+    """White-box attacks differentiate through the deployed pooling (adaptive PGD, IPM)."""
+    values, weights, tree_index, n_trees = random_pool(5)
+    values = values.clone().requires_grad_(True)
+    robust = RobustAggregation(method=method, pre_aggregation=pre_aggregation)
+    robust.pool(values, weights, tree_index, n_trees).sum().backward()
+    assert torch.isfinite(values.grad).all() and values.grad.abs().sum() > 0
