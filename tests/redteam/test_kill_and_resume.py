@@ -114,6 +114,18 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _group_size(pgid: int) -> int:
+    """Live processes in process group ``pgid`` (from /proc: field 5 of stat is the group)."""
+    size = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        size += fields[0] != "Z" and int(fields[2]) == pgid
+    return size
+
+
 def test_a_sigterm_stops_the_workers_and_marks_the_run_killed(tmp_path):
     """SIGTERM to the sweep alone (as a scheduler sends it) must not leave its pool's workers
     running on: they are in its process group, which must empty."""
@@ -130,10 +142,11 @@ def test_a_sigterm_stops_the_workers_and_marks_the_run_killed(tmp_path):
         start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    while not _finished_cells(client):
+    while _group_size(sweep.pid) < 4:  # the sweep, its resource tracker and two workers
         assert sweep.poll() is None, "the sweep ended before it could be stopped"
-        assert time.monotonic() < deadline, "no cell finished in time"
+        assert time.monotonic() < deadline, "the workers never started"
         time.sleep(0.2)
+    time.sleep(3.0)  # the workers are busy with cells
     sweep.send_signal(signal.SIGTERM)
     assert sweep.wait(timeout=120) != 0
     deadline = time.monotonic() + 30
