@@ -12,11 +12,12 @@ included, ``attacks.latent.deployed_aggregation``):
 * Line search: a replacement attack (ALIE, inner-product manipulation) tries a grid of
   strengths and keeps the one that gains most, net of the evasion penalty, against the
   deployed aggregator (a small shift slips through a trimmed mean where a large one is cut).
+  ``expanding_search`` is ByzFL's search for its optimal ALIE and IPM instead of a grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -90,13 +91,60 @@ def line_search(
 ) -> torch.Tensor:
     """The candidate (k, d) target summaries with the highest gain net of ``penalty``."""
     best, best_gain = candidates[0], -np.inf
-    with torch.no_grad():
-        for targets in candidates:
-            delta = targets - lr.summaries[lr.ids]
-            logits, attention = replay(view, lr, delta)
-            gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
-            if penalty is not None:
-                gain = gain - penalty(delta, attention)
-            if gain.item() > best_gain:
-                best, best_gain = targets, gain.item()
+    for targets in candidates:
+        gain = net_gain(view, lr, objective, targets, penalty)
+        if gain > best_gain:
+            best, best_gain = targets, gain
     return best
+
+
+def net_gain(
+    view: AttackView,
+    lr: LatentRound,
+    objective: Objective,
+    targets: torch.Tensor,
+    penalty: Penalty | None,
+) -> float:
+    """The objective's gain with the compromised summaries replaced by ``targets`` (k, d) on the
+    forest as deployed, net of ``penalty``."""
+    with torch.no_grad():
+        delta = targets - lr.summaries[lr.ids]
+        logits, attention = replay(view, lr, delta)
+        gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        if penalty is not None:
+            gain = gain - penalty(delta, attention)
+    return gain.item()
+
+
+def expanding_search(
+    evaluate: Callable[[float], float],
+    start: float = 0.0,
+    step: float = 10.0,
+    ratio: float = 0.8,
+    evals: int = 20,
+) -> float:
+    """The strength that ``evaluate`` rates best, found as ByzFL's optimal ALIE and IPM find
+    theirs (tests/attacks/test_adaptive.py): from ``start``, step up while the rating improves,
+    doubling the step each time; at the first step that does not improve, shrink it by
+    ``ratio`` and keep trying ``best + step`` (moving to it when it improves), shrinking every
+    time, until ``evals`` ratings have been spent."""
+    best_x, best_y = start, evaluate(start)
+    remaining = evals - 1
+    while remaining > 0:
+        x = best_x + step
+        y = evaluate(x)
+        remaining -= 1
+        if y > best_y:
+            best_x, best_y = x, y
+            step *= 2
+        else:
+            step *= ratio
+            break
+    while remaining > 0:
+        x = best_x + step
+        y = evaluate(x)
+        remaining -= 1
+        if y > best_y:
+            best_x, best_y = x, y
+        step *= ratio
+    return best_x

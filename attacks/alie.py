@@ -19,7 +19,10 @@ norm relative to the round's typical summary norm (the median over agents, the b
 ``attacks.latent``); a capped delta points toward the ALIE target but stops at the ball.
 
 Adaptive (shown the defense): ``z`` is line-searched over ``LINE_SEARCH`` fractions of it
-against the deployed aggregator and detector (``attacks.adaptive``).
+against the deployed aggregator and detector (``attacks.adaptive``). With ``search =
+"expanding"``, ``z`` is instead found by ByzFL's search for its optimal ALIE (from 0, steps of
+``z_max``, ``attacks.adaptive.expanding_search``), rated by the attack's objective on the forest
+as deployed (with the evasion penalty when shown a detector), defense or not.
 
 This module also holds what the replacement attacks (ALIE, inner-product manipulation, sign
 flip) share: their budget parameter and the delta from per-agent target summaries.
@@ -34,15 +37,17 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from attacks.adaptive import evasion_penalty, line_search
+from attacks.adaptive import evasion_penalty, expanding_search, line_search, net_gain
 from attacks.base import Attack, AttackParams, AttackView
 from attacks.latent import LatentRound, full_delta, latent_round, project
 from attacks.registry import register_attack
-from forest.validation import require_float
+from forest.errors import ConfigError
+from forest.validation import require_float, require_int
 
 # Strengths an adaptive replacement attack tries, as fractions of its configured one
 LINE_SEARCH = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5)
 EVASION_WEIGHT = 1.0
+SEARCHES = ("grid", "expanding")
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,18 @@ def alie_z_max(n_agents: int, n_attackers: int) -> float:
 class ALIEParams(ReplacementParams):
     # Shift in honest standard deviations; None: the paper's z_max for this n and k.
     z: float | None = None
+    # "grid": z as given (a grid of fractions of it when shown a defense); "expanding": z found
+    # by ByzFL's optimal-ALIE search, in steps of z, with ``search_evals`` ratings.
+    search: str = "grid"
+    search_evals: int = 20
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.z is not None:
             require_float(self.z, "z", -1000.0, 1000.0)
+        if self.search not in SEARCHES:
+            raise ConfigError(f"search: expected one of {', '.join(SEARCHES)}, got {self.search!r}")
+        require_int(self.search_evals, "search_evals", 1, 10_000)
 
 
 @register_attack
@@ -131,10 +143,23 @@ class ALIE(Attack):
             return None
         lr = latent_round(view)
         z = self.z(view)
-        if view.defense is None:
+        if self.params.search == "expanding":
+            targets = self._expanding(view, lr, z)
+        elif view.defense is None:
             targets = self.targets(view, lr, z)
         else:  # adaptive: the shift that does most against the deployed aggregator
             candidates = [self.targets(view, lr, z * f) for f in LINE_SEARCH]
             penalty = evasion_penalty(view, lr, EVASION_WEIGHT)
             targets = line_search(view, lr, self.objective, candidates, penalty)
         return replacement_delta(view, lr, targets, self.params.max_norm)
+
+    def _expanding(self, view: AttackView, lr: LatentRound, z: float) -> torch.Tensor:
+        """Targets at the ``z`` ByzFL's search rates best on the forest as deployed."""
+        penalty = evasion_penalty(view, lr, EVASION_WEIGHT)
+
+        def rating(strength: float) -> float:
+            targets = self.targets(view, lr, strength)
+            return net_gain(view, lr, self.objective, targets, penalty)
+
+        strength = expanding_search(rating, 0.0, z, evals=self.params.search_evals)
+        return self.targets(view, lr, strength)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from byzfl_reference import byzfl_module
 
 from attacks import OBJECTIVES, AttackView, make_attack
-from attacks.adaptive import evasion_penalty, line_search
+from attacks.adaptive import evasion_penalty, expanding_search, line_search, net_gain
 from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
 from defenses import make_defense, round_signals
 from forest.economy import make_economy
@@ -114,3 +115,36 @@ def test_adaptive_alie_shown_a_detector_picks_a_strength_under_its_threshold(pla
     adaptive_scores = _scores(played, adaptive_view, adaptive[ids])
     assert (plain_scores > detector.threshold).any()
     assert (adaptive_scores <= detector.threshold).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("attack", ["ALittleIsEnough", "InnerProductManipulation"])
+def test_the_expanding_search_is_byzfls_search_for_its_optimal_alie_and_ipm(attack, seed):
+    """Rated by ByzFL's own objective (how far the aggregate lands from the honest mean), the
+    search picks the strength ByzFL's optimal attack picks: the same Byzantine vector."""
+    attacks, aggregators = byzfl_module("attacks"), byzfl_module("aggregators")
+    honest = np.random.default_rng(seed).normal(size=(15, 6))
+    for aggregate in (aggregators.TrMean(f=3), aggregators.Median(), aggregators.Krum(f=3)):
+        optimal = getattr(attacks, f"Optimal_{attack}")(agg=aggregate, pre_agg_list=[], f=3)
+        strength = expanding_search(
+            lambda tau, o=optimal: o._evaluate(honest, honest.mean(axis=0), tau)
+        )
+        ours = getattr(attacks, attack)(tau=float(strength))(honest)
+        np.testing.assert_array_equal(ours, optimal(honest))
+
+
+def test_alie_with_the_expanding_search_keeps_its_best_rated_strength(played):
+    view = _view(played)
+    attack = make_attack("alie", {"search": "expanding", "search_evals": 12},
+                         {"knowledge": "white-box"})  # fmt: skip
+    delta = attack.summary_delta(view, 32)
+    lr = latent_round(view)
+    rated = {}
+
+    def rating(z):
+        rated[z] = net_gain(view, lr, attack.objective, attack.targets(view, lr, z), None)
+        return rated[z]
+
+    best = expanding_search(rating, 0.0, attack.z(view), evals=12)
+    assert len(rated) <= 12 and rated[best] == max(rated.values()) and rated[best] > rated[0.0]
+    torch.testing.assert_close(delta[lr.ids], attack.targets(view, lr, best) - lr.summaries[lr.ids])

@@ -136,3 +136,10 @@ def test_alie_is_registered_white_box_on_the_summary_tokens_and_validates_its_pa
         make_attack("alie", {"max_norm": -1.0}, WHITE_BOX)
     with pytest.raises(ConfigError, match="white-box"):
         make_attack("alie", {}, {"knowledge": "black-box"})
+
+
+def test_alie_refuses_an_unknown_search():
+    with pytest.raises(ConfigError, match="search: expected one of grid, expanding"):
+        make_attack("alie", {"search": "random"}, WHITE_BOX)
+    with pytest.raises(ConfigError, match="search_evals"):
+        make_attack("alie", {"search": "expanding", "search_evals": 0}, WHITE_BOX)
