@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch==2.13.0 is the CPU wheel on disk here; any other spec pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test lint format bench fuzz verify-checkpoint pretrained clean
+.PHONY: run test lint docs format bench fuzz verify-checkpoint pretrained clean
 
 # ByzFL is the tests' reference for aggregators and attacks. Its dependencies would pull
 # torchvision and a CUDA torch; the parts the tests load need only torch and numpy: --no-deps.
@@ -36,6 +36,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# The documentation site, built strictly (a broken link or a missing page fails): site/.
+docs: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .

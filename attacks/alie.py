@@ -97,7 +97,7 @@ class ALIEParams(ReplacementParams):
     # "grid": z as given (a grid of fractions of it when shown a defense); "expanding": z found
     # by ByzFL's optimal-ALIE search, in steps of z, with ``search_evals`` ratings.
     search: str = "grid"
-    search_evals: int = 20
+    search_evals: int = 20  # ratings the expanding search may spend
 
     def __post_init__(self) -> None:
         super().__post_init__()

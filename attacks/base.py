@@ -46,12 +46,12 @@ class ThreatModel:
     attack's own parameters.
     """
 
-    fraction: float = 0.01
-    count: int | None = None
-    roles: tuple[str, ...] = ()
-    selection: str = "random"
-    knowledge: str = "black-box"
-    adaptive: bool = False
+    fraction: float = 0.01  # share of the agents compromised (at least one)
+    count: int | None = None  # or this many, if set
+    roles: tuple[str, ...] = ()  # drawn among these roles only (empty: every role)
+    selection: str = "random"  # "random", or "central": the most connected agents
+    knowledge: str = "black-box"  # "black-box" or "white-box" (weights and gradients)
+    adaptive: bool = False  # the attack is shown the deployed defense
 
     def __post_init__(self) -> None:
         require_float(self.fraction, "fraction", 0.0, 1.0, low_open=True)

@@ -41,7 +41,7 @@ STRATEGIES = ("grim-trigger", "tit-for-tat", "message-leader")
 @dataclass(frozen=True)
 class CartelParams(AttackParams):
     objective: str = "raise-prices"
-    strategy: str = "grim-trigger"
+    strategy: str = "grim-trigger"  # grim-trigger, tit-for-tat or message-leader
     level: float = 0.8  # the collusive price, as a share of the way up the price grid
     jitter: float = 0.05  # chance a member's price moves one grid step
     spread: int = 4  # message-leader: targets span this many grid steps at and below c

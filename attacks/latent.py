@@ -114,7 +114,7 @@ def full_delta(view: AttackView, lr: LatentRound, rows: torch.Tensor) -> torch.T
 @dataclass(frozen=True)
 class PGDParams(AttackParams):
     epsilon: float = 0.5  # L2 budget per compromised agent, relative to the typical summary norm
-    steps: int = 20
+    steps: int = 20  # gradient-ascent steps per round
     step_size: float = 0.25  # per step, relative to the budget
     # An adaptive attacker's price for exceeding the detector's threshold (attacks.adaptive)
     evasion_weight: float = 1.0

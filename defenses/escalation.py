@@ -38,7 +38,7 @@ _LARGE: dict[str, ForestPolicy] = {}  # checkpoints already loaded in this proce
 
 @dataclass(frozen=True)
 class EscalationParams(WrapperParams):
-    checkpoint: str = "checkpoints/large"
+    checkpoint: str = "checkpoints/large"  # the forest escalated rounds are replayed on
     aggregation: str = "trimmed-mean"  # the large model's robust pooling, or "plain"
     flagged_share: float = 0.05  # escalate when at least this share of agents is flagged
     min_confidence: float = 0.0  # escalate when mean action confidence falls below (0: off)

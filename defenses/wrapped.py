@@ -15,7 +15,7 @@ from forest.errors import ConfigError
 
 @dataclass(frozen=True)
 class WrapperParams(DetectorParams):
-    detector: str = "mahalanobis"
+    detector: str = "mahalanobis"  # the registered detector whose flags this defense acts on
 
     def __post_init__(self) -> None:
         super().__post_init__()

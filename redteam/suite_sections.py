@@ -19,12 +19,12 @@ NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 
 @dataclass(frozen=True)
 class SuiteSettings:
-    name: str
-    checkpoint: str
-    rounds: int = 30
-    seeds: int | tuple[int, ...] = 2
+    name: str  # names the report folder and the MLflow experiment (redteam-NAME)
+    checkpoint: str  # the forest under test: a checkpoint folder
+    rounds: int = 30  # rounds per episode
+    seeds: int | tuple[int, ...] = 2  # a count (seeds 0..n-1) or the seeds themselves
     router: bool = True  # run the forest with its router, as deployed
-    description: str = ""
+    description: str = ""  # free text, shown in the report
 
     def __post_init__(self) -> None:
         require(
@@ -49,18 +49,18 @@ class SuiteSettings:
 
 @dataclass(frozen=True)
 class EconomyEntry:
-    name: str
+    name: str  # a registered economy (`redteam list economies`)
     label: str = ""  # the scorecard's name for it (default: the economy's name)
-    agents: int = 300
+    agents: int = 300  # agents in the economy
     config: dict[str, Any] = field(default_factory=dict)  # the economy's config fields
 
 
 @dataclass(frozen=True)
 class AttackEntry:
-    name: str
-    label: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    threat: dict[str, Any] = field(default_factory=dict)
+    name: str  # a registered attack (`redteam list attacks`)
+    label: str = ""  # the scorecard's name for it (default: the attack's name)
+    params: dict[str, Any] = field(default_factory=dict)  # the attack's parameters (below)
+    threat: dict[str, Any] = field(default_factory=dict)  # its threat model (below)
     sweep: dict[str, Any] = field(default_factory=dict)  # one parameter -> list of values
     # Labels of the defenses this attack meets; empty: all of them. A matrix need not cross a
     # message attack with every latent defense.
@@ -72,9 +72,9 @@ class AttackEntry:
 
 @dataclass(frozen=True)
 class DefenseEntry:
-    name: str
-    label: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str  # a registered defense (`redteam list defenses`), or "none"
+    label: str = ""  # the scorecard's name for it (default: the defense's name)
+    params: dict[str, Any] = field(default_factory=dict)  # the defense's parameters (below)
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,11 @@ from forest.validation import require, require_float, require_int
 
 @dataclasses.dataclass(frozen=True)
 class ExchangeConfig(EconomyConfig):
-    n_agents: int = 500
-    traders_per_market: int = 10
+    n_agents: int = 500  # traders, in markets of ``traders_per_market``
+    traders_per_market: int = 10  # even: half buyers, half sellers
     price_levels: int = 64  # action = level index; levels span [value_low, value_high] evenly
-    value_low: float = 0.0
-    value_high: float = 1.0
+    value_low: float = 0.0  # private values are drawn uniformly from [value_low, value_high]
+    value_high: float = 1.0  # ... each round afresh
     shading: float = 0.1  # share of its expected gain the expert gives up to bid below value
     offer_fanout: int = 3  # how many traders of its market each trader sends its offer to
 

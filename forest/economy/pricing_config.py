@@ -19,20 +19,20 @@ _SHOCK_SDS = 3.0
 class PricingConfig(EconomyConfig):
     """Market parameters, the price grid, the optional cost shock and the expert's noise."""
 
-    n_agents: int = 500
-    firms_per_market: int = 2
-    quality: float = 2.0
-    outside_quality: float = 0.0
-    mu: float = 0.25
-    cost: float = 1.0
+    n_agents: int = 500  # firms, in markets of ``firms_per_market``
+    firms_per_market: int = 2  # Bertrand competitors per market
+    quality: float = 2.0  # a_i of Calvano et al.'s logit demand: every product's quality
+    outside_quality: float = 0.0  # a_0: the outside good's quality
+    mu: float = 0.25  # horizontal differentiation (logit scale); 0 would be perfect substitutes
+    cost: float = 1.0  # marginal cost c of every firm (see ``costs``)
     costs: tuple[float, ...] | None = None  # per position in a market, for asymmetric firms
-    grid_points: int = 15
-    grid_margin: float = 0.1
-    cost_shock_rho: float = 0.0
-    cost_shock_sigma: float = 0.0
-    shock_levels: int = 21
-    best_response_noise: float = 0.05
-    completion_tolerance: float = 0.05
+    grid_points: int = 15  # prices a firm may set (its action classes)
+    grid_margin: float = 0.1  # grid: Nash to monopoly, widened by this share of the gap
+    cost_shock_rho: float = 0.0  # AR(1) persistence of a market's common cost shock
+    cost_shock_sigma: float = 0.0  # its innovation's standard deviation (0: no shock)
+    shock_levels: int = 21  # the shock is discretised onto this many levels (3 sds each side)
+    best_response_noise: float = 0.05  # chance the expert moves one grid step off its best response
+    completion_tolerance: float = 0.05  # task: profit within this share of the Nash profit
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "default": {},

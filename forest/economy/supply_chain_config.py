@@ -12,23 +12,23 @@ from forest.validation import require, require_float, require_int
 
 @dataclasses.dataclass(frozen=True)
 class SupplyChainConfig(EconomyConfig):
-    n_agents: int = 500
-    supplier_share: float = 0.1
-    warehouse_share: float = 0.2
-    ship_lead_time: int = 2
-    order_delay: int = 1
-    demand_base: float = 4.0
-    demand_after: float = 8.0
-    demand_step_round: int = 5
+    n_agents: int = 500  # suppliers, warehouses and retailers together
+    supplier_share: float = 0.1  # share of the agents that are suppliers (tree roots)
+    warehouse_share: float = 0.2  # share that are warehouses; the rest are retailers
+    ship_lead_time: int = 2  # rounds from shipping to arrival in the child's inventory
+    order_delay: int = 1  # rounds from placing an order to its reaching the parent
+    demand_base: float = 4.0  # Poisson customer demand per retailer-round, before the step
+    demand_after: float = 8.0  # ... and from ``demand_step_round`` on (the beer game's step)
+    demand_step_round: int = 5  # round of the demand step
     # Each supplier's tree has a demand regime, a multiple of the demand above; every round a
     # tree moves to a new random regime with probability ``regime_switch``. Shifting demand is
     # what makes the chain need its demand reports (and a policy need to read them at all).
     regime_levels: tuple[float, ...] = (0.5, 1.0, 1.5)
-    regime_switch: float = 0.05
+    regime_switch: float = 0.05  # per-round chance a tree moves to a new demand regime
     initial_inventory: int = 12  # per retailer served, as in the beer game
-    holding_cost: float = 0.5
-    backlog_cost: float = 1.0
-    max_order: int = MAX_MESSAGE_VALUE
+    holding_cost: float = 0.5  # per unit held per round (total cost = holding + backlog)
+    backlog_cost: float = 1.0  # per unit owed and not shipped per round
+    max_order: int = MAX_MESSAGE_VALUE  # largest order (an action class per quantity)
     forecast_smoothing: float = 0.3  # exponential smoothing weight of the newest observation
     # Safety stock as a share of the demand expected over lead time + 1. With the demand step
     # and regime switches the expert needs about 1.25 for >= 95% fill (measured over 1, 1.25,
@@ -41,8 +41,8 @@ class SupplyChainConfig(EconomyConfig):
     # bullwhip (Disney & Towill 2003). ``trend_weight`` adds that share of the demand seen this
     # round above (or below) the forecast.
     echelon_safety_shares: tuple[float, float, float] | None = None
-    stock_correction: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    trend_weight: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    stock_correction: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per echelon, see above
+    trend_weight: tuple[float, float, float] = (0.0, 0.0, 0.0)  # per echelon, see above
     report_freshness: int = 2  # rounds after which a downstream demand report counts as stale
 
     min_agents: ClassVar[int] = 3

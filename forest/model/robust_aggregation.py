@@ -57,7 +57,7 @@ PRE_AGGREGATIONS = ("none", "nnm")
 
 @dataclass(frozen=True)
 class RobustAggregation:
-    method: str = "trimmed-mean"
+    method: str = "trimmed-mean"  # one of METHODS (module docstring)
     trim: float = 0.2  # trimmed-mean: share of mass cut at each end
     clip_multiplier: float = 2.0  # norm-clip and centered-clip radius, in median norms
     iterations: int = 3  # centered-clip and geometric-median steps
