@@ -111,6 +111,7 @@ class ALIEParams(ReplacementParams):
 @register_attack
 class ALIE(Attack):
     name = "alie"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = (
         "A Little Is Enough: compromised summaries replaced by the honest same-role mean "
         "minus z standard deviations"

@@ -176,6 +176,8 @@ class Attack(ABC):
     objective: ClassVar[str]  # what success means, in words
     knowledge: ClassVar[str] = "black-box"  # the least the attack needs
     params_class: ClassVar[type[AttackParams]] = AttackParams
+    # MITRE ATLAS and OWASP entries that fit it (ids of attacks.threat_tags.TAG_NAMES)
+    threat_tags: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: AttackParams, threat: ThreatModel) -> None:
         if KNOWLEDGE.index(threat.knowledge) < KNOWLEDGE.index(self.knowledge):

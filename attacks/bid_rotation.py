@@ -79,6 +79,7 @@ class BidRotationAttack(Attack):
     """The compromised sellers of each exchange market rotate wins (see the module docstring)."""
 
     name = "bid-rotation"
+    threat_tags = ("AML.T0048.000", "ASI10")
     description = (
         "compromised sellers of a market take turns to win at a rigged ask; the others bid cover"
     )

@@ -152,6 +152,7 @@ class CartelAttack(Attack):
     """The compromised firms of each market form a cartel there (see the module docstring)."""
 
     name = "cartel"
+    threat_tags = ("AML.T0048.000", "ASI10", "ASI07")
     description = (
         "compromised firms of a market collude from start_round: grim trigger, tit-for-tat or "
         "a cartel run through PRICE messages"

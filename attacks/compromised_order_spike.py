@@ -43,6 +43,7 @@ class OrderSpikeParams(AttackParams):
 @register_attack
 class CompromisedOrderSpike(Attack):
     name = "compromised-order-spike"
+    threat_tags = ("AML.T0048.000", "ASI10", "ASI08")
     description = "compromised agents multiply their actions (order, price or bid spikes)"
     surface = "actions"
     params_class = OrderSpikeParams

@@ -54,6 +54,7 @@ class IPMParams(ReplacementParams):
 @register_attack
 class InnerProductManipulation(Attack):
     name = "inner-product-manipulation"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = (
         "compromised summaries replaced by -scale times the honest mean of their tree "
         "(inner product with the honest mean turned negative)"

@@ -71,6 +71,7 @@ def feature_columns(economy: Economy, features: tuple[str, ...]) -> list[int]:
 @register_attack
 class InventoryLies(Attack):
     name = "inventory-lies"
+    threat_tags = ("AML.T0043.003", "ASI06", "ASI08")
     description = "compromised agents observe a false inventory (empty by default) and over-order"
     surface = "observations"
     params_class = InventoryLiesParams

@@ -36,6 +36,7 @@ class LatentNoiseParams(AttackParams):
 @register_attack
 class LatentNoise(Attack):
     name = "latent-noise"
+    threat_tags = ("AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = "Gaussian noise of a given L2 norm added to compromised agents' summary tokens"
     surface = "summary tokens"
     params_class = LatentNoiseParams

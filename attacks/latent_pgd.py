@@ -23,6 +23,7 @@ from forest.errors import ConfigError
 @register_attack
 class LatentPGD(Attack):
     name = "latent-pgd"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = "white-box PGD on compromised summary tokens, recomputed every round"
     surface = "summary tokens"
     knowledge = "white-box"
@@ -54,5 +55,6 @@ class TargetedPGDParams(PGDParams):
 @register_attack
 class LatentPGDTargeted(LatentPGD):
     name = "latent-pgd-targeted"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = "white-box PGD pushing honest agents toward chosen actions (e.g. higher prices)"
     params_class = TargetedPGDParams

@@ -78,6 +78,7 @@ def flood_budget(copies: int, recipients: np.ndarray, max_tokens: int | None) ->
 @register_attack
 class MessageFlooding(Attack):
     name = "message-flooding"
+    threat_tags = ("AML.T0046", "AML.T0029", "LLM10:2025", "ASI07")
     description = "compromised agents send extra max-value messages that fill receivers' slots"
     surface = "messages"
     params_class = MessageFloodingParams

@@ -74,6 +74,7 @@ def _channel(view: AttackView) -> _Channel:
 @register_attack
 class MessageGCG(Attack):
     name = "message-gcg"
+    threat_tags = ("AML.T0043.000", "ASI07", "ASI01")
     description = "greedy coordinate gradient search for message tokens that pass the router"
     surface = "message tokens"
     knowledge = "white-box"

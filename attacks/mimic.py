@@ -53,6 +53,7 @@ def most_divergent(summaries: torch.Tensor) -> int:
 @register_attack
 class Mimic(Attack):
     name = "mimic"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = "compromised summaries replaced by one honest tree peer's clean summary"
     surface = "summary tokens"
     knowledge = "white-box"

@@ -39,6 +39,7 @@ class PhantomOrdersParams(AttackParams):
 @register_attack
 class PhantomOrders(Attack):
     name = "phantom-orders"
+    threat_tags = ("AML.T0043.003", "LLM09:2025", "ASI07", "ASI08")
     description = "compromised agents multiply the demand they report upstream, order normally"
     surface = "messages"
     params_class = PhantomOrdersParams

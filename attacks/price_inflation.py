@@ -52,6 +52,7 @@ def compromised_firms(view: AttackView) -> np.ndarray:
 @register_attack
 class PriceInflation(Attack):
     name = "price-inflation"
+    threat_tags = ("AML.T0048.000", "ASI10", "ASI08")
     description = (
         "compromised firms post a price near the top of the grid and quote it to their rivals"
     )

@@ -36,6 +36,7 @@ class PromptInjectionParams(AttackParams):
 @register_attack
 class PromptInjection(Attack):
     name = "prompt-injection"
+    threat_tags = ("AML.T0051.001", "LLM01:2025", "ASI01", "ASI07")
     description = "compromised agents' messages read as an instruction to the receiver, in words"
     surface = "message text"
     params_class = PromptInjectionParams

@@ -38,6 +38,7 @@ class SignFlipParams(ReplacementParams):
 @register_attack
 class SignFlip(Attack):
     name = "sign-flip"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = "compromised summaries replaced by -scale times their own clean summary"
     surface = "summary tokens"
     knowledge = "white-box"

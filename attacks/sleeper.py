@@ -52,6 +52,7 @@ class SleeperParams(AttackParams):
 @register_attack
 class Sleeper(Attack):
     name = "sleeper"
+    threat_tags = ("AML.T0048.000", "ASI10", "ASI08")
     description = (
         "acts like the clean forest until wake_round, then spikes actions and sends max quotes"
     )

@@ -35,6 +35,7 @@ class SpoofedReportsParams(AttackParams):
 @register_attack
 class SpoofedReports(Attack):
     name = "spoofed-reports"
+    threat_tags = ("AML.T0043.003", "LLM09:2025", "ASI03", "ASI07")
     description = "compromised agents rewrite honest siblings' demand reports in transit"
     surface = "messages"
     params_class = SpoofedReportsParams

@@ -51,6 +51,7 @@ def sybil_logits(
 @register_attack
 class Sybils(Attack):
     name = "sybils"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI03", "ASI06")
     description = "fake agents join the forest aggregation with PGD-crafted summaries"
     surface = "population"
     knowledge = "white-box"

@@ -54,6 +54,7 @@ class TextGCGParams(AttackParams):
 @register_attack
 class TextGCG(Attack):
     name = "text-gcg"
+    threat_tags = ("AML.T0043.000", "AML.T0051.001", "LLM01:2025", "ASI01", "ASI07")
     description = "white-box GCG search for adversarial words in the LM vocabulary of messages"
     surface = "message text"
     knowledge = "white-box"

@@ -33,6 +33,7 @@ class UniversalTokenParams(PGDParams):
 @register_attack
 class UniversalLatentToken(Attack):
     name = "universal-latent-token"
+    threat_tags = ("AML.T0043.000", "AML.T0031", "LLM08:2025", "ASI06", "ASI08")
     description = (
         "one shared summary-token perturbation, optimised by PGD at the first active round "
         "and replayed unchanged on every compromised agent after"

@@ -10,11 +10,13 @@ from typing import Any
 from rich.table import Table
 
 from attacks import OBJECTIVES, ThreatModel, attack_class, attack_names
+from attacks.threat_tags import TAG_NAMES
 from defenses import defense_class, defense_names
 from defenses.collusion import make_screen, screen_names
 from forest.economy import economy_class, economy_names
 from forest.model.config import PRESETS as MODEL_PRESETS
 from forest.params import to_dict
+from forest.pretrained.training import PretrainedTrainConfig
 from forest.training.config import TrainConfig
 from redteam.commands.console import wide_console
 
@@ -40,6 +42,7 @@ def rows(what: str) -> list[dict[str, Any]]:
                 "params": to_dict(cls.params_class()),
                 "threat_model": to_dict(ThreatModel()),
                 "description": cls.description,
+                "threat_tags": {tag: TAG_NAMES[tag] for tag in cls.threat_tags},
             }
             for name in attack_names()
         ]
@@ -82,7 +85,24 @@ def rows(what: str) -> list[dict[str, Any]]:
         {"kind": "forest training", "preset": preset, "settings": settings}
         for preset, settings in TrainConfig.presets.items()
     ]
+    # The pretrained forest is a forest preset over a frozen language model's first layers.
+    pretrained = PretrainedTrainConfig()
+    out.append({
+        "kind": "pretrained forest",
+        "preset": "pretrained",
+        "settings": {
+            "language_model": "SmolLM2-135M (`make pretrained`)",
+            "prompt_layers": pretrained.prompt_layers,
+            "forest_preset": pretrained.forest_preset,
+            "checkpoint": "checkpoints/pretrained (`forest pretrained train`)",
+        },
+    })  # fmt: skip
     return out
+
+
+def _cell(column: str, value: Any) -> str:
+    """A table cell: threat tags by id (their names are in --json)."""
+    return ", ".join(value) if column == "threat_tags" else str(value)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -94,6 +114,6 @@ def handle(args: argparse.Namespace) -> int:
     for column in found[0]:
         table.add_column(column, overflow="fold")
     for row in found:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*(_cell(k, v) for k, v in row.items()))
     wide_console().print(table)
     return 0
