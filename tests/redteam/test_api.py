@@ -67,9 +67,9 @@ name = "mahalanobis"
 
 
 def test_a_python_suite_gets_the_suite_files_checks():
-    with pytest.raises(redteam.SuiteError, match="threat.fraction"):
+    with pytest.raises(redteam.SuiteError, match=r"attacks\[0\]\.threat\.fraction"):
         python_suite(threat={"fraction": 2.0})
-    with pytest.raises(redteam.SuiteError, match="unknown attack parameter|nonsense"):
+    with pytest.raises(redteam.SuiteError, match=r"attacks\[0\]\.params: unknown key 'nonsense'"):
         python_suite(params={"nonsense": 1})
 
 
