@@ -3,7 +3,7 @@
 from attacks.base import Attack, AttackParams, AttackView, DefenseView, DetectorView, ThreatModel
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from attacks.registry import attack_class, attack_names, make_attack, register_attack
-from forest.plugins import import_all
+from forest.plugins import import_all, load_plugins
 
 __all__ = [
     "OBJECTIVES",
@@ -24,3 +24,6 @@ __all__ = [
 
 # Defining a class in a module of this package registers it.
 import_all(__name__, __path__)
+
+# And so does importing a third-party package's entry point (forest.plugins).
+load_plugins("forest_redteam.attacks")

@@ -11,7 +11,7 @@ from defenses.base import (
     round_signals,
 )
 from defenses.registry import defense_class, defense_names, make_defense, register_defense
-from forest.plugins import import_all
+from forest.plugins import import_all, load_plugins
 
 __all__ = [
     "Channel",
@@ -30,3 +30,6 @@ __all__ = [
 
 # Defining a class in a module of this package registers it.
 import_all(__name__, __path__)
+
+# And so does importing a third-party package's entry point (forest.plugins).
+load_plugins("forest_redteam.defenses")

@@ -18,5 +18,9 @@ from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.base import Screen
 from defenses.collusion.panel import PricePanel
 from defenses.collusion.registry import make_screen, screen_names
+from forest.plugins import load_plugins
 
 __all__ = ["AuctionPanel", "PricePanel", "Screen", "make_screen", "screen_names"]
+
+# Third-party screens register through their entry points (forest.plugins).
+load_plugins("forest_redteam.screens")

@@ -21,3 +21,8 @@ __all__ = [
 
 # Importing an economy module registers it.
 from forest.economy import exchange, pricing, supply_chain  # noqa: F401
+
+# And so does importing a third-party package's entry point (forest.plugins).
+from forest.plugins import load_plugins
+
+load_plugins("forest_redteam.economies")

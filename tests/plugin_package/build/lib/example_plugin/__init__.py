@@ -1,0 +1,1 @@
+"""An example forest-redteam plugin."""
