@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from attacks.base import Attack
+from attacks.threat_tags import TAG_NAMES
 from forest.errors import UnknownNameError
 
 _ATTACKS: dict[str, type[Attack]] = {}
+TAG_NAMES_AT = "attacks/threat_tags.py"
 
 
 def register_attack(cls: type[Attack]) -> type[Attack]:
     if cls.name in _ATTACKS:
         raise ValueError(f"attack {cls.name!r} is registered twice")
+    unknown = sorted(set(cls.threat_tags) - set(TAG_NAMES))
+    if unknown:
+        raise ValueError(f"attack {cls.name!r}: unknown threat tags {unknown}; see {TAG_NAMES_AT}")
     _ATTACKS[cls.name] = cls
     return cls
 

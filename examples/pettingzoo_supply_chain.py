@@ -1,5 +1,6 @@
 """A scripted policy plays the supply chain through PettingZoo's parallel API: every agent
-orders what it expects to ship (the beer game's stationary demand, 8 units), whatever it sees."""
+orders 8 units every round, whatever it sees (the retailers' mean demand after the beer game's
+step from 4 to 8 at round 5, before the trees' demand regimes move it)."""
 
 from forest.economy.parallel_env import EconomyParallelEnv
 

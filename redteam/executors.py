@@ -57,7 +57,8 @@ class LocalPool(Executor):
             # On an error or an interruption (here or in the caller's logging) stop at once:
             # queued cells would otherwise all run before the error surfaces, and the cells in
             # flight would keep their workers busy, orphaned at full CPU, after this process ends
-            # (their results would be thrown away: the resumed run plays them again).
+            # (their results would be thrown away: the resumed run plays them again). After a
+            # normal finish the workers are idle, and terminating them only ends them sooner.
             processes = list((pool._processes or {}).values())  # no public handle in 3.11
             pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:

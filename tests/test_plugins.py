@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +41,12 @@ blast_radius_rounds = [2]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The example plugin pip-installed into a folder of its own; the environment that sees it."""
     target = tmp_path_factory.mktemp("site")
+    # Built from a copy: a build leaves folders beside the sources it builds.
+    source = tmp_path_factory.mktemp("source") / "plugin_package"
+    shutil.copytree(ROOT / "tests" / "plugin_package", source)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT / "tests" / "plugin_package")],
+         "--target", str(target), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}

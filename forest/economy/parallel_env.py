@@ -6,7 +6,9 @@ price on the grid, a bid or ask level). Observations are the agent's row of the 
 observation (the features the forest tokenizes). The reward is the economy's own per-agent
 figure: 1.0 when the agent completed its task this round, else 0.0; the round's welfare (the
 harm metric's unit) and every economy-level figure are in each agent's info. Episodes are
-truncated after ``rounds`` rounds; nothing terminates early.
+truncated after ``rounds`` rounds; nothing terminates early. ``reset(seed=s)`` plays the
+economy of seed ``s``; a ``reset()`` without a seed plays the next seed, so that successive
+episodes differ (and a run of them is reproducible from its first seed).
 
 The message channel belongs to the forest's protocol, not PettingZoo's: no messages are
 delivered through this interface, so an economy whose experts rely on reports (the supply
@@ -53,6 +55,7 @@ class EconomyParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self._round = 0
         self._seed = 0
+        self._played = False  # whether reset() has started an episode yet
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_space
@@ -69,6 +72,9 @@ class EconomyParallelEnv(ParallelEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         if seed is not None:
             self._seed = seed
+        elif self._played:
+            self._seed += 1
+        self._played = True
         n = len(self.possible_agents)
         self._economy = make_economy(self.economy_name, self._seed, n_agents=n, **self.config)
         self._round = 0

@@ -14,16 +14,18 @@ replaces the weighted mean over agents with a robust location estimate (ByzFL's 
     geometric-median  the smoothed Weiszfeld algorithm (Pillutla et al. 2022): ``iterations``
                     steps from 0, distances floored at ``smoothing``, agents weighted by their
                     attention
-    krum            Blanchard et al. 2017: the agent whose ``k - f - 2`` nearest agents are
-                    closest (squared distances), ``f`` the tree's assumed compromised agents
+    krum            Blanchard et al. 2017: the agent whose ``k - f - 1`` nearest others are
+                    closest (mean squared distance; ByzFL's count, where the paper has
+                    ``k - f - 2``), ``f`` the tree's assumed compromised agents
     multi-krum      the attention-weighted mean of the ``k - f`` agents with the best Krum scores
 
 and, before any method, ``pre_aggregation = "nnm"`` (Allouah et al. 2023's nearest-neighbour
 mixing) replaces each agent's value with the attention-weighted mean of its ``k - f`` nearest
 agents' (itself included). ``f`` is ``byzantine_share`` of a tree's ``k`` live agents, rounded
-down and at most ``(k - 1) // 2``. Vectors are each head's ``dh`` values of a slot; with equal
-weights every method equals ByzFL's aggregator of the same name on the same vectors
-(tests/forest/model/test_robust_aggregation.py).
+down and at most ``(k - 1) // 2``. Vectors are each head's ``dh`` values of a slot. With equal
+weights, geometric-median, krum, multi-krum and nnm equal ByzFL's aggregators on the same
+vectors, and median and trimmed-mean do on trees of odd size (ByzFL's median of an even count
+averages the middle two): tests/forest/model/test_robust_aggregation_byzfl.py.
 
 Every method first caps each agent's attention share at ``share_cap`` times a fair share of its
 tree (1 / live agents), since a summary crafted to align with the slot queries can otherwise
@@ -90,7 +92,11 @@ class RobustAggregation:
         values = torch.where(live[:, None, None, None], values, torch.zeros_like(values))
         if self.share_cap:
             weights = _cap_shares(weights, live, tree_index, n_trees, self.share_cap)
-        trees = [torch.nonzero((tree_index == g) & live).flatten() for g in range(n_trees)]
+        trees = (
+            _live_rows_by_tree(tree_index, live, n_trees)
+            if self.pre_aggregation == "nnm" or self.method in ("krum", "multi-krum")
+            else []
+        )
         if self.pre_aggregation == "nnm":
             values = _nearest_neighbour_mixing(values, weights, trees, self.byzantine_share)
         if self.method == "geometric-median":
@@ -199,8 +205,20 @@ def _geometric_median(
 
 
 def _tolerated(k: int, byzantine_share: float) -> int:
-    """``f`` of a tree of ``k`` live agents: the share rounded down, below half the tree."""
-    return min(int(byzantine_share * k), (k - 1) // 2)
+    """``f`` of a tree of ``k`` live agents: the share rounded down, below half the tree (the
+    epsilon keeps a product such as 0.29 * 100 from rounding down to 28)."""
+    return min(int(byzantine_share * k + 1e-9), (k - 1) // 2)
+
+
+def _live_rows_by_tree(
+    tree_index: torch.Tensor, live: torch.Tensor, n_trees: int
+) -> list[torch.Tensor]:
+    """Each tree's live agents (row indices), from one sort rather than a scan per tree."""
+    rows = torch.nonzero(live).flatten()
+    trees = tree_index[rows]
+    order = torch.argsort(trees, stable=True)
+    counts = torch.bincount(trees, minlength=n_trees)
+    return list(torch.split(rows[order], counts.tolist()))
 
 
 def _columns(x: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,9 +117,16 @@ def handle(args: argparse.Namespace) -> int:
         f"suite {suite.settings.name}: {len(suite.cells)} cells, tracking {uri}", highlight=False
     )
     # A SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: the run is marked
-    # killed, its workers stopped, its finished cells kept for the resume.
-    signal.signal(signal.SIGTERM, _interrupt)
-    outcome = run_suite(suite, uri, executor, args.rerun, out, console)
+    # killed, its workers stopped, its finished cells kept for the resume. Only the main thread
+    # may set a handler; the caller's comes back afterwards (main() runs inside tests too).
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        outcome = run_suite(suite, uri, executor, args.rerun, out, console)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     wide_console().print(terminal_table(outcome.rows, f"Scorecard: {suite.settings.name}"))
     for warning in zero_success_warnings(outcome.rows):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")

@@ -34,3 +34,19 @@ def test_list_presets_shows_the_pretrained_forest(capsys):
     assert main(["list", "presets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert any(row["preset"] == "pretrained" and row["kind"] == "pretrained forest" for row in rows)
+
+
+def test_an_attack_with_an_unknown_tag_is_refused_at_registration():
+    import pytest
+
+    from attacks import Attack, register_attack
+
+    class Untagged(Attack):
+        name = "untagged-example"
+        description = "an attack with a made-up tag"
+        surface = "none"
+        threat_tags = ("AML.T9999",)
+
+    with pytest.raises(ValueError, match=r"unknown threat tags \['AML\.T9999'\]"):
+        register_attack(Untagged)
+    assert "untagged-example" not in attack_names()

@@ -56,3 +56,13 @@ def test_the_pettingzoo_example_plays_a_scripted_policy_to_the_end():
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-1500:]
     assert done.stdout.startswith("task completion 0.") and "welfare -" in done.stdout
+
+
+def test_a_reset_without_a_seed_plays_the_next_seed():
+    env = EconomyParallelEnv("exchange", n_agents=10, rounds=2)
+    first, _ = env.reset(seed=5)
+    second, _ = env.reset()
+    again, _ = EconomyParallelEnv("exchange", n_agents=10, rounds=2).reset(seed=6)
+    agent = env.possible_agents[0]
+    assert not np.array_equal(first[agent], second[agent])
+    np.testing.assert_array_equal(second[agent], again[agent])

@@ -1,1 +1,0 @@
-"""An example forest-redteam plugin."""
