@@ -129,22 +129,13 @@ def expanding_search(
     ``ratio`` and keep trying ``best + step`` (moving to it when it improves), shrinking every
     time, until ``evals`` ratings have been spent."""
     best_x, best_y = start, evaluate(start)
-    remaining = evals - 1
-    while remaining > 0:
+    expanding = True  # until the first step that does not improve
+    for _ in range(evals - 1):
         x = best_x + step
         y = evaluate(x)
-        remaining -= 1
-        if y > best_y:
+        improved = y > best_y
+        if improved:
             best_x, best_y = x, y
-            step *= 2
-        else:
-            step *= ratio
-            break
-    while remaining > 0:
-        x = best_x + step
-        y = evaluate(x)
-        remaining -= 1
-        if y > best_y:
-            best_x, best_y = x, y
-        step *= ratio
+        expanding = expanding and improved
+        step *= 2 if expanding else ratio
     return best_x

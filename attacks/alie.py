@@ -84,6 +84,14 @@ def peer_group(candidates: list[tuple[np.ndarray, int]], fallback: np.ndarray) -
     return fallback
 
 
+def tree_peers(view: AttackView, lr: LatentRound, agent: int) -> np.ndarray:
+    """(n,) bool: the honest agents of ``agent``'s tree, else of its role, else all honest ones
+    (whose clean summaries the tree-level replacement attacks, IPM and Mimic, read)."""
+    honest, roles, trees = view.honest, view.economy.role, lr.tree_ids.numpy()
+    candidates = [(honest & (trees == trees[agent]), 1), (honest & (roles == roles[agent]), 1)]
+    return peer_group([*candidates, (honest, 1)], np.ones_like(honest))
+
+
 def alie_z_max(n_agents: int, n_attackers: int) -> float:
     """Baruch et al.'s ``z_max = Phi^-1((n - s) / n)``, ``s = floor(n / 2 + 1) - k`` (>= 1)."""
     s = max(math.floor(n_agents / 2 + 1) - n_attackers, 1)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from attacks.adaptive import evasion_penalty, line_search
@@ -33,8 +32,8 @@ from attacks.alie import (
     EVASION_WEIGHT,
     LINE_SEARCH,
     ReplacementParams,
-    peer_group,
     replacement_delta,
+    tree_peers,
 )
 from attacks.base import Attack, AttackView
 from attacks.latent import LatentRound, latent_round
@@ -66,16 +65,10 @@ class InnerProductManipulation(Attack):
 
     def targets(self, view: AttackView, lr: LatentRound) -> torch.Tensor:
         """(k, d) ``-scale * mean`` of each compromised agent's honest tree (or role) peers."""
-        honest = view.honest
-        roles = view.economy.role
-        trees = lr.tree_ids.numpy()
         rows = []
         for i in view.compromised:
-            peers = peer_group(
-                [(honest & (trees == trees[i]), 1), (honest & (roles == roles[i]), 1), (honest, 1)],
-                np.ones_like(honest),
-            )
-            rows.append(-self.params.scale * lr.summaries[torch.from_numpy(peers)].mean(dim=0))
+            peers = torch.from_numpy(tree_peers(view, lr, i))
+            rows.append(-self.params.scale * lr.summaries[peers].mean(dim=0))
         return torch.stack(rows)
 
     def summary_delta(self, view: AttackView, hidden_size: int) -> torch.Tensor | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attacks.alie import ReplacementParams, peer_group, replacement_delta
+from attacks.alie import ReplacementParams, replacement_delta, tree_peers
 from attacks.base import Attack, AttackView
 from attacks.latent import LatentRound, latent_round
 from attacks.registry import register_attack
@@ -62,15 +62,9 @@ class Mimic(Attack):
 
     def targets(self, view: AttackView, lr: LatentRound) -> torch.Tensor:
         """(k, d) the copied honest peer's clean summary, per compromised agent."""
-        honest, roles = view.honest, view.economy.role
-        trees = lr.tree_ids.numpy()
         rows = []
         for i in view.compromised:
-            peers = peer_group(
-                [(honest & (trees == trees[i]), 1), (honest & (roles == roles[i]), 1), (honest, 1)],
-                np.ones_like(honest),
-            )
-            group = lr.summaries[torch.from_numpy(np.flatnonzero(peers))]
+            group = lr.summaries[torch.from_numpy(np.flatnonzero(tree_peers(view, lr, i)))]
             target = self.params.target
             pick = most_divergent(group) if target is None else target % group.shape[0]
             rows.append(group[pick])
