@@ -1,6 +1,15 @@
 """Attacks on the forest: threat models and the attacks that act through its intervention points."""
 
-from attacks.base import Attack, AttackParams, AttackView, DefenseView, DetectorView, ThreatModel
+from attacks.base import (
+    Attack,
+    AttackParams,
+    AttackView,
+    DefenseView,
+    DetectorView,
+    EpisodeOracle,
+    Plan,
+    ThreatModel,
+)
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from attacks.registry import attack_class, attack_names, make_attack, register_attack
 from forest.plugins import import_all, load_plugins
@@ -12,7 +21,9 @@ __all__ = [
     "AttackView",
     "DefenseView",
     "DetectorView",
+    "EpisodeOracle",
     "Objective",
+    "Plan",
     "RoundOutcome",
     "ThreatModel",
     "attack_class",

@@ -110,7 +110,7 @@ def net_gain(
     with torch.no_grad():
         delta = targets - lr.summaries[lr.ids]
         logits, attention = replay(view, lr, delta)
-        gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare)
         if penalty is not None:
             gain = gain - penalty(delta, attention)
     return gain.item()

@@ -22,7 +22,7 @@ import torch
 
 from attacks.objectives import OBJECTIVES, Objective, RoundOutcome
 from forest.economy import ROLES, Economy, Messages
-from forest.errors import ConfigError
+from forest.errors import ConfigError, InvalidInputError
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
 from forest.model.robust_aggregation import RobustAggregation
 from forest.params import from_dict, to_dict
@@ -108,6 +108,31 @@ class AttackParams:
             )
         if self.success_margin is not None:
             require_float(self.success_margin, "success_margin", 0.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an episode-level attack's search found, and what the search cost: its compute is
+    reported with every result the plan produces."""
+
+    policy: dict[str, Any]  # the attack policy found (the attack reads it back in ``adopt``)
+    queries: int  # simulated episodes the search played
+    seconds: float  # wall time of the search
+    harm: float  # the best policy's harm on the attacker's own simulated episodes
+
+
+class EpisodeOracle(Protocol):
+    """The simulator an episode-level attack plans with: the deployed economy and forest on the
+    attacker's own seeds (never the episodes it is measured on), from the harness."""
+
+    rounds: int  # the episode's length
+    roles: tuple[int, ...]  # role ids present in the economy
+
+    def harm(self, attack: Attack, episodes: int) -> float:
+        """Mean welfare lost per round against the clean twin, from the attack's first round,
+        over ``episodes`` simulated episodes of the attacker's own (the same ones at every
+        call), with ``attack`` (a fresh instance) playing."""
+        ...
 
 
 @runtime_checkable
@@ -213,6 +238,20 @@ class Attack(ABC):
             raise ConfigError(
                 f"start_round: expected < rounds ({rounds}), got {self.params.start_round}"
             )
+        if self.objective.success == "welfare-drop" and economy.welfare_surrogate() is None:
+            raise ConfigError(
+                f"objective: {self.params.objective!r} climbs the economy's welfare surrogate, "
+                f"and {economy.name} offers none"
+            )
+
+    def plan(self, oracle: EpisodeOracle) -> Plan | None:
+        """Search the attack's policy over whole episodes with the simulator, before any
+        measured episode; None: nothing to plan (a one-round attack decides as it goes)."""
+        return None
+
+    def adopt(self, plan: Plan) -> None:
+        """Play ``plan`` (from ``plan``, maybe of another instance with the same settings)."""
+        raise InvalidInputError(f"{self.name} plans nothing, so it has no plan to adopt")
 
     def observations(self, view: AttackView, observations: np.ndarray) -> np.ndarray | None:
         """What every agent observes this round, (n, F); None keeps the truth."""

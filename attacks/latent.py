@@ -21,6 +21,7 @@ import torch
 
 from attacks.base import AttackParams, AttackView
 from attacks.objectives import Objective
+from forest.economy.base import WelfareSurrogate
 from forest.model.aggregation import AggregationAttention
 from forest.policy import action_class_mask
 from forest.validation import require_float, require_int
@@ -40,6 +41,7 @@ class LatentRound:
     roles: torch.Tensor  # (n,)
     honest: torch.Tensor  # (n,) bool
     ids: torch.Tensor  # (k,) compromised agents
+    welfare: WelfareSurrogate | None = None  # the round's welfare surrogate, if the economy has one
 
     @property
     def typical_norm(self) -> float:
@@ -79,6 +81,7 @@ def latent_round(view: AttackView) -> LatentRound:
         roles=torch.from_numpy(view.economy.role),
         honest=torch.from_numpy(view.honest),
         ids=torch.from_numpy(view.compromised),
+        welfare=view.economy.welfare_surrogate(),
     )
 
 
@@ -169,7 +172,7 @@ def _score(
     """The objective's gain, net of the evasion penalty, with ``rows`` on the compromised."""
     delta = rows.expand(lr.ids.numel(), rows.shape[1]) if shared else rows
     logits, attention = replay(view, lr, delta)
-    gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+    gain = objective.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare)
     return gain if penalty is None else gain - penalty(delta, attention)
 
 

@@ -120,7 +120,7 @@ class MessageGCG(Attack):
         context = view.model.aggregate(summaries, lr.tree_ids)
         logits, _, _ = view.model.heads(summaries, context)
         logits = logits.masked_fill(~lr.class_mask, float("-inf"))
-        return self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        return self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare)
 
     def _exact(
         self, view: AttackView, lr: LatentRound, channel: _Channel, tokens: np.ndarray

@@ -7,7 +7,14 @@ twin's, over the honest agents of ``success_roles`` (all if empty):
 
 - ``actions-up`` / ``actions-down``: their mean action moved by more than ``margin`` classes;
 - ``completion-drop``: their task completion fell by more than ``margin``;
-- ``deviation``: more than a ``margin`` share of them acted differently (by any class).
+- ``deviation``: more than a ``margin`` share of them acted differently (by any class);
+- ``welfare-drop``: the economy's welfare fell below the twin's by more than a ``margin``
+  share of the twin's (the whole economy's: harm is what the people it serves lose).
+
+``harm`` is the objective of the measurement rules themselves: its gain is the round's welfare
+lost, through the economy's differentiable one-round surrogate (``Economy.welfare_surrogate``:
+the newsvendor cost of orders in the supply chain, consumer surplus in pricing, realised surplus
+in the exchange).
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from forest.economy import ROLES
-from forest.errors import UnknownNameError
+from forest.economy.base import WelfareSurrogate
+from forest.errors import InvalidInputError, UnknownNameError
 
-SUCCESS_TESTS = ("actions-up", "actions-down", "completion-drop", "deviation")
+SUCCESS_TESTS = ("actions-up", "actions-down", "completion-drop", "deviation", "welfare-drop")
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class RoundOutcome:
     completed: np.ndarray  # (n,) bool
     twin_completed: np.ndarray  # (n,) bool
     action_unit: np.ndarray  # (n,) one action class, per agent
+    welfare: float = float("nan")  # the economy's welfare this round, attacked
+    twin_welfare: float = float("nan")  # and in the clean twin
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class Objective:
     description: str
     success: str
     margin: float  # default success margin
-    push: dict[str, int] = field(default_factory=dict)
+    push: dict[str, float] = field(default_factory=dict)
     success_roles: tuple[str, ...] = ()
     economies: tuple[str, ...] = ()  # where it applies; empty: every economy
 
@@ -54,8 +64,16 @@ class Objective:
         clean_logits: torch.Tensor,
         honest: torch.Tensor,
         roles: torch.Tensor,
+        welfare: WelfareSurrogate | None = None,
     ) -> torch.Tensor:
-        """Scalar to maximise, from (n, C) action logits (invalid classes at -inf)."""
+        """Scalar to maximise, from (n, C) action logits (invalid classes at -inf); ``welfare``
+        is the round's surrogate, which the ``welfare-drop`` objectives need."""
+        if self.success == "welfare-drop":
+            if welfare is None:
+                raise InvalidInputError(f"objective {self.name!r} needs the economy's welfare "
+                                        "surrogate; this economy offers none")  # fmt: skip
+            clean = F.softmax(clean_logits, dim=1).nan_to_num(0.0)
+            return welfare(clean) - welfare(F.softmax(logits, dim=1).nan_to_num(0.0))
         if not self.push:
             clean = F.log_softmax(clean_logits[honest], dim=1)
             attacked = F.log_softmax(logits[honest], dim=1)
@@ -73,6 +91,9 @@ class Objective:
 
     def succeeded(self, outcome: RoundOutcome, margin: float | None = None) -> bool:
         margin = self.margin if margin is None else margin
+        if self.success == "welfare-drop":
+            lost = outcome.twin_welfare - outcome.welfare
+            return bool(lost > margin * abs(outcome.twin_welfare))
         who = outcome.honest.copy()
         if self.success_roles:
             who &= np.isin(outcome.roles, [ROLES.index(r) for r in self.success_roles])
@@ -95,6 +116,8 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("untargeted", "honest agents decide differently from the clean twin",
                   "deviation", 0.05),
         Objective("degrade", "honest agents complete fewer tasks", "completion-drop", 0.01),
+        Objective("harm", "the economy's welfare falls (its own measure: total cost, consumer "
+                  "surplus, realised surplus)", "welfare-drop", 0.05),
         Objective("raise-actions", "honest agents' actions (orders, prices, bids) go up",
                   "actions-up", 0.25, push=dict.fromkeys(ROLES, 1)),
         Objective("lower-actions", "honest agents' actions go down", "actions-down", 0.25,

@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from attacks.base import Attack, AttackView
+from attacks.base import Attack, AttackView, EpisodeOracle, Plan
 from attacks.objectives import RoundOutcome
 from forest.economy import Economy, Messages
 from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS, VOCAB_SIZE
@@ -62,6 +62,13 @@ class Placebo(Attack):
         if self.inner.surface == "message text":
             raise ConfigError(f"placebo: {self.inner.name} writes words, which have no budget "
                               "a random draw could keep")  # fmt: skip
+
+    def plan(self, oracle: EpisodeOracle) -> Plan | None:
+        # The wrapped attack's own plan: the placebo spends the budget that plan spends.
+        return self.inner.plan(oracle)
+
+    def adopt(self, plan: Plan) -> None:
+        self.inner.adopt(plan)
 
     def observations(self, view: AttackView, observations: np.ndarray) -> np.ndarray | None:
         lied = self.inner.observations(view, observations)

@@ -90,7 +90,7 @@ class Sybils(Attack):
         step = self.params.step_size * radius
         for _ in range(self.params.steps):
             logits = sybil_logits(view, lr, fakes, self.trees)
-            gain = self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+            gain = self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare)
             (grad,) = torch.autograd.grad(gain, fakes)
             if gain.item() > best_gain:
                 best, best_gain = fakes.detach().clone(), gain.item()
@@ -100,6 +100,10 @@ class Sybils(Attack):
             fakes.requires_grad_(True)
         with torch.no_grad():
             final = self.objective.gain(
-                sybil_logits(view, lr, fakes, self.trees), lr.clean_logits, lr.honest, lr.roles
+                sybil_logits(view, lr, fakes, self.trees),
+                lr.clean_logits,
+                lr.honest,
+                lr.roles,
+                lr.welfare,
             ).item()
         return (fakes.detach() if final > best_gain else best), self.trees

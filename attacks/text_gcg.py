@@ -103,7 +103,7 @@ class TextGCG(Attack):
         context = view.model.aggregate(all_summaries, lr.tree_ids)
         logits, _, _ = view.model.heads(all_summaries, context)
         logits = logits.masked_fill(~lr.class_mask, float("-inf"))
-        return self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles)
+        return self.objective.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare)
 
     def _exact(
         self,

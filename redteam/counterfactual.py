@@ -106,11 +106,12 @@ def clean_signals(economy: Economy, policy: ForestPolicy, rounds: int) -> list[R
 
 def succeeded(
     attack: Attack, round_: int, honest: np.ndarray, roles: np.ndarray, actions: np.ndarray,
-    completed: np.ndarray, twin: TwinRecord,
+    completed: np.ndarray, welfare: float, twin: TwinRecord,
 ) -> bool:  # fmt: skip
     """Whether the attack reached its objective in ``round_``, against the twin's record."""
     outcome = RoundOutcome(round_, honest, roles, actions, twin.actions[round_], completed,
-                           twin.completed[round_], twin.action_unit[round_])  # fmt: skip
+                           twin.completed[round_], twin.action_unit[round_], welfare,
+                           float(twin.welfare[round_]))  # fmt: skip
     return attack.active(round_) and attack.succeeded(outcome)
 
 
@@ -121,7 +122,8 @@ def judge_success(
     honest = np.ones(record.actions.shape[1], dtype=bool)
     honest[record.compromised] = False
     return np.array([
-        succeeded(attack, r, honest, roles, record.actions[r], record.completed[r], twin)
+        succeeded(attack, r, honest, roles, record.actions[r], record.completed[r],
+                  float(record.welfare[r]), twin)
         for r in range(record.actions.shape[0])
     ])  # fmt: skip
 
@@ -142,7 +144,8 @@ class SuccessJudge:
         self, round_: int, economy: Economy, played: Played, result: RoundResult
     ) -> None:
         judged = succeeded(self.attack, round_, self.honest, economy.role, played.actions,
-                           result.task_completed, self.twin)  # fmt: skip
+                           result.task_completed, result.metrics["welfare"],
+                           self.twin)  # fmt: skip
         self.success.append(judged)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attacks import Attack, make_attack
+from attacks import Attack, Plan, make_attack
 from attacks.placebo import Placebo
 from defenses import Defense, RoundSignals, make_defense
 from forest.checkpoints import checkpoint_digest, load_policy
@@ -32,6 +32,7 @@ from redteam.counterfactual import (
 )
 from redteam.episodes import build_economy, fresh_policy
 from redteam.metrics import CellResult, Twins, cell_result
+from redteam.planning import SimulatorOracle
 from redteam.transfer import TransferredAttack
 
 ATTACK_STREAM = 0xA77AC  # the attack's random stream: never the world's or the policy's
@@ -50,6 +51,7 @@ class CellRunner:
         self._twins: dict[str, TwinRecord] = {}
         self._defenses: dict[str, Defense] = {}
         self._signals: dict[str, list[RoundSignals]] = {}
+        self._plans: dict[str, Plan | None] = {}
 
     def _loaded(self, path: str, digest: str) -> ForestPolicy:
         key = _key(path, digest)
@@ -123,6 +125,28 @@ class CellRunner:
             defense.calibrate(calibrate)
         return self._defenses[key]
 
+    def plan(self, cell: Cell, attack: Attack, defense: Defense | None) -> Plan | None:
+        """The attack's plan (None for a one-round attack), searched once for every seed of the
+        cell's variant and its placebo, on the attacker's own seeds (``redteam.planning``)."""
+        ident = cell.identity()
+        for not_the_plans in ("seed", "placebo"):
+            ident.pop(not_the_plans, None)
+        key = _key(ident)
+        if key not in self._plans:
+            shown = defense if attack.threat.adaptive else None
+            mitigation = shown if shown is not None and not shown.watches_only else None
+            economy = build_economy(cell.economy, cell.economy_config, cell.seed)
+            oracle = SimulatorOracle(
+                rounds=cell.rounds,
+                roles=tuple(int(r) for r in np.unique(economy.role)),
+                economy_of=lambda seed: build_economy(cell.economy, cell.economy_config, seed),
+                twin_of=lambda seed: self.twin(replace(cell, seed=seed), mitigation),
+                policy_of=lambda: self.policy(cell),
+                defense=shown,
+            )
+            self._plans[key] = attack.plan(oracle)
+        return self._plans[key]
+
     def clean_signals(self, cell: Cell, seed: int) -> list[RoundSignals]:
         """What a detector sees in a clean episode of ``seed``: shared by every detector of the
         process (the defense matrix fits four on the same episodes)."""
@@ -158,6 +182,11 @@ class CellRunner:
                 stream = np.random.SeedSequence([cell.seed, ATTACK_STREAM, 1])
                 second = None if given is None else copy.deepcopy(given)
                 fallback = (self.attack(cell, second), np.random.default_rng(stream))
+            plan = self.plan(cell, attack, defense)
+            if plan is not None:
+                attack.adopt(plan)
+                if fallback is not None:
+                    fallback[0].adopt(plan)
             n_trees = int(np.unique(economy.tree_ids()).size)
             record = play_attacked(economy, policy, attack, defense, twin, rng, fallback)
             compared = twin
@@ -168,7 +197,7 @@ class CellRunner:
                 )  # fmt: skip
                 success = judge_success(attack, record, compared, economy.role)
                 record = replace(record, success=success)
-            return cell_result(
+            result = cell_result(
                 cell,
                 Twins(baseline, twin, compared),
                 record,
@@ -177,6 +206,13 @@ class CellRunner:
                 attack.first_round,
                 None if target is None else target.policy.model.config,
             )
+            # The attacker's search before the episode (an episode-level attack's plan), its
+            # compute beside the per-round compute in seconds_attack.
+            searched = {
+                "attack_plan_queries": 0.0 if plan is None else float(plan.queries),
+                "attack_plan_seconds": 0.0 if plan is None else plan.seconds,
+            }
+            return replace(result, scalars={**result.scalars, **searched})
         finally:
             torch.set_num_threads(threads)
 

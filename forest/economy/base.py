@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -30,6 +32,10 @@ from forest.validation import as_int_array
 # One role vocabulary across economies, so that a single model can tell every agent apart.
 ROLES = ("supplier", "warehouse", "retailer", "firm", "buyer", "seller")
 ROLE_ID = {name: i for i, name in enumerate(ROLES)}
+
+# Every agent's action distribution this round, (n, n_actions) probabilities -> the round's
+# welfare, differentiably (``Economy.welfare_surrogate``).
+WelfareSurrogate = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,13 @@ class Economy(ABC):
     def action_unit(self) -> np.ndarray:
         """(n,) the action one step of a learned policy's action head stands for, per agent."""
         return np.ones(self.n_agents)
+
+    def welfare_surrogate(self) -> WelfareSurrogate | None:
+        """This round's welfare, in the units of ``welfare_name``, as a differentiable function
+        of the agents' action distributions: a one-round stand-in for ``step``, whose integer
+        actions and rationing are not differentiable. White-box attacks climb the loss of it
+        (the ``harm`` objective). None: the economy offers none."""
+        return None
 
     def broadcast(self, tokens: np.ndarray) -> Messages:
         """Every agent's message ``tokens[i]`` (n, MESSAGE_LEN) sent to its recipients."""

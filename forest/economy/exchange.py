@@ -42,8 +42,9 @@ import dataclasses
 from typing import ClassVar
 
 import numpy as np
+import torch
 
-from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult
+from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult, WelfareSurrogate
 from forest.economy.config import EconomyConfig
 from forest.economy.messages import ASK, BID, MAX_MESSAGE_VALUE, Messages, encode
 from forest.economy.registry import register_economy
@@ -233,6 +234,22 @@ class Exchange(Economy):
         levels = np.where(buyer, np.floor(grid), np.ceil(grid))
         actions = np.clip(levels, 0, c.price_levels - 1).astype(np.int64)
         return actions, Messages.concat(self._offers(actions), self.inbox.echoes())
+
+    def welfare_surrogate(self) -> WelfareSurrogate:
+        """Realised surplus per market if every market cleared at last round's price: a buyer
+        whose bid reaches it gains its value minus the price, a seller whose ask is under it
+        the price minus its cost, in expectation over the offer distribution. It leaves out
+        the step's rationing (the short side's traders trade first)."""
+        price = self.market_price[self.market][:, None]  # (n, 1)
+        levels = self.price_of(np.arange(self.n_actions))[None, :]  # (1, C)
+        trades = np.where(self.is_buyer[:, None], levels >= price, levels <= price)
+        gain = np.where(self.is_buyer, self.value - price[:, 0], price[:, 0] - self.value)
+        payoff = torch.from_numpy((trades * gain[:, None]).astype(np.float32))
+
+        def welfare(probs: torch.Tensor) -> torch.Tensor:
+            return (probs * payoff).sum() / self.n_markets
+
+        return welfare
 
     def _offers(self, actions: np.ndarray) -> Messages:
         """Each agent's level to the next ``offer_fanout`` traders of its market, cyclically."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import torch
 from scipy.special import logsumexp
 
-from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult
+from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult, WelfareSurrogate
 from forest.economy.messages import PRICE, Messages
 from forest.economy.pricing_config import PricingConfig
 from forest.economy.pricing_solver import BenchmarkTable, benchmark_table, logit_shares, price_grid
@@ -303,6 +304,24 @@ class Pricing(Economy):
             self.levels[self.cost_level_index[self.market]] / self.gap,
         )
         return np.stack(columns, axis=1).astype(np.float32)
+
+    def welfare_surrogate(self) -> WelfareSurrogate:
+        """Consumer surplus per market at each firm's expected price this round: the step's
+        own welfare, with the grid price a firm draws replaced by its mean."""
+        cfg = self.config
+        shift = self.levels[self.cost_level_index[self.market]]
+        prices = torch.from_numpy((self.grid[None, :] + shift[:, None]).astype(np.float32))
+        market = torch.from_numpy(self.market.astype(np.int64))
+        outside = torch.full((self.n_markets, 1), cfg.outside_quality / cfg.mu)
+
+        def welfare(probs: torch.Tensor) -> torch.Tensor:
+            utility = (cfg.quality - (probs * prices).sum(dim=1)) / cfg.mu  # (n,)
+            by_market = torch.full((self.n_markets, self.k), -torch.inf)
+            seat = torch.from_numpy((self.uid % self.k).astype(np.int64))
+            by_market = by_market.index_put((market, seat), utility)
+            return (cfg.mu * torch.cat([by_market, outside], dim=1).logsumexp(dim=1)).mean()
+
+        return welfare
 
     def _transition(self, actions: np.ndarray) -> RoundResult:
         cfg = self.config

@@ -32,8 +32,9 @@ the message channel measurably raises the upstream bullwhip ratio.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult
+from forest.economy.base import ROLE_ID, Economy, InteractionGraph, RoundResult, WelfareSurrogate
 from forest.economy.messages import DEMAND, Messages
 from forest.economy.registry import register_economy
 from forest.economy.supply_chain_config import SupplyChainConfig
@@ -363,13 +364,7 @@ class SupplyChain(Economy):
         """
         cfg = self.config
         forecast = self.demand_forecast()
-        cover = forecast * (self.lead_time() + 1)
-        safety = (
-            cfg.safety_share
-            if cfg.echelon_safety_shares is None
-            else np.asarray(cfg.echelon_safety_shares)[self.echelon]
-        )
-        gap = cover * (1.0 + safety) - self.inventory_position()
+        gap = self._order_up_to(forecast) - self.inventory_position()
         correction = np.asarray(cfg.stock_correction)[self.echelon]
         trend = np.asarray(cfg.trend_weight)[self.echelon] * (self.demand_seen - forecast)
         order = correction * gap + (1.0 - correction) * forecast + trend
@@ -379,6 +374,34 @@ class SupplyChain(Economy):
         report = np.where(self.echelon == RETAILER, self.demand_seen, forecast)[child]
         reports = Messages.make(DEMAND, child, parent, np.rint(report))
         return actions, Messages.concat(reports, self.inbox.echoes())
+
+    def _order_up_to(self, forecast: np.ndarray) -> np.ndarray:
+        """The expert's target inventory position: forecast demand over lead time + 1, plus
+        safety stock."""
+        cfg = self.config
+        safety = (
+            cfg.safety_share
+            if cfg.echelon_safety_shares is None
+            else np.asarray(cfg.echelon_safety_shares)[self.echelon]
+        )
+        return forecast * (self.lead_time() + 1) * (1.0 + safety)
+
+    def welfare_surrogate(self) -> WelfareSurrogate:
+        """Minus the newsvendor cost of each agent's order: the inventory position it leaves
+        above the expert's order-up-to level is held (``holding_cost`` per unit), what it leaves
+        below is owed (``backlog_cost``), in expectation over the order distribution, per
+        agent. It prices one round's orders by the economy's own costs, where the step would
+        charge them only rounds later, after lead times and rationing."""
+        cfg = self.config
+        shortfall = self._order_up_to(self.demand_forecast()) - self.inventory_position()
+        excess = torch.arange(self.n_actions, dtype=torch.float32)[None, :] - torch.from_numpy(
+            shortfall.astype(np.float32))[:, None]  # fmt: skip
+        cost = cfg.holding_cost * excess.clamp_min(0) + cfg.backlog_cost * (-excess).clamp_min(0)
+
+        def welfare(probs: torch.Tensor) -> torch.Tensor:
+            return -(probs * cost).sum() / self.n_agents
+
+        return welfare
 
     # --- metrics ----------------------------------------------------------------------------
 
