@@ -13,6 +13,7 @@ def _suite(seeds: int = 2):
     return redteam.build_suite(
         redteam.SuiteSettings(name="plan", checkpoint="checkpoints/small", rounds=6, seeds=seeds),
         economies=[redteam.EconomyEntry("supply_chain", agents=30)],
+        metrics=redteam.MetricSettings(blast_radius_rounds=(2, 4)),
         attacks=[redteam.AttackEntry("latent-episode-search", params=PARAMS, placebo=True,
                                      threat={"fraction": 0.1, "knowledge": "white-box"})],
     )  # fmt: skip
