@@ -12,8 +12,12 @@ Q starts at what each price earns, discounted, against rivals who price uniforml
 (Calvano's initialisation). A market has converged when every firm's greedy strategy has not
 changed for ``stable_periods`` periods (checked every ``check_every``). Nobody tells the firms to
 collude: with ``delta`` 0.95 they learn supra-competitive prices that punish a deviation, with
-``delta`` 0 (memoryless) they price far lower. Markets are independent; numpy runs all of them
-in one step, so 100 markets take about as long as one.
+``delta`` 0 (memoryless) they price far lower.
+
+Markets are independent. Training runs on one of two backends that learn the same tables from
+the same seed: ``numpy`` (the reference, every market in one vectorised step per period) and
+``numba`` (``q_learning_numba``, the same update compiled, market by market; the default, 9 to
+50 times faster, most at few markets: experiments/q_learning_bench.py).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forest.economy.pricing_solver import price_grid, profits, solve_monopoly, solve_nash
-from forest.validation import require_float, require_int
+from forest.validation import require, require_float, require_int
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,57 @@ class Learners:
 
     def greedy(self) -> np.ndarray:
         """(M, k, S) every firm's greedy price index in every state."""
-        return self.q.argmax(axis=3)
+        return greedy_prices(self.q)
+
+
+def exploration_plan(
+    rng: np.random.Generator, beta: float, first_period: int, periods: int, markets: int, k: int,
+    points: int,
+) -> np.ndarray:  # fmt: skip
+    """(M, T, k) int8: the price each firm explores with in each of ``periods`` periods from
+    ``first_period``, -1 where it plays its greedy price.
+
+    Drawn a block at a time, before the periods run, so that both backends consume the very same
+    random numbers; a random price is drawn only for the firms that explore, which are few once
+    ``exp(-beta t)`` has decayed."""
+    chance = np.exp(-beta * np.arange(first_period, first_period + periods, dtype=np.float64))
+    # One chance per firm-period in the draws' own order: a long inner loop for the comparison.
+    explore = rng.random((markets, periods * k)) < np.repeat(chance, k)
+    plan = np.full(explore.shape, -1, dtype=np.int8)  # points <= 100 fits in int8
+    plan[explore] = rng.integers(0, points, size=np.count_nonzero(explore), dtype=np.int8)
+    return plan.reshape(markets, periods, k)
+
+
+def learn_periods(
+    q: np.ndarray, state: np.ndarray, plan: np.ndarray, profile_profits: np.ndarray, points: int,
+    alpha: float, delta: float,
+) -> None:  # fmt: skip
+    """The reference update: run the periods of ``plan`` (M, T, k) on ``q`` (M, k, S, A) and
+    ``state`` (M,) in place, every market at once."""
+    markets, periods, k = plan.shape
+    rows, firms = np.arange(markets)[:, None], np.arange(k)[None, :]
+    for t in range(periods):
+        explored = plan[:, t]
+        greedy = q[rows, firms, state[:, None]].argmax(axis=2)
+        actions = np.where(explored >= 0, explored, greedy)
+        following = state_index(actions, points)
+        reward = profile_profits[following]  # (M, k)
+        target = reward + delta * q[rows, firms, following[:, None]].max(axis=2)
+        old = q[rows, firms, state[:, None], actions]
+        q[rows, firms, state[:, None], actions] = old + alpha * (target - old)
+        state[:] = following
+
+
+def greedy_prices(q: np.ndarray) -> np.ndarray:
+    """(M, k, S) every firm's greedy price index in every state."""
+    return q.argmax(axis=3)
+
+
+BACKENDS = ("numba", "numpy")
+# The most firm-periods one exploration plan holds (20 MiB with its float64 draws and its mask):
+# enough for up to 1,000 duopolies to run a whole check interval in one block, since every block
+# brings each market's Q-tables back into cache. More markets end a block before the check.
+PLAN_FIRM_PERIODS = 1 << 21
 
 
 def train(
@@ -125,33 +179,37 @@ def train(
     markets: int,
     seed: int,
     on_check: Callable[[int, int], None] = lambda period, converged: None,
+    backend: str = "numba",
 ) -> tuple[Learners, Market]:
-    """Run ``markets`` markets until all converge or ``max_periods`` pass."""
+    """Run ``markets`` markets until all converge or ``max_periods`` pass, on ``backend``
+    "numba" or "numpy" (the same tables either way)."""
     require_int(markets, "markets", 1, 100_000)
+    require(backend in BACKENDS, "backend", " or ".join(BACKENDS), backend)
+    if backend == "numba":
+        # Imported here so that only those who train pay for numba's import (half a second).
+        from forest.economy import q_learning_numba as compiled
+
+        learn, greedy = compiled.learn_periods, compiled.greedy_prices
+    else:
+        learn, greedy = learn_periods, greedy_prices
     market = Market.build(config)
     rng = np.random.default_rng(seed)
     k, points = config.n_firms, config.points
     q = np.broadcast_to(initial_q(config, market), (markets, k, points**k, points)).copy()
     state = rng.integers(0, points**k, size=markets)
-    rows, firms = np.arange(markets)[:, None], np.arange(k)[None, :]
-    strategy = q.argmax(axis=3)
+    strategy = greedy(q)
     stable_since = np.zeros(markets, dtype=np.int64)
     converged_at = np.full(markets, -1, dtype=np.int64)
+    block_limit = max(1, PLAN_FIRM_PERIODS // (markets * k))
     period = 0
     while period < config.max_periods and (converged_at < 0).any():
-        explore = rng.random((markets, k)) < np.exp(-config.beta * period)
-        random_prices = rng.integers(0, points, size=(markets, k))
-        greedy_prices = q[rows, firms, state[:, None]].argmax(axis=2)
-        actions = np.where(explore, random_prices, greedy_prices)
-        following = state_index(actions, points)
-        reward = market.profile_profits[following]  # (M, k)
-        target = reward + config.delta * q[rows, firms, following[:, None]].max(axis=2)
-        old = q[rows, firms, state[:, None], actions]
-        q[rows, firms, state[:, None], actions] = old + config.alpha * (target - old)
-        state = following
-        period += 1
+        next_check = (period // config.check_every + 1) * config.check_every
+        block = min(next_check, config.max_periods, period + block_limit) - period
+        plan = exploration_plan(rng, config.beta, period, block, markets, k, points)
+        learn(q, state, plan, market.profile_profits, points, config.alpha, config.delta)
+        period += block
         if period % config.check_every == 0:
-            now = q.argmax(axis=3)
+            now = greedy(q)
             changed = (now != strategy).any(axis=(1, 2))
             strategy = now
             stable_since[changed] = period
