@@ -45,19 +45,25 @@ class RoundSignals:
     # (n,) the most any agent got of one of its tree slots' attention (max over slots and
     # heads), in fair shares (1 / agents in its tree); None where the model has no slots
     attention_share: np.ndarray | None = None
+    # (n,) each agent's tree in the forest, numbered from 0: the agents whose summaries the
+    # forest pools together (every edge of an economy's interaction graph lies within one);
+    # None where the model has no slots
+    tree: np.ndarray | None = None
 
 
 def round_signals(round_: int, output: Any, roles: np.ndarray, actions: np.ndarray) -> RoundSignals:
     """What a detector may read, from a round's ``ForestOutput`` (attention included)."""
     summaries = output.summaries.detach().numpy()
-    share = None
+    share = tree = None
     if output.attention is not None:
         n = summaries.shape[0]
         attention = output.attention
         tree_size = attention.tree_index.bincount()[attention.tree_index]
         most = attention.agent_to_tree_slot.detach().amax(dim=(1, 2)) * tree_size
         share = most[:n].numpy().astype(np.float64)
-    return RoundSignals(round_, summaries, roles.copy(), actions, share)
+        # Sybils, when an attack adds them, follow the n agents in the pooled arrays.
+        tree = attention.tree_index[:n].numpy().copy()
+    return RoundSignals(round_, summaries, roles.copy(), actions, share, tree)
 
 
 @dataclass(frozen=True)

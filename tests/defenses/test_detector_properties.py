@@ -23,15 +23,17 @@ def params(name):
 
 
 def episode(rng, n, d, rounds, order=None):
-    """Rounds of synthetic signals: two roles with their own mean summary, drifting slowly."""
+    """Rounds of synthetic signals: two roles with their own mean summary, drifting slowly, in
+    trees of four agents."""
     roles = np.arange(n) % 2
+    tree = np.arange(n) // 4
     centres = rng.standard_normal((2, d))
     out = []
     for t in range(rounds):
         summaries = centres[roles] + 0.3 * rng.standard_normal((n, d)) + 0.01 * t
         actions = rng.integers(0, 10, n)
         share = rng.uniform(0.5, 2.0, n)
-        signals = (summaries, roles, actions, share)
+        signals = (summaries, roles, actions, share, tree)
         if order is not None:
             signals = tuple(a[order] for a in signals)
         out.append(RoundSignals(t, *signals))
