@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from forest import cli as forest_cli
-from redteam.commands import collusion, listing, report, run
+from redteam.commands import collusion, curve, listing, report, run
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parser(sub)
+    curve.add_parser(sub)
     report.add_parser(sub)
     listing.add_parser(sub)
     collusion.add_parser(sub)

@@ -1,4 +1,5 @@
-"""The report's pictures: infection curves, ROC curves, and utility against attack strength."""
+"""The report's pictures: infection curves, ROC curves, harm against attack strength and
+against the compromised share."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from redteam.curves import Curve
 from redteam.metrics import ROC_GRID, CellResult
 from redteam.scorecard import GroupRow
 
@@ -97,6 +99,36 @@ def harm_vs_strength(rows: Sequence[GroupRow]) -> Figure | None:
         ax.set_title(economy)
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
         ax.set_ylabel("harm: welfare lost vs the clean twin")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def security_curves(curves: Sequence[Curve]) -> Figure:
+    """Harm against the compromised share, one line per attack with its t band over seeds, a
+    panel per economy and defense; the dashed line is each panel's breakdown threshold."""
+    panels: dict[str, list[Curve]] = {}
+    for curve in curves:
+        economy, _, defense = curve.group.split(" | ")
+        panels.setdefault(f"{economy} | {defense}", []).append(curve)
+    fig, axes = _panels(len(panels), "Harm against the compromised share (t band over seeds)")
+    for ax, (title, lines) in zip(axes, panels.items(), strict=True):
+        for curve in lines:
+            x = np.array([p.share for p in curve.points])
+            y = np.array([p.harm.mean for p in curve.points])
+            low = np.array([p.harm.low if np.isfinite(p.harm.low) else p.harm.mean
+                            for p in curve.points])  # fmt: skip
+            high = np.array([p.harm.high if np.isfinite(p.harm.high) else p.harm.mean
+                             for p in curve.points])  # fmt: skip
+            (line,) = ax.plot(x, y, marker="o", label=curve.group.split(" | ")[1])
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
+        ax.axhline(lines[0].breakdown.threshold, color="black", linestyle="--", linewidth=0.8,
+                   label="breakdown threshold")  # fmt: skip
+        ax.axhline(0.0, color="grey", linewidth=0.6)
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("compromised share of agents")
+        ax.set_ylabel("harm: welfare lost vs the clean twin, per round")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return fig

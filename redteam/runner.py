@@ -133,19 +133,23 @@ class CellRunner:
             ident.pop(not_the_plans, None)
         key = _key(ident)
         if key not in self._plans:
-            shown = defense if attack.threat.adaptive else None
-            mitigation = shown if shown is not None and not shown.watches_only else None
-            economy = build_economy(cell.economy, cell.economy_config, cell.seed)
-            oracle = SimulatorOracle(
-                rounds=cell.rounds,
-                roles=tuple(int(r) for r in np.unique(economy.role)),
-                economy_of=lambda seed: build_economy(cell.economy, cell.economy_config, seed),
-                twin_of=lambda seed: self.twin(replace(cell, seed=seed), mitigation),
-                policy_of=lambda: self.policy(cell),
-                defense=shown,
-            )
-            self._plans[key] = attack.plan(oracle)
+            self._plans[key] = attack.plan(self.oracle(cell, attack, defense))
         return self._plans[key]
+
+    def oracle(self, cell: Cell, attack: Attack, defense: Defense | None) -> SimulatorOracle:
+        """The simulator ``attack`` plans with in ``cell``: against ``defense`` only if the
+        threat is adaptive."""
+        shown = defense if attack.threat.adaptive else None
+        mitigation = shown if shown is not None and not shown.watches_only else None
+        economy = build_economy(cell.economy, cell.economy_config, cell.seed)
+        return SimulatorOracle(
+            rounds=cell.rounds,
+            roles=tuple(int(r) for r in np.unique(economy.role)),
+            economy_of=lambda seed: build_economy(cell.economy, cell.economy_config, seed),
+            twin_of=lambda seed: self.twin(replace(cell, seed=seed), mitigation),
+            policy_of=lambda: self.policy(cell),
+            defense=shown,
+        )
 
     def clean_signals(self, cell: Cell, seed: int) -> list[RoundSignals]:
         """What a detector sees in a clean episode of ``seed``: shared by every detector of the

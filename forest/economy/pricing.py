@@ -315,7 +315,8 @@ class Pricing(Economy):
         outside = torch.full((self.n_markets, 1), cfg.outside_quality / cfg.mu)
 
         def welfare(probs: torch.Tensor) -> torch.Tensor:
-            utility = (cfg.quality - (probs * prices).sum(dim=1)) / cfg.mu  # (n,)
+            expected = (probs[:, : self.n_actions] * prices).sum(dim=1)
+            utility = (cfg.quality - expected) / cfg.mu  # (n,)
             by_market = torch.full((self.n_markets, self.k), -torch.inf)
             seat = torch.from_numpy((self.uid % self.k).astype(np.int64))
             by_market = by_market.index_put((market, seat), utility)
