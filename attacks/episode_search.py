@@ -14,7 +14,8 @@ whole simulated episodes: the harness's oracle plays them on the attacker's own 
 the episodes it is measured on, under a budget of ``queries`` episodes. The search starts from,
 and scores first, the policy "harm alone, every stretch": the one-round harm attack, so the plan
 is never worse on the attacker's episodes than that attack. The search's compute comes back
-with every result (``Plan``).
+with every result (``Plan``). (``cma`` seeds numpy's global random generator; nothing here
+draws from it.)
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class EpisodeSearchParams(PGDParams):
         require_int(self.segments, "segments", 1, 100)
         require_int(self.planning_seeds, "planning_seeds", 1, 100)
         require_int(self.population, "population", 2, 1000)
-        require_int(self.queries, "queries", self.population * self.planning_seeds, 100_000)
+        # The start, then at least one generation.
+        least = (self.population + 1) * self.planning_seeds
+        require_int(self.queries, "queries", least, 100_000)
         require_float(self.spread, "spread", 0.0, 2.0, low_open=True)
         require_int(self.search_seed, "search_seed", 0, 2**31 - 2)
 

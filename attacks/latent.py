@@ -21,6 +21,8 @@ import torch
 
 from attacks.base import AttackParams, AttackView
 from attacks.objectives import Objective
+from forest.actions import classes_to_actions
+from forest.economy import Economy
 from forest.economy.base import WelfareSurrogate
 from forest.model.aggregation import AggregationAttention
 from forest.policy import action_class_mask
@@ -81,8 +83,25 @@ def latent_round(view: AttackView) -> LatentRound:
         roles=torch.from_numpy(view.economy.role),
         honest=torch.from_numpy(view.honest),
         ids=torch.from_numpy(view.compromised),
-        welfare=view.economy.welfare_surrogate(),
+        welfare=welfare_over_classes(view.economy, logits.shape[1]),
     )
+
+
+def welfare_over_classes(economy: Economy, n_classes: int) -> WelfareSurrogate | None:
+    """The economy's welfare surrogate as a function of the model's (n, n_classes) action-class
+    probabilities: each class's mass goes to the action it stands for (``classes_to_actions``:
+    one class is ``action_unit`` of an action, e.g. half a unit ordered per retailer served)."""
+    surrogate = economy.welfare_surrogate()
+    if surrogate is None:
+        return None
+    classes = np.broadcast_to(np.arange(n_classes), (economy.n_agents, n_classes))
+    index = torch.from_numpy(classes_to_actions(economy, classes))
+
+    def welfare(class_probs: torch.Tensor) -> torch.Tensor:
+        action_probs = class_probs.new_zeros(economy.n_agents, economy.n_actions)
+        return surrogate(action_probs.scatter_add(1, index, class_probs))
+
+    return welfare
 
 
 def replay(

@@ -1,7 +1,7 @@
 """The breakdown study's table and figure, from a finished `redteam curve`:
 
     redteam curve experiments/suites/breakdown.toml --workers 2 \\
-        --shares 0.005,0.02,0.05,0.1,0.25,0.5 --bisect 1
+        --shares 0.01,0.05,0.1,0.25,0.5 --bisect 1
     python experiments/breakdown_table.py results/breakdown-curve \\
         --figure experiments/figures/breakdown_supply_chain.png
 
@@ -41,13 +41,13 @@ def table(found: dict) -> str:
     curves = found["curves"]
     shares = sorted({p["share"] for c in curves for p in c["points"]})
     largest = f"> {shares[-1]:.3g}"
-    head = ["attack", *(f"{s:.3g}" for s in shares), "breakdown [interval]", "attacker s/cell"]
+    head = ["attack", *(f"{s:.3g}" for s in shares), "breakdown (interval]", "attacker s/cell"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in curves:
         points = {p["share"]: p for p in c["points"]}
         b = c["breakdown"]
         point = _share(b["share"], largest)
-        interval = f"[{_share(b['low'], largest)}, {_share(b['high'], largest)}]"
+        interval = f"({_share(b['low'], '0')}, {_share(b['high'], largest)}]"
         compute = max(p["attack_compute_seconds"] for p in c["points"])
         row = [c["group"].split(" | ")[1],
                *(_harm(points[s]["harm"]) if s in points else "" for s in shares),

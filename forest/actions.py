@@ -26,6 +26,9 @@ def actions_to_classes(economy: Economy, actions: np.ndarray, n_classes: int) ->
 
 
 def classes_to_actions(economy: Economy, classes: np.ndarray) -> np.ndarray:
-    """Integer actions for the economy, within its action range."""
-    actions = np.rint(np.asarray(classes, dtype=np.float64) * economy.action_unit())
+    """Integer actions for the economy, within its action range: ``classes`` (n,) one per
+    agent, or (n, C) several per agent."""
+    classes = np.asarray(classes, dtype=np.float64)
+    unit = economy.action_unit().reshape(-1, *([1] * (classes.ndim - 1)))
+    actions = np.rint(classes * unit)
     return np.clip(actions, 0, economy.n_actions - 1).astype(np.int64)

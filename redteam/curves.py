@@ -10,11 +10,12 @@ The breakdown point is the smallest share at which mean harm exceeds ``threshold
 twin's welfare (in absolute value; 5% by default), after robust statistics' breakdown point.
 It is found on the grid, then refined by ``bisect`` bisections (in log share) of the bracket
 around the first crossing; like bisection everywhere it assumes the curve crosses once (the
-Carlini checks test that harm does not fall as the share grows). Its interval inverts the
-harm intervals: from the smallest evaluated share whose upper harm bound exceeds the
-threshold (below it, harm is significantly under the threshold) to the smallest whose lower
-bound does (from there, significantly over). A curve that never crosses in the range is
-reported as censored: "> the largest share".
+Carlini checks test that harm does not fall as the share grows). Its interval (low, high]
+inverts the harm intervals: ``low`` is the largest evaluated share below every share whose
+upper harm bound exceeds the threshold (there harm is significantly under it, so the point
+lies above), ``high`` the smallest share whose lower bound exceeds it (significantly over: the
+point lies at or below). A curve that never crosses in the range is reported as censored:
+"> the largest share".
 """
 
 from __future__ import annotations
@@ -50,18 +51,16 @@ class CurvePoint:
 @dataclass(frozen=True)
 class Breakdown:
     share: float | None  # None: harm never exceeds the threshold in the range (censored)
-    low: float | None  # the interval (module docstring); None where it is not bounded
-    high: float | None
+    low: float | None  # the interval (low, high] (module docstring); None: 0
+    high: float | None  # None: not bounded within the range
     threshold: float  # the harm the threshold stands for, in welfare units
 
     def text(self, largest: float) -> str:
-        def fmt(x: float | None, missing: str) -> str:
-            return missing if x is None else f"{x:.3g}"
-
-        if self.share is None:
-            low = fmt(self.low, f"> {largest:.3g}")
-            return f"> {largest:.3g} [{low}, > {largest:.3g}]"
-        return f"{self.share:.3g} [{fmt(self.low, '?')}, {fmt(self.high, f'> {largest:.3g}')}]"
+        beyond = f"> {largest:.3g}"
+        point = beyond if self.share is None else f"{self.share:.3g}"
+        low = "0" if self.low is None else f"{self.low:.3g}"
+        high = beyond if self.high is None else f"{self.high:.3g}"
+        return f"{point} ({low}, {high}]"
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,10 @@ def check_shares(shares: Sequence[float]) -> tuple[float, ...]:
 
 
 def at_share(cell: Cell, share: float) -> Cell:
-    """The cell with ``share`` of the agents compromised."""
-    return replace(cell, threat={**cell.threat, "fraction": share, "count": None})
+    """The cell with ``share`` of the agents compromised, labelled with it (the label is not
+    part of the cell's identity) so that each share is its own row in the run's report."""
+    return replace(cell, threat={**cell.threat, "fraction": share, "count": None},
+                   attack_label=f"{cell.attack_label} @ {share:.3g}")  # fmt: skip
 
 
 def _point(share: float, results: list[CellResult], confidence: float) -> CurvePoint:
@@ -110,9 +111,11 @@ def breakdown(points: Sequence[CurvePoint], threshold_share: float) -> Breakdown
     """The breakdown point of evaluated ``points`` (module docstring)."""
     ordered = sorted(points, key=lambda p: p.share)
     threshold = threshold_share * abs(ordered[0].welfare_twin)
+    possible = _first_over(ordered, lambda p: p.harm.high, threshold)
+    below = [p.share for p in ordered if possible is None or p.share < possible]
     return Breakdown(
         _first_over(ordered, lambda p: p.harm.mean, threshold),
-        _first_over(ordered, lambda p: p.harm.high, threshold),
+        max(below) if below else None,
         _first_over(ordered, lambda p: p.harm.low, threshold),
         threshold,
     )

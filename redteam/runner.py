@@ -127,10 +127,14 @@ class CellRunner:
 
     def plan(self, cell: Cell, attack: Attack, defense: Defense | None) -> Plan | None:
         """The attack's plan (None for a one-round attack), searched once for every seed of the
-        cell's variant and its placebo, on the attacker's own seeds (``redteam.planning``)."""
+        cell's variant and its placebo (for each seed, if the attacker adapts to the defense),
+        on the attacker's own seeds (``redteam.planning``)."""
         ident = cell.identity()
-        for not_the_plans in ("seed", "placebo"):
-            ident.pop(not_the_plans, None)
+        ident.pop("placebo", None)
+        if not attack.threat.adaptive:
+            # An adaptive attacker plans against the deployed defense, fitted on clean episodes
+            # of seeds that follow the cell's own: its plan is the seed's.
+            ident.pop("seed")
         key = _key(ident)
         if key not in self._plans:
             self._plans[key] = attack.plan(self.oracle(cell, attack, defense))

@@ -53,6 +53,7 @@ from forest.params import field_names, from_dict, to_dict
 from forest.validation import require, require_int
 from redteam.cell import Cell
 from redteam.episodes import build_economy
+from redteam.planning import PLANNING_SEEDS
 from redteam.suite_expansion import expand_cells
 from redteam.suite_sections import (
     AttackEntry,
@@ -421,10 +422,23 @@ def _checkpoint_digest(settings: SuiteSettings) -> str:
     return digest
 
 
+def _check_seeds_below_planning(sections: SuiteSections) -> None:
+    """A suite's episodes (its seeds, and the detectors' clean seeds after them) stay below
+    the seeds episode-level attacks plan on, so that no plan sees what it is scored on."""
+    offset = sections.metrics.calibration_seed_offset
+    last = max(sections.settings.seed_list) + 2 * offset
+    if last >= PLANNING_SEEDS:
+        raise ConfigError(
+            f"seeds: seed + 2 x calibration_seed_offset must stay below {PLANNING_SEEDS} (the "
+            f"attackers' planning episodes); got {last}"
+        )
+
+
 def validate_suite(data: dict[str, Any], check_checkpoint: bool = True) -> ValidatedSuite:
     """Every check a suite gets, each entry checked and resolved once; what it returns is all
     the expansion into cells needs. ``check_checkpoint`` False skips reading any files."""
     sections = _read_sections(data)
+    _check_seeds_below_planning(sections)
     _distinct_labels([e.label or e.name for e in sections.economies], "economies")
     _distinct_labels([d.label or d.name for d in sections.defenses], "defenses")
     economies = tuple(

@@ -33,9 +33,9 @@ from forest.validation import as_int_array
 ROLES = ("supplier", "warehouse", "retailer", "firm", "buyer", "seller")
 ROLE_ID = {name: i for i, name in enumerate(ROLES)}
 
-# Every agent's action distribution this round, (n, C) probabilities, C >= n_actions (a
-# model's head may be wider; the classes past n_actions hold no mass) -> the round's welfare,
-# differentiably (``Economy.welfare_surrogate``).
+# Every agent's distribution over the economy's actions this round, (n, n_actions)
+# probabilities (not a model's action classes: ``attacks.latent`` maps those to actions) ->
+# the round's welfare, differentiably (``Economy.welfare_surrogate``).
 WelfareSurrogate = Callable[[torch.Tensor], torch.Tensor]
 
 

@@ -247,7 +247,7 @@ class Exchange(Economy):
         payoff = torch.from_numpy((trades * gain[:, None]).astype(np.float32))
 
         def welfare(probs: torch.Tensor) -> torch.Tensor:
-            return (probs[:, : self.n_actions] * payoff).sum() / self.n_markets
+            return (probs * payoff).sum() / self.n_markets
 
         return welfare
 

@@ -315,7 +315,7 @@ class Pricing(Economy):
         outside = torch.full((self.n_markets, 1), cfg.outside_quality / cfg.mu)
 
         def welfare(probs: torch.Tensor) -> torch.Tensor:
-            expected = (probs[:, : self.n_actions] * prices).sum(dim=1)
+            expected = (probs * prices).sum(dim=1)
             utility = (cfg.quality - expected) / cfg.mu  # (n,)
             by_market = torch.full((self.n_markets, self.k), -torch.inf)
             seat = torch.from_numpy((self.uid % self.k).astype(np.int64))

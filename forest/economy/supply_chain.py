@@ -399,7 +399,7 @@ class SupplyChain(Economy):
         cost = cfg.holding_cost * excess.clamp_min(0) + cfg.backlog_cost * (-excess).clamp_min(0)
 
         def welfare(probs: torch.Tensor) -> torch.Tensor:
-            return -(probs[:, : self.n_actions] * cost).sum() / self.n_agents
+            return -(probs * cost).sum() / self.n_agents
 
         return welfare
 

@@ -28,6 +28,10 @@ from redteam.runner import CellRunner
 
 HARM = OBJECTIVES["harm"]
 ECONOMIES = ("supply_chain", "pricing", "exchange")
+# The harm surrogate is piecewise linear with kinks at every order-up-to level: PGD needs small
+# steps to settle (step 0.25 of the budget plateaus at 17.8 in the supply chain, where 0.1
+# reaches 24.8) and many of them (pricing gains 46% from 80 steps to 160, 1.5% from 160 to 320).
+STEPS, STEP_SIZE = 160, 0.1
 
 
 def _view(policy, economy_name: str, share: float) -> AttackView:
@@ -45,7 +49,7 @@ def _pgd_gain(view: AttackView, **params) -> float:
     lr = latent_round(view)
     fresh = AttackView(view.round, view.economy, view.compromised, view.policy,
                        np.random.default_rng(1))  # fmt: skip
-    rows = pgd(fresh, lr, HARM, PGDParams(objective="harm", **params))
+    rows = pgd(fresh, lr, HARM, PGDParams(objective="harm", step_size=STEP_SIZE, **params))
     logits = logits_with_delta(view, lr, rows)
     return HARM.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare).item()
 
@@ -53,14 +57,14 @@ def _pgd_gain(view: AttackView, **params) -> float:
 @pytest.mark.parametrize("economy", ECONOMIES)
 def test_more_budget_never_does_less_harm_in_a_round(policy, economy):
     view = _view(policy, economy, 0.1)
-    gains = [_pgd_gain(view, epsilon=e, steps=20) for e in (0.25, 1.0, 4.0)]
+    gains = [_pgd_gain(view, epsilon=e, steps=STEPS) for e in (0.25, 1.0, 4.0)]
     assert all(b >= a * 0.95 for a, b in itertools.pairwise(gains)), gains
 
 
 @pytest.mark.parametrize("economy", ECONOMIES)
 def test_an_unbounded_budget_reaches_the_oracle_with_half_compromised(policy, economy):
     view = _view(policy, economy, 0.5)
-    reached = _pgd_gain(view, epsilon=100.0, steps=50)
+    reached = _pgd_gain(view, epsilon=100.0, steps=STEPS)
     oracle = oracle_gain(view, latent_round(view), HARM)
     assert reached >= 0.8 * oracle, f"{economy}: PGD {reached:.4g}, oracle {oracle:.4g}"
 
@@ -68,7 +72,8 @@ def test_an_unbounded_budget_reaches_the_oracle_with_half_compromised(policy, ec
 @pytest.mark.parametrize("economy", ECONOMIES)
 def test_doubling_the_steps_changes_the_harm_by_under_10_percent(policy, economy):
     view = _view(policy, economy, 0.1)
-    once, twice = _pgd_gain(view, epsilon=1.0, steps=20), _pgd_gain(view, epsilon=1.0, steps=40)
+    once = _pgd_gain(view, epsilon=1.0, steps=STEPS)
+    twice = _pgd_gain(view, epsilon=1.0, steps=2 * STEPS)
     assert abs(twice - once) <= 0.1 * abs(twice), (once, twice)
 
 
@@ -87,7 +92,7 @@ def test_the_optimised_attack_beats_random_directions_of_its_budget(policy, econ
         random_gains.append(
             HARM.gain(logits, lr.clean_logits, lr.honest, lr.roles, lr.welfare).item()
         )
-    optimised = _pgd_gain(view, epsilon=1.0, steps=20)
+    optimised = _pgd_gain(view, epsilon=1.0, steps=STEPS)
     assert optimised > max(random_gains), (optimised, max(random_gains))
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from attacks import OBJECTIVES, AttackView, RoundOutcome, make_attack
-from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd
+from attacks.latent import PGDParams, latent_round, logits_with_delta, pgd, welfare_over_classes
+from forest.actions import actions_to_classes, classes_to_actions
 from forest.economy import make_economy
 from forest.economy.supply_chain import SupplyChain
 from forest.errors import ConfigError
@@ -67,3 +68,22 @@ def test_harm_on_an_economy_without_a_surrogate_is_a_config_error():
     attack = make_attack("latent-pgd", {"objective": "harm"}, {"knowledge": "white-box"})
     with pytest.raises(ConfigError, match="welfare surrogate"):
         attack.check(economy, 10)
+
+
+def test_the_harm_gain_reads_model_classes_as_the_actions_they_stand_for(world):
+    """A class is ``action_unit`` of an action (half a unit per retailer served in the
+    supply chain): the surrogate must price the order a class means, not its index."""
+    economy, played, _ = world
+    n_classes = played.model.config.n_actions
+    orders, _ = economy.expert()
+    classes = actions_to_classes(economy, orders, n_classes)
+    over_classes = welfare_over_classes(economy, n_classes)
+    by_class = over_classes(
+        torch.nn.functional.one_hot(torch.from_numpy(classes), n_classes).float()
+    )
+    meant = classes_to_actions(economy, classes)
+    by_action = economy.welfare_surrogate()(
+        torch.nn.functional.one_hot(torch.from_numpy(meant), economy.n_actions).float()
+    )
+    assert float(by_class) == pytest.approx(float(by_action), rel=1e-6)
+    assert np.abs(economy.action_unit() - 1).max() > 0.4  # the classes are not the actions

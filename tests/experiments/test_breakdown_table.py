@@ -24,11 +24,11 @@ def test_table_gives_harm_per_share_and_the_breakdown_or_its_censoring():
          "points": [_point(0.05, 0.1, -1.0, 1.2), _point(0.5, 0.2, -1.0, 1.4)]},
     ]}  # fmt: skip
     lines = breakdown_table.table(found).splitlines()
-    assert lines[0] == "| attack | 0.05 | 0.1 | 0.5 | breakdown [interval] | attacker s/cell |"
+    assert lines[0] == "| attack | 0.05 | 0.1 | 0.5 | breakdown (interval] | attacker s/cell |"
     assert lines[2] == ("| ipm | +1.00 [-1.00, +3.00] ns | +4.00 [+1.00, +7.00] | "
-                        "+9.00 [+6.00, +12.00] | 0.1 [0.05, 0.5] | 12 |")  # fmt: skip
+                        "+9.00 [+6.00, +12.00] | 0.1 (0.05, 0.5] | 12 |")  # fmt: skip
     assert "| noise | +0.10 [-1.00, +1.20] ns |  | " in lines[3]
-    assert "> 0.5 [> 0.5, > 0.5]" in lines[3]
+    assert "> 0.5 (0, > 0.5]" in lines[3]
     assert lines[-1] == "Breakdown threshold: harm above 2 per round (5% of the twin's welfare)."
 
 

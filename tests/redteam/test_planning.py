@@ -3,29 +3,45 @@ search's compute reported with every cell, the same plan for every seed and for 
 
 from __future__ import annotations
 
+import pytest
+
 import redteam
 from redteam.planning import PLANNING_SEEDS
+from redteam.runner import CellRunner
+from redteam.suite import SuiteError
 
 PARAMS = {"start_round": 2, "queries": 3, "population": 2, "planning_seeds": 1, "steps": 2}
 
 
-def _suite(seeds: int = 2):
+def _suite(seeds: int | tuple[int, ...] = 2):
     return redteam.build_suite(
         redteam.SuiteSettings(name="plan", checkpoint="checkpoints/small", rounds=6, seeds=seeds),
         economies=[redteam.EconomyEntry("supply_chain", agents=30)],
-        metrics=redteam.MetricSettings(blast_radius_rounds=(2, 4)),
         attacks=[redteam.AttackEntry("latent-episode-search", params=PARAMS, placebo=True,
                                      threat={"fraction": 0.1, "knowledge": "white-box"})],
+        metrics=redteam.MetricSettings(blast_radius_rounds=(2, 4)),
     )  # fmt: skip
 
 
-def test_planning_seeds_are_never_a_suites():
-    assert PLANNING_SEEDS > 10_000  # suites validate seeds, and defaults are 0..n-1
+def test_a_suite_seed_that_reaches_the_planning_seeds_is_refused():
+    with pytest.raises(SuiteError, match="planning"):
+        _suite(seeds=(PLANNING_SEEDS - 1,))
 
 
-def test_the_plan_is_reported_and_the_run_is_deterministic():
-    first, second = (redteam.run(_suite()).cells for _ in range(2))
-    assert (first["attack_plan_queries"] == 3).all()
-    assert (first["attack_plan_seconds"] > 0).all()
-    columns = ["harm", "blast_radius_final", "attack_success_rate"]
-    assert first[columns].equals(second[columns])
+def test_every_seed_and_the_placebo_play_one_plan_and_a_fresh_search_finds_it_again():
+    suite = _suite()
+    runner = CellRunner()
+    plans = []
+    for cell in suite.cells:  # seeds 0 and 1, each with its placebo
+        attack = runner.attack(cell)
+        plans.append(runner.plan(cell, attack, None))
+    assert all(plan is plans[0] for plan in plans)
+    again = CellRunner()
+    cell = suite.cells[-1]
+    assert again.plan(cell, again.attack(cell), None).policy == plans[0].policy
+
+
+def test_the_plan_is_reported_with_every_cell():
+    cells = redteam.run(_suite()).cells
+    assert (cells["attack_plan_queries"] == 3).all()
+    assert (cells["attack_plan_seconds"] > 0).all()
