@@ -124,6 +124,11 @@ class Learners:
         return greedy_prices(self.q)
 
 
+# How a seed's random numbers are laid out over periods and firms (``exploration_plan``); bump
+# it when that changes, since a seed then learns other tables (caches key on it).
+Q_LEARNING_DRAWS = 2
+
+
 def exploration_plan(
     rng: np.random.Generator, beta: float, first_period: int, periods: int, markets: int, k: int,
     points: int,

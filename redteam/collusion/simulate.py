@@ -33,7 +33,14 @@ from forest.economy.base import RoundResult
 from forest.economy.exchange import Exchange
 from forest.economy.messages import ASK, BID, PRICE, encode
 from forest.economy.pricing import Pricing
-from forest.economy.q_learning import Learners, Market, play_greedy, state_index, train
+from forest.economy.q_learning import (
+    Q_LEARNING_DRAWS,
+    Learners,
+    Market,
+    play_greedy,
+    state_index,
+    train,
+)
 from forest.expert_policy import ExpertPolicy
 from forest.policy import ForestPolicy
 from forest.validation import require_int
@@ -220,7 +227,10 @@ def _play_exchange(scenario: Scenario, markets: int, rounds: int, seed: int) -> 
 def _cache_path(cache: Path | None, scenario: Scenario, markets: int, seed: int) -> Path | None:
     if cache is None:
         return None
-    key = json.dumps([asdict(scenario.q_config()), markets, seed], sort_keys=True)
+    # The draws' layout is part of the key: since exploration is drawn in blocks (the compiled
+    # backend's), a seed learns other tables than it did before.
+    key = json.dumps([asdict(scenario.q_config()), markets, seed, Q_LEARNING_DRAWS],
+                     sort_keys=True)  # fmt: skip
     return cache / f"q-learning-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forest.errors import ForestError
-from redteam.commands.console import wide_console
+from redteam.commands.console import sigterm_as_interrupt, wide_console
 from redteam.curves import DEFAULT_SHARES, DEFAULT_THRESHOLD, Curve, check_shares
 from redteam.executors import make_executor
 from redteam.suite import load_suite
@@ -127,8 +127,9 @@ def handle(args: argparse.Namespace) -> int:
         console.print(f"{name}: {len(cells)} cells", highlight=False)
         return run_suite(batch, uri, executor, False, out / name, console).results
 
-    curves = security_curves(suite.cells, evaluate, shares, args.threshold, args.bisect,
-                             suite.metrics.confidence)  # fmt: skip
+    with sigterm_as_interrupt():
+        curves = security_curves(suite.cells, evaluate, shares, args.threshold, args.bisect,
+                                 suite.metrics.confidence)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / CURVES_JSON).write_text(json.dumps(curves_json(curves, args.threshold), indent=2))
     figure = curves_figure(curves)

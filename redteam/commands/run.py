@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from forest.errors import ForestError
-from redteam.commands.console import wide_console
+from redteam.commands.console import sigterm_as_interrupt, wide_console
 from redteam.executors import EXECUTORS, make_executor
 from redteam.scorecard import terminal_table, zero_success_warnings
 from redteam.suite import load_suite
@@ -93,10 +91,6 @@ def outcome_json(outcome: SuiteOutcome, suite_name: str) -> dict:
     }
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def handle(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -116,17 +110,8 @@ def handle(args: argparse.Namespace) -> int:
     console.print(
         f"suite {suite.settings.name}: {len(suite.cells)} cells, tracking {uri}", highlight=False
     )
-    # A SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: the run is marked
-    # killed, its workers stopped, its finished cells kept for the resume. Only the main thread
-    # may set a handler; the caller's comes back afterwards (main() runs inside tests too).
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with sigterm_as_interrupt():
         outcome = run_suite(suite, uri, executor, args.rerun, out, console)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     wide_console().print(terminal_table(outcome.rows, f"Scorecard: {suite.settings.name}"))
     for warning in zero_success_warnings(outcome.rows):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
