@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attacks import Attack, AttackView, RoundOutcome
+from attacks import Attack, AttackView, EpisodeOracle, Plan, RoundOutcome
 from forest.checkpoints import checkpoint_digest
 from forest.economy import Economy, Messages, economy_class
 from forest.errors import ConfigError
@@ -94,6 +94,14 @@ class TransferredAttack(Attack):
         # summaries, so that every hook of the next round sees them as last round's.
         self.surrogate.act(view.economy)
         return edited
+
+    def plan(self, oracle: EpisodeOracle) -> Plan | None:
+        if type(self.inner).plan is not Attack.plan:
+            # The harness's simulator plays the deployed forest, which a transfer attacker
+            # never queries.
+            raise ConfigError(f"transfer: {self.inner.name} plans on the deployed forest's "
+                              "simulator, which a transferred attack may not query")  # fmt: skip
+        return None
 
     def succeeded(self, outcome: RoundOutcome) -> bool:
         return self.inner.succeeded(outcome)

@@ -83,3 +83,11 @@ def test_black_box_attacks_play_the_same_through_a_surrogate(forests):
     )
     assert np.array_equal(direct.actions, through.actions)
     assert np.array_equal(direct.success, through.success)
+
+
+def test_an_episode_level_attack_is_refused_a_transfer_it_would_plan_on_the_victim(forests):
+    token, _ = forests
+    inner = make_attack("latent-episode-search", {}, WHITE_BOX)
+    with pytest.raises(ConfigError, match="may not query"):
+        TransferredAttack(inner, token).plan(None)
+    assert TransferredAttack(make_attack("latent-noise"), token).plan(None) is None
