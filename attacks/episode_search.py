@@ -11,9 +11,11 @@ surrogate) and, per role, that role's mean expected action (which way to move or
 bids, and how hard). Each round, PGD within the usual L2 budget climbs the stretch's sum.
 CMA-ES (Hansen's ``cma``) searches the weights, scoring each candidate by the harm it does over
 whole simulated episodes: the harness's oracle plays them on the attacker's own seeds, never on
-the episodes it is measured on, under a budget of ``queries`` episodes. The search starts from,
-and scores first, the policy "harm alone, every stretch": the one-round harm attack, so the plan
-is never worse on the attacker's episodes than that attack. The search's compute comes back
+the episodes it is measured on, under a budget of ``queries`` episodes, with ``planning_steps``
+of PGD per round (a cheaper optimiser ranks schedules; the found one is played with ``steps``).
+The search starts from, and scores first, the policy "harm alone, every stretch": the one-round
+harm attack, so the plan is never worse on the attacker's episodes than that attack with the
+same optimiser. The search's compute comes back
 with every result (``Plan``). (``cma`` seeds numpy's global random generator; nothing here
 draws from it.)
 """
@@ -42,6 +44,9 @@ from forest.validation import require_float, require_int
 class EpisodeSearchParams(PGDParams):
     objective: str = "harm"
     steps: int = 10  # PGD steps per round, for the round's push
+    # PGD steps per round in the simulated episodes that score candidates (None: ``steps``):
+    # a cheaper optimiser ranks schedules; the found schedule is played with ``steps``.
+    planning_steps: int | None = None
     segments: int = 4  # stretches of the attack window, each with its own push per role
     queries: int = 48  # simulated episodes the search may play: the attacker's compute
     planning_seeds: int = 2  # simulated episodes each candidate is scored on (their mean)
@@ -52,6 +57,8 @@ class EpisodeSearchParams(PGDParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         require_int(self.segments, "segments", 1, 100)
+        if self.planning_steps is not None:
+            require_int(self.planning_steps, "planning_steps", 1, 10_000)
         require_int(self.planning_seeds, "planning_seeds", 1, 100)
         require_int(self.population, "population", 2, 1000)
         # The start, then at least one generation.
@@ -114,6 +121,8 @@ class EpisodeSearch(Attack):
 
     def _with(self, x: np.ndarray, roles: tuple[int, ...], rounds: int) -> EpisodeSearch:
         candidate = copy.copy(self)
+        if self.params.planning_steps is not None:
+            candidate.params = replace(self.params, steps=self.params.planning_steps)
         candidate.schedule = np.asarray(x).reshape(self.params.segments, 1 + len(roles))
         candidate.roles, candidate.rounds = roles, rounds
         return candidate

@@ -82,3 +82,16 @@ def test_a_one_round_attack_has_no_plan():
     assert make_attack("latent-noise").plan(_Oracle()) is None
     with pytest.raises(InvalidInputError, match="no plan"):
         make_attack("latent-noise").adopt(Plan({}, 0, 0.0, 0.0))
+
+
+def test_candidates_are_scored_with_the_planning_optimiser_and_the_plan_played_with_steps():
+    seen = []
+
+    class Recording(_Oracle):
+        def harm(self, attack, episodes):
+            seen.append(attack.params.steps)
+            return super().harm(attack, episodes)
+
+    attack = _attack(steps=80, planning_steps=10, queries=17)
+    attack.plan(Recording())
+    assert set(seen) == {10} and attack.params.steps == 80
