@@ -59,6 +59,13 @@ def action_class_mask(economy: Economy, n_classes: int) -> torch.Tensor:
     return torch.arange(n_classes)[None, :] < valid[:, None]
 
 
+def on_host(x: torch.Tensor) -> torch.Tensor:
+    """``x`` on the CPU in float32 or wider; ``x`` itself when it already is. Decisions are
+    decoded into numpy, which has no bfloat16, from a forest that may run on a GPU or under
+    ``torch.autocast``."""
+    return x.to("cpu", torch.promote_types(x.dtype, torch.float32))
+
+
 # Agents decoded at once: the masked logits and softmax of a chunk are copies of its rows, so
 # chunking keeps a million-agent round from holding three full (n, classes) tensors at a time.
 DECODE_CHUNK = 65_536
@@ -152,11 +159,12 @@ class ForestPolicy:
             tokens = self.tokenizer.encode(
                 economy, observations=observations, replacements=message_text
             )
+        device = self.model.device  # the CPU's tensors are passed as they are, not copied
         return {
-            "input_ids": torch.from_numpy(tokens.input_ids),
-            "attention_mask": torch.from_numpy(tokens.attention_mask),
-            "role_ids": torch.from_numpy(economy.role),
-            "tree_ids": torch.from_numpy(economy.tree_ids()),
+            "input_ids": torch.from_numpy(tokens.input_ids).to(device),
+            "attention_mask": torch.from_numpy(tokens.attention_mask).to(device),
+            "role_ids": torch.from_numpy(economy.role).to(device),
+            "tree_ids": torch.from_numpy(economy.tree_ids()).to(device),
             "memory": self.memory,
         }
 
@@ -182,10 +190,13 @@ class ForestPolicy:
             return_attention=self._has_slots,
             **extras,
         )
-        valid = valid_classes(economy, output.action_logits.shape[1])
-        chosen, confidence = decode_actions(output.action_logits, torch.from_numpy(valid))
+        action_logits = on_host(output.action_logits)
+        valid = valid_classes(economy, action_logits.shape[1])
+        chosen, confidence = decode_actions(action_logits, torch.from_numpy(valid))
         actions = classes_to_actions(economy, chosen.numpy())
-        message_logits = output.message_logits.masked_fill(~self._message_mask, float("-inf"))
+        message_logits = on_host(output.message_logits).masked_fill(
+            ~self._message_mask, float("-inf")
+        )
         tokens = message_logits.argmax(dim=2).numpy()
         outgoing = Messages.concat(economy.broadcast(tokens), economy.inbox.echoes())
         return Decision(actions, outgoing, output, confidence.numpy())

@@ -63,11 +63,14 @@ class Router(nn.Module):
     def keep_probability(self, messages: Messages, role: np.ndarray) -> np.ndarray:
         if not len(messages):
             return np.zeros(0)
-        logits = self(
-            torch.from_numpy(messages.tokens),
-            torch.from_numpy(role[messages.sender]),
-            torch.from_numpy(role[messages.receiver]),
-        )
+        # The forest may be run under autocast (forest bench --dtype bf16); the router is tiny,
+        # and its keep threshold stays the float32 decision it was trained to make.
+        with torch.autocast("cpu", enabled=False):
+            logits = self(
+                torch.from_numpy(messages.tokens),
+                torch.from_numpy(role[messages.sender]),
+                torch.from_numpy(role[messages.receiver]),
+            )
         return torch.sigmoid(logits).numpy()
 
     def route(self, messages: Messages, role: np.ndarray) -> Routed:
