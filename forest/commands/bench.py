@@ -97,25 +97,22 @@ def bench(args: argparse.Namespace, console: Console) -> int:
         return 0
     title = f"forest round on {args.economy}, {args.device} ({args.rounds} rounds, median)"
     table = Table(title=title)
-    columns = ("model", "dtype", "agents", "median ms", "min ms", "GFLOP/round", "GFLOP/s")
-    for column in (*columns, "efficiency", "peak MB", "kept", "x fp32", "as fp32"):
+    columns = ["model", "dtype", "agents", "median ms", "min ms", "GFLOP/round", "GFLOP/s"]
+    columns += ["efficiency", "peak MB", "kept"]
+    compared = args.dtype != REFERENCE
+    if compared:
+        columns += ["x fp32", "actions as fp32"]
+    for column in columns:
         table.add_column(column, justify="right")
     for r in rows:
-        lowered = r.speedup_vs_fp32 is not None
-        table.add_row(
-            r.model,
-            r.dtype,
-            f"{r.agents:,}",
-            f"{r.median_ms:.1f}",
-            f"{r.min_ms:.1f}",
-            f"{r.gflops:.2f}",
-            f"{r.gflop_per_s:.1f}",
-            f"{r.efficiency:.2f}",
-            f"{r.peak_rss_mb:.0f}",
-            f"{r.router_kept_share:.1%}",
-            f"{r.speedup_vs_fp32:.2f}" if lowered else "",
-            f"{r.action_agreement:.1%}" if lowered else "",
-        )
+        cells = [r.model, r.dtype, f"{r.agents:,}", f"{r.median_ms:.1f}", f"{r.min_ms:.1f}"]
+        cells += [f"{r.gflops:.2f}", f"{r.gflop_per_s:.1f}", f"{r.efficiency:.2f}"]
+        cells += [f"{r.peak_rss_mb:.0f}", f"{r.router_kept_share:.1%}"]
+        if compared and r.speedup_vs_fp32 is not None:
+            cells += [f"{r.speedup_vs_fp32:.2f}", f"{r.action_agreement:.1%}"]
+        elif compared:
+            cells += ["", ""]
+        table.add_row(*cells)
     console.print(table)
     console.print("  efficiency: achieved GFLOP/s over a 2048x2048 matmul's, same dtype and run")
     for key, value in summary.items():
