@@ -28,15 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from defenses.base import Detector, RoundSignals
+from defenses.per_role import role_name
 from defenses.registry import register_defense
-from forest.economy import ROLES
 from forest.errors import InvalidInputError
 
 _FLOOR = 1e-12  # the std of a role whose clean distances are all equal
-
-
-def _role_name(role: int) -> str:
-    return ROLES[role] if 0 <= role < len(ROLES) else f"id {role}"
 
 
 def _trees(signals: RoundSignals, detector: str) -> np.ndarray:
@@ -94,7 +90,7 @@ class NeighbourDisagreement(Detector):
             d = distances[roles == role]
             if d.shape[0] < 2:
                 raise InvalidInputError(
-                    f"{self.name}: role {_role_name(int(role))} has {d.shape[0]} clean "
+                    f"{self.name}: role {role_name(int(role))} has {d.shape[0]} clean "
                     "sample(s); need 2"
                 )
             self.models[int(role)] = _RoleDisagreement(float(d.mean()), max(float(d.std()), _FLOOR))
@@ -110,7 +106,7 @@ class NeighbourDisagreement(Detector):
             )
         unseen = [int(r) for r in np.unique(signals.roles) if int(r) not in self.models]
         if unseen:
-            raise InvalidInputError(f"{self.name}: no clean data for role {_role_name(unseen[0])}")
+            raise InvalidInputError(f"{self.name}: no clean data for role {role_name(unseen[0])}")
         distances = _distances_from_tree_median(signals.summaries, _trees(signals, self.name))
         scores = np.empty(n)
         for role in np.unique(signals.roles):

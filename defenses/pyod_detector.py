@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from defenses.base import Detector, DetectorParams, RoundSignals
+from defenses.base import DetectorParams
+from defenses.per_role import PerRoleModelDetector
 from defenses.registry import register_defense
-from forest.economy import ROLES
-from forest.errors import InvalidInputError
 from forest.validation import require, require_int
 
 # pyod class name -> its module under pyod.models
@@ -56,10 +54,6 @@ SUPPORTED = {
 }
 
 
-def _role_name(role: int) -> str:
-    return ROLES[role] if 0 <= role < len(ROLES) else f"id {role}"
-
-
 @dataclass(frozen=True)
 class PyodParams(DetectorParams):
     model: str = "ECOD"  # the pyod detector's class name, one of SUPPORTED (module docstring)
@@ -80,7 +74,7 @@ def _pyod_model(name: str, seed: int) -> Any:
 
 
 @register_defense
-class Pyod(Detector):
+class Pyod(PerRoleModelDetector):
     """A pyod outlier detector (``model``) on summary tokens, fitted per role on clean rounds."""
 
     name = "pyod"
@@ -88,39 +82,8 @@ class Pyod(Detector):
     params_class = PyodParams
     params: PyodParams
 
-    def fit(self, rounds: Sequence[RoundSignals]) -> None:
-        if not rounds:
-            raise InvalidInputError(f"{self.name}: fit needs at least one clean round")
-        summaries = np.concatenate([r.summaries for r in rounds]).astype(np.float64)
-        roles = np.concatenate([r.roles for r in rounds])
-        self.width = summaries.shape[1]
-        self.models: dict[int, Any] = {}
-        for role in np.unique(roles):
-            rows = summaries[roles == role]
-            if rows.shape[0] < 2:
-                raise InvalidInputError(
-                    f"{self.name}: role {_role_name(int(role))} has {rows.shape[0]} clean "
-                    "sample(s); need 2"
-                )
-            model = _pyod_model(self.params.model, self.params.seed)
-            self.models[int(role)] = model.fit(rows)
+    def new_model(self) -> Any:
+        return _pyod_model(self.params.model, self.params.seed)
 
-    def score(self, signals: RoundSignals) -> np.ndarray:
-        if not hasattr(self, "models"):
-            raise InvalidInputError(f"{self.name}: fit the detector before scoring")
-        summaries = signals.summaries.astype(np.float64)
-        n = signals.roles.shape[0]
-        if summaries.ndim != 2 or summaries.shape != (n, self.width):
-            raise InvalidInputError(
-                f"{self.name}: expected summaries of shape ({n}, {self.width}) (one row per "
-                f"role entry), got {summaries.shape}"
-            )
-        scores = np.empty(n)
-        for role in np.unique(signals.roles):
-            if int(role) not in self.models:
-                raise InvalidInputError(
-                    f"{self.name}: no clean data for role {_role_name(int(role))}"
-                )
-            rows = signals.roles == role
-            scores[rows] = self.models[int(role)].decision_function(summaries[rows])
-        return scores
+    def anomaly(self, model: Any, rows: np.ndarray) -> np.ndarray:
+        return model.decision_function(rows)

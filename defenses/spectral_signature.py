@@ -34,17 +34,13 @@ import numpy as np
 from scipy.linalg import svd
 
 from defenses.base import Detector, DetectorParams, RoundSignals
+from defenses.per_role import role_name
 from defenses.registry import register_defense
-from forest.economy import ROLES
 from forest.errors import InvalidInputError
 from forest.validation import require_int
 
 NORMALISING_QUANTILE = 0.99  # each score is divided by its clean quantile at this level
 _FLOOR = 1e-12  # a normaliser of a role whose clean scores are all 0
-
-
-def _role_name(role: int) -> str:
-    return ROLES[role] if 0 <= role < len(ROLES) else f"id {role}"
 
 
 def _round_scores(rows: np.ndarray) -> np.ndarray:
@@ -99,7 +95,7 @@ class SpectralSignature(Detector):
             rows = summaries[roles == role]
             if rows.shape[0] < k + 1:
                 raise InvalidInputError(
-                    f"{self.name}: role {_role_name(int(role))} has {rows.shape[0]} clean "
+                    f"{self.name}: role {role_name(int(role))} has {rows.shape[0]} clean "
                     f"sample(s); need k + 1 = {k + 1}"
                 )
             mean = rows.mean(axis=0)
@@ -130,7 +126,7 @@ class SpectralSignature(Detector):
             model = self.models.get(int(role))
             if model is None:
                 raise InvalidInputError(
-                    f"{self.name}: no clean data for role {_role_name(int(role))}"
+                    f"{self.name}: no clean data for role {role_name(int(role))}"
                 )
             mask = signals.roles == role
             rows = summaries[mask]
