@@ -1,7 +1,8 @@
 """The red-team harness: suites, counterfactual runner, propagation metrics, tracking, reports.
 
 As a library (``redteam.api``): ``build_suite`` from the section dataclasses (or
-``load_suite`` from a TOML file), ``run`` it, and read ``Results`` as DataFrames. Names load on
+``load_suite`` from a TOML file), ``run`` it, and read ``Results`` as DataFrames; or play your
+own episodes and ``measure`` them against their twins (``redteam.measurement``). Names load on
 first use, so that the command line starts without importing the engine.
 """
 
@@ -24,6 +25,9 @@ _EXPORTS = {
     "MetricSettings": "redteam.suite_sections",
     "CellRunner": "redteam.runner",
     "CellResult": "redteam.metrics",
+    "measure": "redteam.measurement",
+    "Measurement": "redteam.measurement",
+    "EpisodeTrace": "redteam.measurement",
     "PairedDifference": "redteam.intervals",
 }
 __all__ = sorted(_EXPORTS)

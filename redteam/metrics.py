@@ -27,6 +27,7 @@ from forest.model.flops import forest_flops
 from redteam import propagation
 from redteam.cell import Cell
 from redteam.counterfactual import AttackRecord, TwinRecord
+from redteam.measurement import as_trace, measure_pair
 
 # The deployed system's components whose time is its cost (``redteam.episodes.Clock``).
 DEPLOYED = ("forest", "defense", "detector", "escalation")
@@ -131,10 +132,12 @@ def cell_result(
     settings = cell.metrics
     honest = np.ones(cell.n_agents, dtype=bool)
     honest[record.compromised] = False
-    infected = propagation.infection_matrix(
-        record.actions, twin.actions, twin.action_unit, honest, settings["infection_threshold"]
-    )
     threshold = settings["infection_threshold"]
+    paired = measure_pair(
+        as_trace(twin), as_trace(record), honest, start, twin.action_unit, threshold,
+        tuple(settings["blast_radius_rounds"]), record.graph,
+    )  # fmt: skip
+    infected, spread = paired.infected, paired.spread
     restored = [
         propagation.infection_matrix(replayed, twin.actions, twin.action_unit, honest, threshold)
         for replayed in (record.replay_attention, record.replay_messages, record.replay_both)
@@ -142,9 +145,6 @@ def cell_result(
     channels, infected_rounds = propagation.channel_shares(infected, *restored, start)
     new_channels, new_infections = propagation.channel_shares(
         propagation.first_infections(infected, start), *restored, start
-    )
-    spread = propagation.measure(
-        infected, start, honest, record.hops, tuple(settings["blast_radius_rounds"]), record.graph
     )
     detection, roc = _detection(record, start, honest)
     flops = forest_flops(model_config, cell.n_agents, n_trees).total
@@ -160,26 +160,18 @@ def cell_result(
     window = slice(start, None)
     decisions = record.actions.size  # agent decisions over the episode
     scalars = {
-        # Harm: the economy's welfare lost against the twin (the same defense, no attack), over
-        # the rounds from the attack's start; positive is worse. The defense's own clean cost is
-        # the welfare its twin loses against the undefended baseline.
-        "harm": float((twin.welfare[window] - record.welfare[window]).mean()),
-        "welfare_twin": float(twin.welfare[window].mean()),
-        "welfare_under_attack": float(record.welfare[window].mean()),
+        # Harm (the economy's welfare lost against the twin: the same defense, no attack), the
+        # completion drop and the spread, from the attack's start (``redteam.measurement``).
+        **paired.scalars,
+        # The defense's own clean cost: the welfare its twin loses against the undefended one.
         "defense_clean_cost": float(
             (baseline.welfare[window] - twins.defended.welfare[window]).mean()
         ),
         "utility": float(clean_per_round.mean()),
         "utility_under_attack": float(attacked_per_round.mean()),
-        # What the attack costs in completion against its twin (the defense's own cost is
-        # utility - utility_defended).
-        "utility_drop": float(
-            twin.completed[:, honest].mean(axis=1).mean() - attacked_per_round.mean()
-        ),
         # The defense's cost without any attack (equal to utility for a detector).
         "utility_defended": float(defended_per_round.mean()),
         "attack_success_rate": float(record.success[start:].mean()),
-        **spread.scalars(),
         **{f"channel_{name}": share for name, share in channels.items()},
         "infected_agent_rounds": float(infected_rounds),
         **{f"channel_new_{name}": share for name, share in new_channels.items()},

@@ -58,7 +58,7 @@ class Propagation:
     infection_by_hop: dict[int, float]  # hop distance -> share of those agents ever infected
     hop_buckets: dict[str, float]  # "1", "2", "3", "4plus": the same share (nan: nobody there)
     mean_hop_infected: float  # mean hop distance of the agents ever infected (nan: none)
-    reproduction: Reproduction
+    reproduction: Reproduction | None  # None: no interaction graph to attribute infections on
 
     def scalars(self) -> dict[str, float]:
         out = {f"blast_radius_r{r}": v for r, v in self.blast_radius.items()}
@@ -67,10 +67,12 @@ class Propagation:
         out.update({f"rounds_to_{round(100 * s)}pct": v for s, v in self.rounds_to.items()})
         out.update({f"infected_share_hop{k}": v for k, v in self.hop_buckets.items()})
         out["mean_hop_infected"] = self.mean_hop_infected
-        out["r0"] = self.reproduction.r0
-        out["r0_index_secondary"] = self.reproduction.index_secondary
-        out["r0_unattributed_share"] = self.reproduction.unattributed_share
-        out["growth_rate"] = self.reproduction.growth_rate
+        r = self.reproduction
+        nan = float("nan")
+        out["r0"] = nan if r is None else r.r0
+        out["r0_index_secondary"] = nan if r is None else r.index_secondary
+        out["r0_unattributed_share"] = nan if r is None else r.unattributed_share
+        out["growth_rate"] = nan if r is None else r.growth_rate
         return out
 
 
@@ -145,10 +147,11 @@ def measure(
     honest: np.ndarray,
     hops: np.ndarray,
     blast_radius_rounds: tuple[int, ...],
-    graph: InteractionGraph,
+    graph: InteractionGraph | None,
 ) -> Propagation:
     """Propagation figures from the infection matrix; ``hops`` (n,) from the nearest attacker
-    in ``graph``, the economy's interaction graph."""
+    in ``graph``, the economy's interaction graph (None: no graph, so no R0, and ``hops`` all
+    -1 leave the hop figures undefined)."""
     rounds, _ = infected.shape
     n_honest = int(honest.sum())
     after = infected[start_round:]
@@ -185,5 +188,5 @@ def measure(
         infection_by_hop=by_hop,
         hop_buckets=buckets,
         mean_hop_infected=mean_hop,
-        reproduction=reproduction(infected, start_round, honest, graph),
+        reproduction=None if graph is None else reproduction(infected, start_round, honest, graph),
     )

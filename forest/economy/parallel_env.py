@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from forest.economy.base import ROLES
+from forest.economy.base import ROLES, InteractionGraph
 from forest.economy.registry import economy_class, make_economy
 from forest.errors import InvalidInputError
 from forest.validation import require_int
@@ -62,6 +62,11 @@ class EconomyParallelEnv(ParallelEnv):
 
     def action_space(self, agent: str) -> spaces.Discrete:
         return self._action_space
+
+    def interaction_graph(self) -> InteractionGraph:
+        """Who directly affects whom, by agent index (``possible_agents`` order): what
+        ``redteam.measure`` attributes infections on."""
+        return self._economy.interaction_graph()
 
     def _observations(self) -> dict[str, np.ndarray]:
         rows = self._economy.observe().astype(np.float32)

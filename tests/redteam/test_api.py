@@ -19,8 +19,8 @@ CHECKPOINT = str(ROOT / "checkpoints" / "small")
 def test_the_public_api_is_pinned():
     assert redteam.__all__ == [
         "AttackEntry", "CellResult", "CellRunner", "DefenseEntry", "EconomyEntry",
-        "MetricSettings", "PairedDifference", "Results", "Suite", "SuiteError",
-        "SuiteSettings", "build_suite", "load_suite", "run",
+        "EpisodeTrace", "Measurement", "MetricSettings", "PairedDifference", "Results", "Suite",
+        "SuiteError", "SuiteSettings", "build_suite", "load_suite", "measure", "run",
     ]  # fmt: skip
     for name in redteam.__all__:
         assert getattr(redteam, name) is not None
