@@ -19,6 +19,7 @@ import torch
 from forest.actions import classes_to_actions, valid_classes
 from forest.economy import Economy, Messages
 from forest.economy.messages import FIRST_DIGIT, N_KIND_TOKENS
+from forest.encoding_cache import EncodingCache
 from forest.errors import InvalidInputError
 from forest.interventions import NO_INTERVENTIONS, Interventions
 from forest.model.modeling_forest import ForestOutput, ForestPreTrainedModel
@@ -95,8 +96,12 @@ class ForestPolicy:
         model: ForestPreTrainedModel,
         tokenizer: Tokenizer,
         router: Router | None = None,
+        encodings: EncodingCache | None = None,
     ) -> None:
+        """``encodings``: summaries already computed on ``model`` (``shared_cache``), shared
+        with other policies; by default this policy's own."""
         self.model = model.eval()
+        self.encodings = EncodingCache() if encodings is None else encodings
         self.tokenizer = tokenizer
         self.router = router
         self.memory: torch.Tensor | None = None
@@ -105,7 +110,6 @@ class ForestPolicy:
         # Detectors read where the slots' attention went; DenseForest has no slots (nor a
         # forward that takes its encoding ready-made).
         self._has_slots = hasattr(model, "aggregator")
-        self._encodings: list[tuple[dict[str, torch.Tensor | None], torch.Tensor]] = []
 
     @property
     def reads_text(self) -> bool:
@@ -117,28 +121,15 @@ class ForestPolicy:
     def reset(self) -> None:
         """Forget every agent's memory: call at the start of an episode."""
         self.memory = None
-        self._encodings = []
 
     def encoded(self, inputs: Mapping[str, torch.Tensor | None]) -> torch.Tensor:
-        """Step (a), the summaries (n, d) of ``inputs`` (``model_inputs``), encoded once per
-        distinct input within a round. A red-team round decides the same inputs up to three
-        times (the attack's look ahead, the decision, the attention replay), and the encoder is
-        most of a round's cost. Equal inputs give the identical tensor, so every figure is the
-        same as when each call encodes afresh (tests/forest/test_policy.py)."""
-        memory = inputs["memory"]
-        if self._encodings and self._encodings[0][0]["memory"] is not memory:
-            self._encodings = []  # a new round: the memory moved (it is replaced, never edited)
-        keys = ("input_ids", "attention_mask", "role_ids")
-        for seen, summaries in self._encodings:
-            if all(torch.equal(seen[k], inputs[k]) for k in keys):
-                return summaries
-        # A plain tensor even inside ``decide``'s inference mode: an attack differentiates
-        # through it.
-        with torch.inference_mode(False), torch.no_grad():
-            summaries = self.model.encode(*(inputs[k] for k in keys), memory)
-        seen = {k: inputs[k].clone() for k in keys}  # a key no caller can edit in place
-        self._encodings.append(({**seen, "memory": memory}, summaries))
-        return summaries
+        """Step (a), the summaries (n, d) of ``inputs`` (``model_inputs``), each agent row
+        encoded once (``forest.encoding_cache``): a red-team round decides the same inputs up
+        to three times (the attack's look ahead, the decision, the attention replay), an
+        attacked episode shares most rows with its twin, and the encoder is most of a round's
+        cost. Equal inputs give equal bits, so every figure is the same as when each call
+        encodes afresh (tests/forest/test_encoding_cache.py)."""
+        return self.encodings.encode(self.model, inputs)
 
     def model_inputs(
         self,

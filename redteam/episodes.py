@@ -35,6 +35,7 @@ from attacks import Attack, AttackView
 from defenses import Channel, Defense, RoundSignals, round_signals
 from forest.economy import Economy, Messages, economy_class, make_economy
 from forest.economy.base import RoundResult
+from forest.encoding_cache import shared_cache
 from forest.errors import InvalidInputError
 from forest.interventions import Interventions
 from forest.policy import Decision, ForestPolicy, PolicyStep
@@ -60,8 +61,14 @@ def build_economy(name: str, config: dict, seed: int) -> Economy:
 
 
 def fresh_policy(policy: ForestPolicy, use_router: bool) -> ForestPolicy:
-    """The same weights with no memory: one per episode."""
-    return ForestPolicy(policy.model, policy.tokenizer, policy.router if use_router else None)
+    """The same weights with no memory: one per episode. Every episode on the same model shares
+    its encodings (an attacked episode reuses its twin's rows: ``forest.encoding_cache``)."""
+    return ForestPolicy(
+        policy.model,
+        policy.tokenizer,
+        policy.router if use_router else None,
+        encodings=shared_cache(policy.model),
+    )
 
 
 @dataclass(frozen=True)

@@ -87,34 +87,7 @@ def test_chunked_decoding_equals_decoding_all_agents_at_once(monkeypatch):
     assert (whole[0] < valid).all()
 
 
-def test_a_round_is_encoded_once_per_distinct_input_and_equals_a_fresh_encode(policy_parts):
-    """The encoding memo: what a replay of the same round reuses is what a fresh encode gives,
-    bit for bit; other inputs, or the next round's memory, are encoded afresh."""
-    model, tokenizer = policy_parts
-    policy = ForestPolicy(model, tokenizer)
-    economy = make_economy("supply_chain", seed=0, n_agents=60)
-    for _ in range(2):
-        inputs = policy.model_inputs(economy)
-        summaries = policy.encoded(inputs)
-        with torch.no_grad():
-            fresh = model.encode(
-                inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
-            )
-        assert torch.equal(summaries, fresh)
-        assert policy.encoded(policy.model_inputs(economy)) is summaries
-        lied = economy.observe().copy()
-        lied[0] += 5
-        other = policy.encoded(policy.model_inputs(economy, observations=lied))
-        assert other is not summaries and not torch.equal(other, summaries)
-        decided = policy.decide(economy)
-        assert decided.output.summaries is summaries  # the decision used the memo
-        step = policy.send(economy, decided, decided.outgoing)
-        economy.step(step.actions, step.messages)
-        moved = policy.encoded(policy.model_inputs(economy))
-        assert moved is not summaries and not torch.equal(moved, summaries)  # a new round
-
-
-def test_decisions_with_the_memo_equal_the_model_deciding_from_scratch(policy_parts):
+def test_decisions_from_cached_encodings_equal_the_model_deciding_from_scratch(policy_parts):
     model, tokenizer = policy_parts
     economy = make_economy("exchange", seed=1, n_agents=60)
     policy = ForestPolicy(model, tokenizer)
