@@ -83,7 +83,11 @@ class EncodingCache:
     def _forget_if_trained(self, model: nn.Module) -> None:
         """Training edits the weights in place (and moving the model replaces them): the
         summaries seen so far belong to the old weights."""
-        weights = tuple((p.data_ptr(), p._version) for p in model.parameters())
+        weights = tuple(
+            # An inference tensor cannot be trained in place, and keeps no version count.
+            (p.data_ptr(), 0 if p.is_inference() else p._version)
+            for p in model.parameters()
+        )
         if weights != self._weights:
             self._rows.clear()
             self._weights = weights

@@ -3,7 +3,9 @@
 Cells run on one torch thread wherever they run (in this process or a worker): matrix products
 split their sums by thread count, and one count everywhere keeps every metric bit-identical
 between executors and reruns. Clean twins and detector calibrations are shared by every cell
-of the same economy and seed in a process, since no attack touches them.
+of the same economy and seed in a process, since no attack touches them, and so are the encoded
+agent rows (``forest.encoding_cache``): an attacked episode encodes only the agents whose
+inputs departed from every episode played before it.
 """
 
 from __future__ import annotations

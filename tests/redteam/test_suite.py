@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from redteam.collusion.suite import load_suite as load_collusion_suite
 from redteam.suite import load_suite
 
 REPO_ROOT = Path(__file__).parents[2]
@@ -66,3 +67,11 @@ def test_escalation_cells_follow_the_large_checkpoint_and_other_cells_keep_their
     assert all("defense_digest" not in c.identity() for c in others)
     cell = escalated[0]
     assert replace(cell, defense_digest="0" * 16).hash != cell.hash
+
+
+@pytest.mark.parametrize("path", sorted(SUITES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_suite_loads_and_expands(path):
+    if path.stem == "collusion":  # redteam collusion's, a suite of labelled markets
+        assert load_collusion_suite(path).scenarios
+    else:
+        assert load_suite(path).cells
