@@ -28,6 +28,7 @@ from defenses.base import Defense, EscalationTarget
 from defenses.registry import register_defense
 from defenses.wrapped import DetectorWrapper, WrapperParams
 from forest.checkpoints import checkpoint_digest, load_policy
+from forest.encoding_cache import shared_cache
 from forest.errors import ConfigError
 from forest.model.robust_aggregation import METHODS, RobustAggregation
 from forest.policy import ForestPolicy
@@ -107,7 +108,12 @@ class Escalation(DetectorWrapper):
             if self.params.aggregation == "plain"
             else RobustAggregation(method=self.params.aggregation)
         )
-        return EscalationTarget(ForestPolicy(loaded.model, loaded.tokenizer, loaded.router), guard)
+        # Every episode's large forest shares its encoded rows (``forest.encoding_cache``): the
+        # compared twin replays the attacked episode's escalated rounds on clean states.
+        policy = ForestPolicy(
+            loaded.model, loaded.tokenizer, loaded.router, encodings=shared_cache(loaded.model)
+        )
+        return EscalationTarget(policy, guard)
 
     def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:
         """Whether the large model plays ``round_``, from the small forest's view of it."""

@@ -50,7 +50,8 @@ def differences(before: pd.DataFrame, after: pd.DataFrame) -> list[str]:
                    f"{float(a[r, c])!r} -> {float(b[r, c])!r}")  # fmt: skip
     text = [c for c in before.columns if c not in numbers]
     for c in text:
-        for r in np.flatnonzero(before[c].astype(str) != after[c].astype(str)):
+        x, y = before[c], after[c]
+        for r in np.flatnonzero((x != y) & ~(x.isna() & y.isna())):
             out.append(f"{before.loc[r, 'group']}: {c} {before.loc[r, c]!r} -> {after.loc[r, c]!r}")
     return out
 

@@ -42,7 +42,9 @@ class TransferredAttack(Attack):
         self.description = inner.description
         self.surface = inner.surface
         self.knowledge = inner.knowledge
-        self.surrogate = ForestPolicy(surrogate.model, surrogate.tokenizer, surrogate.router)
+        self.surrogate = ForestPolicy(
+            surrogate.model, surrogate.tokenizer, surrogate.router, encodings=surrogate.encodings
+        )
 
     def _view(self, view: AttackView) -> AttackView:
         return replace(view, policy=self.surrogate)

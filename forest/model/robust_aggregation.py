@@ -151,14 +151,24 @@ def _sorted_within_trees(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Values sorted within each tree, column by column (``values``'s shape), each with its
     weight and the cumulative weight of its tree up to and including it, and the tree of each
-    sorted row. Sorting is tree-major, so row k holds the same tree in every column."""
-    by_value = torch.argsort(values.detach(), dim=0, stable=True)
-    trees = tree_index.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
-    by_tree = torch.argsort(trees.gather(0, by_value), dim=0, stable=True)
-    order = by_value.gather(0, by_tree)
-    v, w = values.gather(0, order), weights.gather(0, order)
-    row_tree, _ = torch.sort(tree_index)
+    sorted row. Sorting is tree-major, so row k holds the same tree in every column; ties keep
+    the agents' order.
+
+    Each tree is sorted on its own, in a (trees, columns, largest tree) block padded with +inf:
+    many short sorts instead of one over all agents per column, and the same order."""
+    n, columns = values.shape[0], values.shape[1:]
+    by_tree = torch.argsort(tree_index, stable=True)  # (n,) agents grouped by tree, in order
+    row_tree = tree_index[by_tree]
     first_row = torch.searchsorted(row_tree, row_tree)  # (n,) first row of each row's tree
+    slot = torch.arange(n, device=values.device) - first_row  # place within its tree
+    n_trees = int(row_tree[-1]) + 1 if n else 0
+    largest = int(slot.max()) + 1 if n else 0
+    flat = values.detach()[by_tree].reshape(n, -1).T  # (columns, n)
+    block = flat.new_full((flat.shape[0], n_trees, largest), torch.inf)
+    block[:, row_tree, slot] = flat
+    within = torch.argsort(block, dim=-1, stable=True)[:, row_tree, slot]  # (columns, n)
+    order = by_tree[first_row + within].T.reshape(n, *columns)
+    v, w = values.gather(0, order), weights.gather(0, order)
     before = w.cumsum(dim=0) - w  # weight of every row above, whatever its tree
     return v, w, before - before[first_row] + w, row_tree
 

@@ -17,7 +17,7 @@ def run(folder: Path, harm: float, latency: float, wall: float) -> Path:
     pd.DataFrame({
         "group": ["a | x", "a | y"], "seed": [0, 0], "run_id": ["r1", "r2"],
         "harm": [harm, 2.0], "r0": [float("nan"), 1.0], "latency_ms": [latency, 3.0],
-        "defense": ["none", "none"],
+        "defense": [None, "mahalanobis"],  # "none" is written as an empty field
     }).to_csv(folder / "cells.csv", index=False)  # fmt: skip
     (folder / "wall_seconds").write_text(str(wall))
     return folder

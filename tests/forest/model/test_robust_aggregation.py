@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forest.errors import ConfigError, InvalidInputError
+from forest.model import robust_aggregation as ra
 from forest.model.robust_aggregation import METHODS, RobustAggregation
 
 
@@ -144,3 +145,31 @@ def test_every_method_passes_finite_gradients_to_the_values(method, pre_aggregat
     robust = RobustAggregation(method=method, pre_aggregation=pre_aggregation)
     robust.pool(values, weights, tree_index, n_trees).sum().backward()
     assert torch.isfinite(values.grad).all() and values.grad.abs().sum() > 0
+
+
+def _two_global_sorts(values, weights, tree_index):
+    """The order sorting all agents by value, then stably by tree, gives (the definition)."""
+    by_value = torch.argsort(values, dim=0, stable=True)
+    trees = tree_index.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
+    order = by_value.gather(0, torch.argsort(trees.gather(0, by_value), dim=0, stable=True))
+    return values.gather(0, order), weights.gather(0, order)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(seed=st.integers(0, 2**31), agents=st.integers(1, 40), ties=st.booleans())
+def test_sorting_each_tree_apart_gives_the_order_of_one_global_sort_ties_included(
+    seed, agents, ties
+):
+    g = torch.Generator().manual_seed(seed)
+    trees = torch.unique(torch.randint(0, agents, (agents,), generator=g), return_inverse=True)[1]
+    shape = (agents, 2, 3)
+    values = (
+        torch.randint(-2, 3, shape, generator=g).float()
+        if ties
+        else torch.randn(shape, generator=g)
+    )
+    weights = torch.rand(shape, generator=g)
+    v, w, _, row_tree = ra._sorted_within_trees(values, weights, trees)
+    expected_v, expected_w = _two_global_sorts(values, weights, trees)
+    assert torch.equal(v, expected_v) and torch.equal(w, expected_w)
+    assert torch.equal(row_tree, torch.sort(trees).values)
