@@ -59,6 +59,9 @@ class CellResult:
     settings: dict[str, Any]  # the suite's metric settings the cell was measured with
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     run_id: str | None = None
+    # An episode-level attack's plan (``attacks.base.Plan.policy``: what it found, e.g. its
+    # schedule of weights per stretch of the episode); None for a one-round attack.
+    plan: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -221,8 +221,15 @@ class CellRunner:
             searched = {
                 "attack_plan_queries": 0.0 if plan is None else float(plan.queries),
                 "attack_plan_seconds": 0.0 if plan is None else plan.seconds,
+                # What the plan promised on the attacker's own simulated episodes, beside the
+                # harm it did on the measured one.
+                "attack_plan_harm": float("nan") if plan is None else plan.harm,
             }
-            return replace(result, scalars={**result.scalars, **searched})
+            return replace(
+                result,
+                scalars={**result.scalars, **searched},
+                plan=None if plan is None else plan.policy,
+            )
         finally:
             torch.set_num_threads(threads)
 

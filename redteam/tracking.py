@@ -10,12 +10,14 @@ on rerun, FINISHED runs with the same cell hash are reused and the cell is skipp
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,18 @@ def cell_params(cell: Cell) -> dict[str, str]:
     return dict(flatten("", {k: v for k, v in vars(cell).items() if k != "suite"}))
 
 
+def suite_json(suite: Suite) -> str:
+    """A suite's sections (what its TOML file would say) as JSON."""
+    sections = {
+        "suite": asdict(suite.settings),
+        "economies": [asdict(e) for e in suite.economies],
+        "attacks": [asdict(a) for a in suite.attacks],
+        "defenses": [asdict(d) for d in suite.defenses],
+        "metrics": asdict(suite.metrics),
+    }
+    return json.dumps(sections, indent=2, default=str)
+
+
 class Tracker:
     """The MLflow side of a suite run."""
 
@@ -127,9 +141,11 @@ class Tracker:
                 self.experiment_id, run_name=self.suite.settings.name, tags=tags
             )
             self.parent_id = run.info.run_id
-            self.client.log_text(
-                self.parent_id, self.suite.path.read_text(encoding="utf-8"), "suite.toml"
-            )
+            if self.suite.path.is_file():
+                text, name = self.suite.path.read_text(encoding="utf-8"), "suite.toml"
+            else:  # built in Python (``redteam.build_suite``): its sections, as data
+                text, name = suite_json(self.suite), "suite.json"
+            self.client.log_text(self.parent_id, text, name)
         return self.parent_id
 
     def finished_cells(self) -> dict[str, str]:
