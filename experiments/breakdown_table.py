@@ -38,10 +38,14 @@ def _share(x: float | None, missing: str) -> str:
 
 
 def table(found: dict) -> str:
+    """One row per attack; under defenses (a suite with more than "no defense"), one per attack
+    and defense, each with its own threshold (its twin is the defended one)."""
     curves = found["curves"]
     shares = sorted({p["share"] for c in curves for p in c["points"]})
     largest = f"> {shares[-1]:.3g}"
-    head = ["attack", *(f"{s:.3g}" for s in shares), "breakdown (interval]", "attacker s/cell"]
+    defended = any(c["group"].split(" | ")[2] != "no defense" for c in curves)
+    head = ["attack", *(["defense", "threshold"] if defended else []),
+            *(f"{s:.3g}" for s in shares), "breakdown (interval]", "attacker s/cell"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in curves:
         points = {p["share"]: p for p in c["points"]}
@@ -49,15 +53,20 @@ def table(found: dict) -> str:
         point = _share(b["share"], largest)
         interval = f"({_share(b['low'], '0')}, {_share(b['high'], largest)}]"
         compute = max(p["attack_compute_seconds"] for p in c["points"])
-        row = [c["group"].split(" | ")[1],
+        _, attack, defense = c["group"].split(" | ")
+        row = [attack, *([defense, f"{b['threshold']:.3g}"] if defended else []),
                *(_harm(points[s]["harm"]) if s in points else "" for s in shares),
                f"{point} {interval}", f"{compute:.0f}"]  # fmt: skip
         lines.append("| " + " | ".join(row) + " |")
-    threshold = curves[0]["breakdown"]["threshold"]
     lines.append("")
     share = found["threshold_share_of_twin_welfare"]
-    lines.append(f"Breakdown threshold: harm above {threshold:.3g} per round "
-                 f"({share:.0%} of the twin's welfare).")  # fmt: skip
+    if defended:
+        lines.append(f"Breakdown threshold: harm above {share:.0%} of each twin's welfare "
+                     "(the defended twin's under a defense).")  # fmt: skip
+    else:
+        threshold = curves[0]["breakdown"]["threshold"]
+        lines.append(f"Breakdown threshold: harm above {threshold:.3g} per round "
+                     f"({share:.0%} of the twin's welfare).")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -35,3 +35,18 @@ def test_table_gives_harm_per_share_and_the_breakdown_or_its_censoring():
 def test_a_folder_without_curves_is_a_one_line_error(tmp_path, capsys):
     assert breakdown_table.main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("breakdown_table: error:")
+
+
+def test_under_defenses_each_row_names_its_defense_and_its_own_threshold():
+    def curve(defense, threshold):
+        return {"group": f"supply_chain | pgd | {defense}",
+                "breakdown": {"share": 0.1, "low": 0.05, "high": 0.5, "threshold": threshold},
+                "points": [_point(0.1, 4.0, 1.0, 7.0)]}  # fmt: skip
+
+    found = {"threshold_share_of_twin_welfare": 0.05,
+             "curves": [curve("no defense", 2.0), curve("quarantine", 1.5)]}  # fmt: skip
+    lines = breakdown_table.table(found).splitlines()
+    assert lines[0] == ("| attack | defense | threshold | 0.1 | breakdown (interval] | "
+                        "attacker s/cell |")  # fmt: skip
+    assert lines[3].startswith("| pgd | quarantine | 1.5 | +4.00 [+1.00, +7.00] |")
+    assert "defended twin" in lines[-1]
