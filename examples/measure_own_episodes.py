@@ -19,9 +19,11 @@ def order_up_to(observation: np.ndarray) -> int:
     return int(np.rint(scale * (forecast + 0.5 * (forecast * (lead + 1) - position))))
 
 
-def play(seed: int, attackers: np.ndarray) -> redteam.EpisodeTrace:
+def play(seed: int, attackers: np.ndarray) -> tuple[redteam.EpisodeTrace, object]:
+    """The episode of ``seed``, and its economy's interaction graph (it depends on the seed)."""
     env = EconomyParallelEnv("supply_chain", n_agents=AGENTS, rounds=ROUNDS)
     observations, _ = env.reset(seed=seed)
+    graph = env.interaction_graph()
     top = env.action_space(env.agents[0]).n - 1
     actions, welfare = [], []
     while env.agents:
@@ -31,15 +33,12 @@ def play(seed: int, attackers: np.ndarray) -> redteam.EpisodeTrace:
         observations, _, _, _, infos = env.step(dict(zip(env.agents, orders, strict=True)))
         actions.append(orders)
         welfare.append(next(iter(infos.values()))["welfare"])
-    return redteam.EpisodeTrace(np.array(actions), np.array(welfare))
+    return redteam.EpisodeTrace(np.array(actions), np.array(welfare)), graph
 
 
 seeds = range(3)
-graph = EconomyParallelEnv("supply_chain", n_agents=AGENTS).interaction_graph()
-m = redteam.measure(
-    [play(s, np.array([], dtype=int)) for s in seeds],
-    [play(s, COMPROMISED) for s in seeds],
-    COMPROMISED, start_round=START, graph=graph,
-)  # fmt: skip
+twins = [play(s, np.array([], dtype=int))[0] for s in seeds]
+attacked, graphs = zip(*(play(s, COMPROMISED) for s in seeds), strict=True)
+m = redteam.measure(twins, list(attacked), COMPROMISED, start_round=START, graph=list(graphs))
 for figure in ("harm", "blast_radius_final", "r0"):
     print(f"{figure}: {m.differences[figure].text()}")

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     before, after = read(args.before), read(args.after)
     found = differences(before, after)
-    figures = before.select_dtypes("number").shape[1]
+    figures = before.select_dtypes("number").shape[1] - 1  # the seed is a key, not a figure
     print(f"{len(before)} cells, {figures} figures each: "
           f"{'identical' if not found else f'{len(found)} differ'}")  # fmt: skip
     for line in found[:50]:

@@ -11,11 +11,18 @@ encoder.
 
 That is exact only if a row's summary does not depend on which other rows share its batch.
 Matrix kernels do not promise it: on this project's CPU a batch of 1-3 rows rounds
-differently from a batch of 128. So every batch is encoded in chunks of at least
-``MIN_CHUNK`` rows (a short last chunk is padded with copies of a row), and the cache checks
-once per model, on the first round it encodes, that a subset of rows reproduces the whole
-round's summaries bit for bit. Where it does not, the cache switches itself off and encodes
-every round whole, as before: slower, never different.
+differently from a batch of 128. So no chunk is encoded with fewer than ``MIN_CHUNK`` rows
+(the token forest's encoder pads its own chunks, ``forest.model.encoder``; rows picked here
+are padded the same way for any other encoder), and the cache checks, on the first round it
+encodes without memory and on the first with, that a subset of rows reproduces the bits the
+whole round got. Where it does not, the cache switches itself off and encodes every round
+whole: slower, never different.
+
+The cached summaries belong to the weights they were computed with. A cache notices the
+weights moving in place (an optimiser step) or being replaced (``model.to``), but not every
+edit (``p.data`` writes, fused optimisers), so a policy's own cache lives for one round, as
+the encodings it replaces did, and only the red-team harness, whose forest never trains,
+shares one across episodes (``shared_cache``).
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-MIN_CHUNK = 16  # rows; on this CPU batches of 7 or more reproduce a 128-row batch's bits
-MAX_ROWS = 200_000  # about 200 MB at d = 128: the oldest rows go first
+from forest.model.encoder import MIN_CHUNK
+
+MAX_ROWS = 100_000  # about 200 MB at d = 128 (a row and its key take about 2 KB)
 KEYS = ("input_ids", "attention_mask", "role_ids")
 
 
@@ -74,11 +82,25 @@ class EncodingCache:
 
     def __init__(self, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows
-        self._rows: dict[bytes, torch.Tensor] = {}
+        self._rows: dict[bytes, torch.Tensor] = {}  # least recently used first
         self._weights: tuple[tuple[int, int], ...] = ()
-        self.exact: bool | None = None  # None: not checked yet on these weights
+        # Whether rows encoded apart reproduce a whole round's bits, checked once without memory
+        # (False) and once with (True), on these weights.
+        self._checks: dict[bool, bool] = {}
         self.encoded_rows = 0  # rows the encoder ran on, and rows it was spared (benchmarks)
         self.reused_rows = 0
+
+    @property
+    def exact(self) -> bool | None:
+        """None until checked; False once a check failed (the cache then encodes whole
+        rounds)."""
+        if False in self._checks.values():
+            return False
+        return True if self._checks else None
+
+    def clear(self) -> None:
+        """Forget every row: call after changing the model's weights by any means."""
+        self._rows.clear()
 
     def _forget_if_trained(self, model: nn.Module) -> None:
         """Training edits the weights in place (and moving the model replaces them): the
@@ -89,9 +111,9 @@ class EncodingCache:
             for p in model.parameters()
         )
         if weights != self._weights:
-            self._rows.clear()
+            self.clear()
+            self._checks.clear()
             self._weights = weights
-            self.exact = None
 
     def encode(self, model: nn.Module, inputs: Mapping[str, torch.Tensor | None]) -> torch.Tensor:
         """Summaries ``(n, d)`` of ``inputs`` (``ForestPolicy.model_inputs``): a new tensor,
@@ -112,10 +134,17 @@ class EncodingCache:
         missing = np.array([i for i, row in enumerate(found) if row is None], dtype=np.int64)
         self.reused_rows += n - missing.size
         self.encoded_rows += missing.size
+        for i, row in enumerate(found):  # a hit is used again: it goes to the back of the queue
+            if row is not None:
+                self._rows[keys[i]] = self._rows.pop(keys[i])
         if missing.size:
             fresh = encode_rows(model, inputs, missing)
-            if self.exact is None:
-                self.exact = self._reproduces(model, inputs, missing, fresh)
+            with_memory = inputs["memory"] is not None
+            if with_memory not in self._checks and missing.size >= 2:
+                self._checks[with_memory] = self._reproduces(model, inputs, missing, fresh)
+                if not self._checks[with_memory]:
+                    self._rows.clear()  # rows it stored before may be as wrong
+                    return fresh if missing.size == n else encode_rows(model, inputs, np.arange(n))
             for j, i in enumerate(missing.tolist()):
                 found[i] = fresh[j]
                 self._rows[keys[i]] = fresh[j]
@@ -132,11 +161,10 @@ class EncodingCache:
     ) -> bool:
         """Whether a scattered few of ``rows``, encoded apart in a short (padded) chunk and in
         a longer one, match the bits ``summaries`` got in their batch."""
-        at = np.arange(1, rows.size, 3)
+        at = np.arange(0, rows.size, 3) if rows.size > 2 else np.arange(rows.size)
         return all(
             torch.equal(encode_rows(model, inputs, rows[part]), summaries[part])
-            for part in (at[:5], at[: MIN_CHUNK + 5])
-            if part.size
+            for part in (at[:1], at[:5], at[: MIN_CHUNK + 5])
         )
 
 

@@ -99,8 +99,10 @@ class ForestPolicy:
         encodings: EncodingCache | None = None,
     ) -> None:
         """``encodings``: summaries already computed on ``model`` (``shared_cache``), shared
-        with other policies; by default this policy's own."""
+        with other policies across episodes; by default this policy's own, kept for one round
+        (a policy may outlive its model's weights: a training loop edits them between rounds)."""
         self.model = model.eval()
+        self._own_encodings = encodings is None
         self.encodings = EncodingCache() if encodings is None else encodings
         self.tokenizer = tokenizer
         self.router = router
@@ -121,6 +123,8 @@ class ForestPolicy:
     def reset(self) -> None:
         """Forget every agent's memory: call at the start of an episode."""
         self.memory = None
+        if self._own_encodings:
+            self.encodings.clear()
 
     def encoded(self, inputs: Mapping[str, torch.Tensor | None]) -> torch.Tensor:
         """Step (a), the summaries (n, d) of ``inputs`` (``model_inputs``), each agent row
@@ -196,6 +200,8 @@ class ForestPolicy:
         """Remember this round's summaries and route ``outgoing`` (the decision's messages, as
         any intervention left them): what the economy delivers next round."""
         self.memory = decision.output.summaries
+        if self._own_encodings:
+            self.encodings.clear()  # the round is over
         routed = None if self.router is None else self.router.route(outgoing, economy.role)
         kept = outgoing if routed is None else routed.kept
         return PolicyStep(decision.actions, kept, routed, decision.output, decision.confidence)

@@ -46,8 +46,13 @@ class EpisodeTrace:
     completed: np.ndarray | None = None  # (rounds, agents) bool: the agent did its task
 
     def __post_init__(self) -> None:
-        actions = np.asarray(self.actions, dtype=np.float64)
-        welfare = np.asarray(self.welfare, dtype=np.float64)
+        try:
+            actions = np.asarray(self.actions, dtype=np.float64)
+            welfare = np.asarray(self.welfare, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                "actions, welfare: need numbers, (rounds, agents) and (rounds,)"
+            ) from None
         if actions.ndim != 2 or actions.shape[0] == 0 or actions.shape[1] == 0:
             raise InvalidInputError(
                 f"actions: need a (rounds, agents) array, got shape {actions.shape}"
@@ -61,7 +66,10 @@ class EpisodeTrace:
         object.__setattr__(self, "actions", actions)
         object.__setattr__(self, "welfare", welfare)
         if self.completed is not None:
-            completed = np.asarray(self.completed)
+            try:
+                completed = np.asarray(self.completed)
+            except ValueError:
+                raise InvalidInputError("completed: need a (rounds, agents) bool array") from None
             if completed.shape != actions.shape or completed.dtype != np.bool_:
                 raise InvalidInputError(
                     f"completed: need a {actions.shape} bool array like actions, got "
@@ -152,18 +160,22 @@ class Measurement:
 
 
 def _graph(graph: Any, n_agents: int) -> InteractionGraph | None:
-    if graph is None or isinstance(graph, InteractionGraph):
-        if graph is not None and graph.n_agents != n_agents:
+    if graph is None:
+        return None
+    if isinstance(graph, InteractionGraph):
+        if graph.n_agents != n_agents:
             raise InvalidInputError(
                 f"graph: built for {graph.n_agents} agents, the episodes have {n_agents}"
             )
-        return graph
-    try:
-        src, dst = (np.asarray(e, dtype=np.int64) for e in graph)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            "graph: need an InteractionGraph or a (src, dst) pair of edge arrays"
-        ) from None
+        src, dst = graph.src, graph.dst
+    else:
+        try:
+            src, dst = graph
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                "graph: need an InteractionGraph or a (src, dst) pair of edge arrays"
+            ) from None
+    src, dst = (_integers(e, "graph") for e in (src, dst))
     if src.shape != dst.shape or src.ndim != 1:
         raise InvalidInputError(f"graph: src and dst differ in shape, {src.shape} and {dst.shape}")
     if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_agents):
@@ -171,8 +183,82 @@ def _graph(graph: Any, n_agents: int) -> InteractionGraph | None:
     return InteractionGraph(n_agents, src, dst)
 
 
-def _seeds(value: Any, single: bool) -> list[Any]:
-    return [value] if single else list(value)
+def _integers(value: Any, name: str) -> np.ndarray:
+    """Agent ids as int64; a bool mask, a fraction or text is refused, never truncated."""
+    if isinstance(value, (str, bytes, set, frozenset, dict)) or np.ndim(value) > 1:
+        raise InvalidInputError(f"{name}: need a list of agent ids, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name}: need a list of agent ids") from None
+    if array.dtype == np.bool_:
+        raise InvalidInputError(
+            f"{name}: need agent ids, got a bool mask (pass np.flatnonzero(mask))"
+        )
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.number):
+        raise InvalidInputError(f"{name}: need a list of agent ids, got {value!r}")
+    if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+        raise InvalidInputError(f"{name}: agent ids are whole numbers, got {value!r}")
+    return array.astype(np.int64)
+
+
+def _per_seed(value: Any, n_seeds: int, is_one: bool, name: str) -> list[Any]:
+    """``value`` for every seed, or its items one per seed."""
+    if is_one:
+        return [value] * n_seeds
+    items = list(value)
+    if len(items) != n_seeds:
+        raise InvalidInputError(
+            f"{name}: need one for all seeds or one per seed ({n_seeds}), got {len(items)}"
+        )
+    return items
+
+
+def _check_settings(
+    start_round: Any, infection_threshold: Any, blast_radius_rounds: Any
+) -> tuple[int, ...]:
+    if isinstance(start_round, bool) or not isinstance(start_round, (int, np.integer)):
+        raise InvalidInputError(f"start_round: need a whole round number, got {start_round!r}")
+    if (
+        isinstance(infection_threshold, bool)
+        or not isinstance(infection_threshold, (int, float, np.number))
+        or not 0 < float(infection_threshold) < np.inf
+    ):
+        raise InvalidInputError(
+            f"infection_threshold: need a positive number of action units, got "
+            f"{infection_threshold!r}"
+        )
+    try:
+        rounds = tuple(blast_radius_rounds)
+    except TypeError:
+        raise InvalidInputError(
+            f"blast_radius_rounds: need a list of rounds, got {blast_radius_rounds!r}"
+        ) from None
+    if not all(
+        isinstance(r, (int, np.integer)) and not isinstance(r, bool) and r >= 1 for r in rounds
+    ):
+        raise InvalidInputError(
+            f"blast_radius_rounds: need whole rounds after the start, each >= 1, got {rounds!r}"
+        )
+    return tuple(int(r) for r in rounds)
+
+
+def _unit(action_unit: Any, n: int) -> np.ndarray:
+    try:
+        unit = np.asarray(action_unit, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"action_unit: need a number or one per agent, got {action_unit!r}"
+        ) from None
+    if unit.shape not in ((), (n,)):
+        raise InvalidInputError(
+            f"action_unit: need a number or one per agent, shape ({n},), got {unit.shape}"
+        )
+    if not (np.isfinite(unit).all() and (unit > 0).all()):
+        raise InvalidInputError("action_unit: need positive finite values")
+    return np.broadcast_to(unit, (n,))
 
 
 def measure(
@@ -182,7 +268,7 @@ def measure(
     *,
     start_round: int = 0,
     action_unit: float | np.ndarray = 1.0,
-    graph: InteractionGraph | tuple[Any, Any] | None = None,
+    graph: InteractionGraph | tuple[Any, Any] | Sequence[Any] | None = None,
     infection_threshold: float = 0.5,
     blast_radius_rounds: tuple[int, ...] = BLAST_RADIUS_ROUNDS,
     confidence: float = 0.95,
@@ -191,33 +277,44 @@ def measure(
 
     ``compromised``: the attackers' agent ids (one list for every seed, or a list per seed).
     ``action_unit``: what one action class is worth, a number or one per agent (n,).
-    ``graph``: the interaction graph, an ``InteractionGraph`` or (src, dst) edge arrays.
+    ``graph``: the interaction graph, an ``InteractionGraph`` or (src, dst) edge arrays, or a
+    list of them, one per seed (an economy's graph may depend on its seed).
     """
     single = not isinstance(twin, (list, tuple))
-    twins = [as_trace(t) for t in _seeds(twin, single)]
+    twins = [as_trace(t) for t in ([twin] if single else twin)]
     if single == isinstance(attacked, (list, tuple)):
         raise InvalidInputError("twin, attacked: pass one trace each, or a list of each")
-    attacks = [as_trace(a) for a in _seeds(attacked, single)]
+    attacks = [as_trace(a) for a in ([attacked] if single else attacked)]
     if len(twins) != len(attacks) or not twins:
         raise InvalidInputError(
             f"twin, attacked: need one twin per attacked episode, got {len(twins)} and "
             f"{len(attacks)}"
         )
-    first = next(iter(compromised), None)
-    per_seed_ids = (
-        [np.asarray(c, dtype=np.int64) for c in compromised]
-        if not single and first is not None and np.ndim(first) == 1
-        else [np.asarray(compromised, dtype=np.int64)] * len(twins)
-    )
-    if len(per_seed_ids) != len(twins):
+    n_seeds = len(twins)
+    rounds_after = _check_settings(start_round, infection_threshold, blast_radius_rounds)
+    if isinstance(compromised, (int, np.integer)):
+        raise InvalidInputError(f"compromised: need a list of agent ids, got {compromised!r}")
+    try:
+        first = next(iter(compromised), None)
+    except TypeError:
         raise InvalidInputError(
-            f"compromised: need one list for all seeds or one per seed ({len(twins)}), got "
-            f"{len(per_seed_ids)}"
+            f"compromised: need a list of agent ids, got {type(compromised).__name__}"
+        ) from None
+    ids_one = single or first is None or np.ndim(first) == 0
+    ids = [
+        _integers(c, "compromised") for c in _per_seed(compromised, n_seeds, ids_one, "compromised")
+    ]
+    graph_one = graph is None or isinstance(graph, InteractionGraph) or (
+        isinstance(graph, tuple) and len(graph) == 2 and not isinstance(graph[0], InteractionGraph)
+    )  # fmt: skip
+    graphs = _per_seed(graph, n_seeds, graph_one, "graph")
+    completed = {t.completed is None for t in twins} | {a.completed is None for a in attacks}
+    if len(completed) > 1:
+        raise InvalidInputError(
+            "completed: give it for every twin and attacked episode, or for none"
         )
-    if not infection_threshold > 0:
-        raise InvalidInputError(f"infection_threshold: need > 0, got {infection_threshold}")
     rows, infected = [], []
-    for t, a, ids_seed in zip(twins, attacks, per_seed_ids, strict=True):
+    for t, a, ids_seed, graph_seed in zip(twins, attacks, ids, graphs, strict=True):
         if t.actions.shape != a.actions.shape:
             raise InvalidInputError(
                 f"twin, attacked: need episodes of equal shape, got {t.actions.shape} and "
@@ -228,18 +325,15 @@ def measure(
             raise InvalidInputError(
                 f"start_round: need 0 <= start_round < {rounds}, got {start_round}"
             )
-        if ids_seed.ndim != 1 or (ids_seed.size and (ids_seed.min() < 0 or ids_seed.max() >= n)):
+        if ids_seed.size and (ids_seed.min() < 0 or ids_seed.max() >= n):
             raise InvalidInputError(f"compromised: need agent ids in 0..{n - 1}")
-        unit = np.broadcast_to(np.asarray(action_unit, dtype=np.float64), (n,))
-        if not (unit > 0).all():
-            raise InvalidInputError("action_unit: need positive values")
         honest = np.ones(n, dtype=bool)
         honest[ids_seed] = False
         if not honest.any():
             raise InvalidInputError("compromised: every agent is compromised; nobody to infect")
         figures = measure_pair(
-            t, a, honest, start_round, unit, infection_threshold, tuple(blast_radius_rounds),
-            _graph(graph, n),
+            t, a, honest, start_round, _unit(action_unit, n), float(infection_threshold),
+            rounds_after, _graph(graph_seed, n),
         )  # fmt: skip
         rows.append(figures.scalars)
         infected.append(figures.infected)

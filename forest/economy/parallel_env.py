@@ -64,8 +64,9 @@ class EconomyParallelEnv(ParallelEnv):
         return self._action_space
 
     def interaction_graph(self) -> InteractionGraph:
-        """Who directly affects whom, by agent index (``possible_agents`` order): what
-        ``redteam.measure`` attributes infections on."""
+        """Who directly affects whom, by agent index (``possible_agents`` order), in the
+        economy of the current episode (it may depend on the seed: take it after ``reset``):
+        what ``redteam.measure`` attributes infections on."""
         return self._economy.interaction_graph()
 
     def _observations(self) -> dict[str, np.ndarray]:

@@ -22,6 +22,20 @@ from transformers.models.llama.modeling_llama import (
 from forest.model.config import ForestConfig
 from forest.model.norm import StableRMSNorm
 
+# No chunk is encoded with fewer agents: on this project's CPU a matrix product over 1-3 rows
+# rounds differently from one over more, so a short last chunk (129 agents in chunks of 128)
+# would give its agents other bits than the same agents in a longer batch. Padded with copies
+# of its last agent (whose extra summaries are dropped), every agent's summary is the same
+# whichever agents share its batch: what ``forest.encoding_cache`` relies on.
+MIN_CHUNK = 16
+
+
+def _pad_rows(x: torch.Tensor | None, rows: int) -> torch.Tensor | None:
+    """``x`` with its last row repeated up to ``rows`` rows."""
+    if x is None or x.shape[0] >= rows:
+        return x
+    return torch.cat([x, x[-1:].expand(rows - x.shape[0], *x.shape[1:])])
+
 
 class AgentEncoder(nn.Module):
     """Tokens ``(n, T)``, roles and memories -> summaries ``(n, d)``, a chunk of agents at a time.
@@ -101,16 +115,19 @@ class AgentEncoder(nn.Module):
         role_ids: torch.Tensor,
         memory: torch.Tensor | None,
     ) -> Iterator[torch.Tensor]:
-        """Pre-norm states ``(c, L, d)`` of successive chunks of at most ``chunk_size`` agents."""
+        """Pre-norm states ``(c, L, d)`` of successive chunks of at most ``chunk_size`` agents
+        (each encoded with at least ``MIN_CHUNK`` rows)."""
         for start in range(0, token_mask.shape[0], self.chunk_size):
             part = slice(start, start + self.chunk_size)
+            c = token_mask[part].shape[0]
+            rows = max(c, MIN_CHUNK)
             x = self.embed(
-                None if input_ids is None else input_ids[part],
-                None if inputs_embeds is None else inputs_embeds[part],
-                role_ids[part],
-                None if memory is None else memory[part],
+                None if input_ids is None else _pad_rows(input_ids[part], rows),
+                None if inputs_embeds is None else _pad_rows(inputs_embeds[part], rows),
+                _pad_rows(role_ids[part], rows),
+                None if memory is None else _pad_rows(memory[part], rows),
             )
-            yield self.encode_chunk(x, token_mask[part])
+            yield self.encode_chunk(x, _pad_rows(token_mask[part], rows))[:c]
 
     def forward(
         self,

@@ -152,10 +152,13 @@ def _sorted_within_trees(
     """Values sorted within each tree, column by column (``values``'s shape), each with its
     weight and the cumulative weight of its tree up to and including it, and the tree of each
     sorted row. Sorting is tree-major, so row k holds the same tree in every column; ties keep
-    the agents' order.
+    the agents' order (and NaN, which no finite forest passes, sorts last in its tree).
 
-    Each tree is sorted on its own, in a (trees, columns, largest tree) block padded with +inf:
-    many short sorts instead of one over all agents per column, and the same order."""
+    Each tree is sorted on its own, in a (columns, trees, largest tree) block padded with NaN
+    (after every value, its own NaNs included, since the sort is stable): many short sorts
+    instead of one over all agents per column, and the same order as sorting all agents by
+    value and then, stably, by tree. Where trees are so uneven that the block would be much
+    larger than the agents, that is what it does instead."""
     n, columns = values.shape[0], values.shape[1:]
     by_tree = torch.argsort(tree_index, stable=True)  # (n,) agents grouped by tree, in order
     row_tree = tree_index[by_tree]
@@ -163,11 +166,16 @@ def _sorted_within_trees(
     slot = torch.arange(n, device=values.device) - first_row  # place within its tree
     n_trees = int(row_tree[-1]) + 1 if n else 0
     largest = int(slot.max()) + 1 if n else 0
-    flat = values.detach()[by_tree].reshape(n, -1).T  # (columns, n)
-    block = flat.new_full((flat.shape[0], n_trees, largest), torch.inf)
-    block[:, row_tree, slot] = flat
-    within = torch.argsort(block, dim=-1, stable=True)[:, row_tree, slot]  # (columns, n)
-    order = by_tree[first_row + within].T.reshape(n, *columns)
+    if n == 0 or n_trees * largest > 4 * n:  # no agents, or lopsided: two sorts over all
+        by_value = torch.argsort(values.detach(), dim=0, stable=True)
+        trees = tree_index.view(-1, *([1] * len(columns))).expand_as(values)
+        order = by_value.gather(0, torch.argsort(trees.gather(0, by_value), dim=0, stable=True))
+    else:
+        flat = values.detach()[by_tree].reshape(n, -1).T  # (columns, n)
+        block = flat.new_full((flat.shape[0], n_trees, largest), torch.nan)
+        block[:, row_tree, slot] = flat
+        within = torch.argsort(block, dim=-1, stable=True)[:, row_tree, slot]  # (columns, n)
+        order = by_tree[first_row + within].T.reshape(n, *columns)
     v, w = values.gather(0, order), weights.gather(0, order)
     before = w.cumsum(dim=0) - w  # weight of every row above, whatever its tree
     return v, w, before - before[first_row] + w, row_tree

@@ -28,7 +28,7 @@ def test_identical_figures_pass_and_the_speed_up_is_reported(tmp_path, capsys):
     after = run(tmp_path / "after", 0.1, 1.0, 100.0)
     assert compare.main([str(before), str(after)]) == 0
     out = capsys.readouterr().out
-    assert "2 cells, 3 figures each: identical" in out and "3.00x faster" in out
+    assert "2 cells, 2 figures each: identical" in out and "3.00x faster" in out
 
 
 def test_a_figure_off_in_its_last_bit_fails_and_is_named(tmp_path, capsys):

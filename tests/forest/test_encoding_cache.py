@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from forest.economy import make_economy
-from forest.encoding_cache import MIN_CHUNK, EncodingCache, encode_rows
+from forest.encoding_cache import EncodingCache, encode_rows
 from forest.model import ForestConfig, ForestModel
+from forest.model.encoder import MIN_CHUNK
 from forest.policy import ForestPolicy
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
 
@@ -136,3 +137,38 @@ def test_the_cache_keeps_at_most_its_row_budget(parts):
         step = policy.act(economy)
         economy.step(step.actions, step.messages)
     assert len(cache._rows) <= 200
+
+
+@pytest.mark.parametrize("agents", [3, 65, 66, 130])
+def test_with_memory_and_a_short_last_chunk_the_policy_decides_as_the_model_does(parts, agents):
+    """130 agents in chunks of 64 leave a last chunk of 2: padded, in the model's own encode
+    as in the cache's, its agents get the bits they would get in any batch."""
+    model, tokenizer = parts
+    policy = ForestPolicy(model, tokenizer, encodings=EncodingCache())
+    economy = make_economy("supply_chain", seed=0, n_agents=agents)
+    for _ in range(2):  # the second round has memory
+        inputs = policy.model_inputs(economy)
+        assert torch.equal(policy.encoded(inputs), fresh(model, inputs))
+        some = np.arange(agents)[:: max(1, agents // 3)]
+        assert torch.equal(
+            policy.encodings.encode(model, {k: v if v is None or k == "tree_ids" else v[some]
+                                            for k, v in inputs.items()}),
+            fresh(model, inputs)[torch.from_numpy(some)],
+        )  # fmt: skip
+        decided = policy.decide(economy)
+        with torch.no_grad():
+            scratch = model(**policy.model_inputs(economy))
+        assert torch.equal(decided.output.action_logits, scratch.action_logits)
+        step = policy.send(economy, decided, decided.outgoing)
+        economy.step(step.actions, step.messages)
+    assert policy.encodings.exact is True
+
+
+def test_a_policys_own_cache_lives_for_one_round(parts):
+    model, tokenizer = parts
+    policy = ForestPolicy(model, tokenizer)
+    economy = make_economy("pricing", seed=0, n_agents=AGENTS)
+    decided = policy.decide(economy)
+    assert policy.encodings._rows  # one per distinct agent row (identical agents share one)
+    policy.send(economy, decided, decided.outgoing)
+    assert not policy.encodings._rows

@@ -67,6 +67,14 @@ def test_known_harm_and_spread_along_a_chain():
     assert m.differences["harm"].n == 1 and math.isnan(m.differences["harm"].low)
 
 
+def test_each_seed_may_bring_its_own_graph():
+    """Agent 2 is one hop from the attacker on seed 1's graph, unreachable on seed 0's."""
+    graphs = [(np.array([0]), np.array([1])), (np.array([0]), np.array([2]))]
+    m = redteam.measure([twin()] * 2, [attacked(1.0, {2: 5})] * 2, [0], start_round=4,
+                        graph=graphs)  # fmt: skip
+    assert m.seeds["infected_share_hop1"].tolist() == [0.0, 1.0]
+
+
 def test_without_a_graph_r0_and_the_hop_figures_are_undefined_not_zero():
     row = redteam.measure(twin(), attacked(1.0, {3: 6}), [0], start_round=4).seeds.iloc[0]
     assert math.isnan(row["r0"]) and math.isnan(row["infected_share_hop1"])
@@ -117,6 +125,38 @@ def test_it_reads_the_engines_records_mappings_and_a_compromised_list_per_seed()
         (lambda: redteam.EpisodeTrace(np.zeros((3, 2)), np.zeros(2)), "one value a round"),
         (lambda: redteam.EpisodeTrace(np.zeros(3), np.zeros(3)), r"\(rounds, agents\)"),
         (lambda: redteam.EpisodeTrace(np.zeros((1, 1)), [np.nan]), "finite"),
+        (lambda: redteam.EpisodeTrace([["a"]], [1.0]), "need numbers"),
+        (lambda: redteam.measure(twin(), twin(), [True] + [False] * 5), "bool mask"),
+        (lambda: redteam.measure(twin(), twin(), [0.7]), "whole numbers"),
+        (lambda: redteam.measure(twin(), twin(), 0), "list of agent ids"),
+        (lambda: redteam.measure(twin(), twin(), {0}), "list of agent ids"),
+        (lambda: redteam.measure(twin(), twin(), ["a"]), "list of agent ids"),
+        (lambda: redteam.measure([twin()] * 2, [twin()] * 2, [[0], [1], [2]]), "one per seed"),
+        (lambda: redteam.measure(twin(), twin(), [0], start_round=2.5), "whole round"),
+        (lambda: redteam.measure(twin(), twin(), [0], start_round=True), "whole round"),
+        (lambda: redteam.measure(twin(), twin(), [0], blast_radius_rounds=(0,)), ">= 1"),
+        (lambda: redteam.measure(twin(), twin(), [0], blast_radius_rounds=5), "list of rounds"),
+        (lambda: redteam.measure(twin(), twin(), [0], infection_threshold="0.5"), "positive"),
+        (lambda: redteam.measure(twin(), twin(), [0], action_unit=np.ones(2)), "one per agent"),
+        (lambda: redteam.measure(twin(), twin(), [0], action_unit=np.inf), "finite"),
+        (
+            lambda: redteam.measure(
+                twin(), twin(), [0], graph=InteractionGraph(AGENTS, np.array([0]), np.array([9]))
+            ),
+            "edges must join",
+        ),
+        (
+            lambda: redteam.measure(
+                twin(),
+                {
+                    "actions": np.zeros((ROUNDS, AGENTS)),
+                    "welfare": np.zeros(ROUNDS),
+                    "completed": np.ones((ROUNDS, AGENTS), bool),
+                },
+                [0],
+            ),
+            "for every twin",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, message):

@@ -42,12 +42,13 @@ def test_every_seed_and_the_placebo_play_one_plan_and_a_fresh_search_finds_it_ag
 
 
 def test_the_plan_is_reported_with_every_cell_and_survives_mlflow(tmp_path):
-    results = redteam.run(_suite(), tracking=f"sqlite:///{tmp_path}/mlflow.db", out=tmp_path / "report")
+    logged = {"tracking": f"sqlite:///{tmp_path}/mlflow.db", "out": tmp_path / "report"}
+    results = redteam.run(_suite(), **logged)
     cells = results.cells
     assert (cells["attack_plan_queries"] == 3).all()
     assert (cells["attack_plan_seconds"] > 0).all()
     assert cells["attack_plan_harm"].nunique() == 1  # one plan, the seeds' and the placebo's
     schedules = {str(r.plan["schedule"]) for r in results.records}
     assert len(schedules) == 1 and results.records[0].plan["rounds"] == 6
-    reused = redteam.run(_suite(), tracking=f"sqlite:///{tmp_path}/mlflow.db", out=tmp_path / "report")
+    reused = redteam.run(_suite(), **logged)
     assert [r.plan for r in reused.records] == [r.plan for r in results.records]

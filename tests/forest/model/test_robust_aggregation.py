@@ -1,6 +1,8 @@
 """Robust pooling of the tree slots: exact against direct computations, equal to the plain
 attention pool where it should be, bounded against outliers, and still a hard mask."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -156,20 +158,33 @@ def _two_global_sorts(values, weights, tree_index):
 
 
 @settings(max_examples=examples(60), deadline=None)
-@given(seed=st.integers(0, 2**31), agents=st.integers(1, 40), ties=st.booleans())
+@given(
+    seed=st.integers(0, 2**31),
+    agents=st.integers(0, 40),
+    ties=st.booleans(),
+    odd=st.sampled_from([None, math.inf, -math.inf, math.nan]),
+    lopsided=st.booleans(),
+)
 def test_sorting_each_tree_apart_gives_the_order_of_one_global_sort_ties_included(
-    seed, agents, ties
+    seed, agents, ties, odd, lopsided
 ):
     g = torch.Generator().manual_seed(seed)
-    trees = torch.unique(torch.randint(0, agents, (agents,), generator=g), return_inverse=True)[1]
+    if lopsided:  # one big tree and many of one agent: the block would be mostly padding
+        trees = torch.cat([torch.zeros(agents // 2), torch.arange(1, agents - agents // 2 + 1)])
+        trees = torch.unique(trees.long(), return_inverse=True)[1]
+    else:
+        trees = torch.randint(0, max(agents, 1), (agents,), generator=g)
+        trees = torch.unique(trees, return_inverse=True)[1]
     shape = (agents, 2, 3)
-    values = (
-        torch.randint(-2, 3, shape, generator=g).float()
-        if ties
-        else torch.randn(shape, generator=g)
-    )
+    if ties:
+        values = torch.randint(-2, 3, shape, generator=g).float()
+    else:
+        values = torch.randn(shape, generator=g)
+    if odd is not None and agents:
+        values[torch.randint(0, agents, (3,), generator=g), 0] = odd
     weights = torch.rand(shape, generator=g)
     v, w, _, row_tree = ra._sorted_within_trees(values, weights, trees)
     expected_v, expected_w = _two_global_sorts(values, weights, trees)
-    assert torch.equal(v, expected_v) and torch.equal(w, expected_w)
+    assert torch.equal(w, expected_w)  # the weights are all different: the order is the same
+    torch.testing.assert_close(v, expected_v, rtol=0, atol=0, equal_nan=True)
     assert torch.equal(row_tree, torch.sort(trees).values)
