@@ -37,6 +37,7 @@ import torch  # noqa: E402
 import redteam.episodes as episodes  # noqa: E402
 import redteam.runner as runner  # noqa: E402
 from forest.model.modeling_forest import ForestModel  # noqa: E402
+from forest.pretrained.modeling import PretrainedForest  # noqa: E402
 from redteam.suite import load_suite  # noqa: E402
 from redteam.tracking import Tracker  # noqa: E402
 
@@ -100,7 +101,8 @@ def instrument(timer: Timer) -> None:
     runner.play_twin = timer.in_phase("twins", runner.play_twin)
     runner.cell_result = timer.in_phase("metrics", runner.cell_result)
     Tracker.log_cell = timer.in_phase("MLflow", Tracker.log_cell)
-    ForestModel.encode = timer.in_operation("encoder", ForestModel.encode)
+    for model_class in (ForestModel, PretrainedForest):  # the latter overrides encode
+        model_class.encode = timer.in_operation("encoder", model_class.encode)
     episodes._attacked = timer.in_operation("attack hooks", episodes._attacked)
     episodes._defended = timer.in_operation("defense hooks", episodes._defended)
 
