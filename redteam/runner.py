@@ -44,6 +44,34 @@ def _key(*parts: object) -> str:
     return json.dumps(parts, sort_keys=True, default=list)
 
 
+def plan_key(cell: Cell) -> str:
+    """What an episode-level attack's plan is shared by: every seed of the cell's variant and
+    its placebo."""
+    ident = cell.identity()
+    ident.pop("placebo", None)
+    if not cell.threat.get("adaptive", False):
+        # An adaptive attacker plans against the deployed defense, fitted on clean episodes
+        # of seeds that follow the cell's own: its plan is the seed's.
+        ident.pop("seed")
+    return _key(ident)
+
+
+def setup_key(cell: Cell) -> str:
+    """What a cell's clean twins and fitted defense are shared by: the economy, seed and
+    defense (the attack plays no part in them)."""
+    return _key(
+        cell.economy,
+        cell.economy_config,
+        cell.seed,
+        cell.rounds,
+        cell.checkpoint_digest,
+        cell.router,
+        cell.defense,
+        cell.defense_params,
+        cell.metrics.get("calibration_seed_offset"),
+    )
+
+
 class CellRunner:
     """Plays cells, keeping what cells share (the policy, twins, clean detector signals, fitted
     detectors)."""
@@ -131,13 +159,7 @@ class CellRunner:
         """The attack's plan (None for a one-round attack), searched once for every seed of the
         cell's variant and its placebo (for each seed, if the attacker adapts to the defense),
         on the attacker's own seeds (``redteam.planning``)."""
-        ident = cell.identity()
-        ident.pop("placebo", None)
-        if not attack.threat.adaptive:
-            # An adaptive attacker plans against the deployed defense, fitted on clean episodes
-            # of seeds that follow the cell's own: its plan is the seed's.
-            ident.pop("seed")
-        key = _key(ident)
+        key = plan_key(cell)
         if key not in self._plans:
             self._plans[key] = attack.plan(self.oracle(cell, attack, defense))
         return self._plans[key]
