@@ -8,7 +8,8 @@ what the defense changed against no defense, paired per seed with a t interval o
 (harm, attack success, blast radius; defended minus undefended, so negative is prevention;
 "mean [95% CI]", "ns" where the interval holds 0),
 its clean cost (welfare lost by the clean twin), what its detector flagged at the deployed,
-calibrated threshold (TPR, FPR) with its ROC AUC, the escalation rate, and the verdict of
+calibrated threshold (TPR, FPR) with its ROC AUC, the escalation rate, the certified share
+of decisions (under a certifiable robust pooling), and the verdict of
 ``redteam.verdicts``: *holds* only with a significant fall in harm, success or spread.
 """
 
@@ -32,6 +33,9 @@ DETECTION = (
     ("detection_fpr", "FPR"),
     ("detection_auc", "AUC"),
     ("escalation_rate", "escalated"),
+    # Honest decisions of the defended twin no k compromised agents per tree can change (the
+    # suite's ``certified_k``; "—" where the defense's pooling has no certificate).
+    ("certified_share", "certified"),
 )
 
 

@@ -17,22 +17,26 @@ import numpy as np
 
 from attacks import Attack, RoundOutcome
 from defenses import Defense, RoundSignals, round_signals
+from defenses.certification import certifiable
 from forest.economy import Economy
 from forest.economy.base import InteractionGraph, RoundResult
 from forest.policy import ForestPolicy
+from redteam.certified import CertifiedDecisions
 from redteam.episodes import NOBODY, Played, Player, escalation_player, play_episode
 
 
 @dataclass(frozen=True)
 class TwinRecord:
     """The clean episode: (R, n) arrays, and (R,) which rounds were escalated and the
-    economy's welfare."""
+    economy's welfare; ``certified`` (R, n) which decisions were certified (None where the
+    defense's pooling has no certificate)."""
 
     actions: np.ndarray
     completed: np.ndarray
     action_unit: np.ndarray
     escalated: np.ndarray
     welfare: np.ndarray
+    certified: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -66,19 +70,29 @@ def play_twin(
     rounds: int,
     mitigation: Defense | None = None,
     schedule: np.ndarray | None = None,
+    certified_k: int | None = None,
 ) -> TwinRecord:
     """The clean episode, defended by ``mitigation`` if one is given; an escalating one
-    escalates in the rounds ``schedule`` says, if given (``play_episode``)."""
+    escalates in the rounds ``schedule`` says, if given (``play_episode``). With
+    ``certified_k``, each round's decisions are certified against that many compromised agents
+    per tree, where the defense's pooling has a certificate (``redteam.certified``)."""
     rng = np.random.default_rng(0)  # no attack draws from it
     large = escalation_player(mitigation, None, rng)
     player = Player(policy, None, rng, mitigation)
-    record = play_episode(economy, rounds, player, NOBODY, large, schedule=schedule)
+    pooling = None if mitigation is None else mitigation.robust_aggregation()
+    observers = []
+    if certified_k is not None and certifiable(pooling):
+        observers.append(CertifiedDecisions(policy.model, pooling, certified_k))
+    record = play_episode(
+        economy, rounds, player, NOBODY, large, observers=observers, schedule=schedule
+    )
     return TwinRecord(
         np.stack(record.actions),
         np.stack(record.completed),
         np.stack(record.units),
         np.array(record.escalated),
         np.array(record.welfare),
+        np.stack(observers[0].certified) if observers else None,
     )
 
 

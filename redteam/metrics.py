@@ -170,6 +170,11 @@ def cell_result(
         "defense_clean_cost": float(
             (baseline.welfare[window] - twins.defended.welfare[window]).mean()
         ),
+        # Decisions of the defended twin no ``certified_k`` compromised agents per tree could
+        # change, from the attack's start (NaN: the defense's pooling has no certificate).
+        "certified_share": float("nan")
+        if twins.defended.certified is None
+        else float(twins.defended.certified[window][:, honest].mean()),
         "utility": float(clean_per_round.mean()),
         "utility_under_attack": float(attacked_per_round.mean()),
         # The defense's cost without any attack (equal to utility for a detector).

@@ -122,10 +122,14 @@ class CellRunner:
             cell.checkpoint_digest,
             cell.router,
             None if mitigation is None else (cell.defense, cell.defense_params),
+            cell.metrics["certified_k"],
         )
         if key not in self._twins:
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
-            self._twins[key] = play_twin(economy, self.policy(cell), cell.rounds, mitigation)
+            self._twins[key] = play_twin(
+                economy, self.policy(cell), cell.rounds, mitigation,
+                certified_k=cell.metrics["certified_k"],
+            )  # fmt: skip
         return self._twins[key]
 
     def defense(self, cell: Cell) -> Defense | None:

@@ -89,6 +89,9 @@ class MetricSettings:
     # seed + 2 * offset, never on the cell's own seed.
     calibration_seed_offset: int = 100_000
     confidence: float = 0.95  # t interval across seeds (redteam.intervals)
+    # The certified share counts decisions no this many compromised agents per tree can change
+    # (under a robust pooling that has a certificate: ``defenses.certification``).
+    certified_k: int = 1
 
     def __post_init__(self) -> None:
         require_float(self.infection_threshold, "infection_threshold", 0.0, 1e6)
@@ -98,6 +101,7 @@ class MetricSettings:
             require_int(r, "blast_radius_rounds", 1)
         require_int(self.calibration_seed_offset, "calibration_seed_offset", 1)
         require_float(self.confidence, "confidence", 0.5, 0.999)
+        require_int(self.certified_k, "certified_k", 0)
 
 
 @dataclass(frozen=True)

@@ -115,13 +115,15 @@ class ForestAggregator(nn.Module):
         pooled = (sink.unsqueeze(-1) * self.tree_sink_value).index_add(0, tree_index, sent)
         pooled = pooled / denom.unsqueeze(-1)  # (G, m_t, H, dh)
         if robust is not None:
-            shares = e / denom[tree_index]  # (n, m_t, H)
-            agent_mass = 1.0 - sink / denom  # (G, m_t, H)
-            within = shares / agent_mass.clamp_min(1e-12)[tree_index]
-            values = v.unsqueeze(1).expand(-1, shares.shape[1], -1, -1)  # (n, m_t, H, dh)
+            agents = e.new_zeros(sink.shape).index_add(0, tree_index, e)  # (G, m_t, H)
+            agents = agents.clamp_min(torch.finfo(e.dtype).tiny)
+            within = e / agents[tree_index]  # (n, m_t, H): the softmax among the agents
+            values = v.unsqueeze(1).expand(-1, within.shape[1], -1, -1)  # (n, m_t, H, dh)
             location = robust.pool(values, within, tree_index, n_trees)
-            pooled = (sink / denom).unsqueeze(-1) * self.tree_sink_value
-            pooled = pooled + agent_mass.unsqueeze(-1) * location
+            typical = robust.agent_total(e, active, tree_index, n_trees)
+            null_share = sink / (sink + typical)
+            pooled = null_share.unsqueeze(-1) * self.tree_sink_value
+            pooled = pooled + (1.0 - null_share).unsqueeze(-1) * location
         states = self.tree_slots + attn.o_proj(pooled.flatten(-2))  # (G, m_t, d)
         return states, e / denom[tree_index], sink / denom
 

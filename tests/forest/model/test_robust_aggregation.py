@@ -188,3 +188,71 @@ def test_sorting_each_tree_apart_gives_the_order_of_one_global_sort_ties_include
     assert torch.equal(w, expected_w)  # the weights are all different: the order is the same
     torch.testing.assert_close(v, expected_v, rtol=0, atol=0, equal_nan=True)
     assert torch.equal(row_tree, torch.sort(trees).values)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    cap=st.floats(1.0, 4.0),
+    inflation=st.floats(0.0, 30.0),
+)
+def test_capped_shares_sum_to_one_and_none_exceeds_the_cap(seed, cap, inflation):
+    """Invariant of the water-filling cap: per tree and column the shares sum to one, no agent
+    holds more than ``cap`` fair shares however much its raw weight is inflated (a summary that
+    takes a slot's softmax), and agents under the cap keep their weights' ratios."""
+    _, weights, tree_index, n_trees = random_pool(seed)
+    raw = weights.clone()
+    raw[0] = raw[0] * math.exp(inflation)  # agent 0 (tree 0) scores far above the rest
+    totals = torch.zeros(n_trees, *raw.shape[1:]).index_add(0, tree_index, raw)
+    raw = raw / totals[tree_index]
+    live = torch.ones(raw.shape[0], dtype=torch.bool)
+    shares = ra._cap_shares(raw, live, tree_index, n_trees, cap)
+    sums = torch.zeros(n_trees, *raw.shape[1:]).index_add(0, tree_index, shares)
+    torch.testing.assert_close(sums, torch.ones_like(sums), atol=1e-5, rtol=0)
+    counts = torch.bincount(tree_index).to(raw.dtype)
+    ceiling = (cap / counts)[tree_index][:, None, None]
+    assert bool((shares <= ceiling * (1 + 1e-5)).all())
+    under = shares < ceiling * (1 - 1e-4)
+    tree0 = (tree_index == 0).nonzero().flatten()
+    for col in np.ndindex(raw.shape[1:]):
+        rows = [int(r) for r in tree0 if under[(int(r), *col)]]
+        if len(rows) >= 2:
+            ratio = shares[(rows, *col)] / raw[(rows, *col)]
+            torch.testing.assert_close(ratio, ratio[0].expand_as(ratio), rtol=1e-4, atol=0)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(seed=st.integers(0, 10_000), inflation=st.floats(-30.0, 30.0), dead=st.integers(0, 22))
+def test_the_agents_weight_against_the_null_key_is_their_count_times_their_median_term(
+    seed, inflation, dead
+):
+    """Invariant of ``agent_total``: per tree it is live agents times their lower median term, so
+    one agent that inflates (or zeroes) its term moves it no further than the neighbouring
+    order statistics, where the plain sum follows the inflation without bound."""
+    _, terms, tree_index, n_trees = random_pool(seed)
+    pooling = RobustAggregation(method="median")
+    live = torch.ones(terms.shape[0], dtype=torch.bool)
+    live[dead] = False  # a masked agent counts for nothing
+    total = pooling.agent_total(terms, live, tree_index, n_trees)
+    attacked = terms.clone()
+    attacked[0] = attacked[0] * math.exp(inflation)  # agent 0 (tree 0) may also be the dead one
+    moved = pooling.agent_total(attacked, live, tree_index, n_trees)
+    for g in range(n_trees):
+        rows = ((tree_index == g) & live).nonzero().flatten()
+        if rows.numel() == 0:
+            assert bool((total[g] == 0).all())
+            continue
+        ordered = torch.sort(terms[rows], dim=0).values
+        middle = (rows.numel() - 1) // 2
+        torch.testing.assert_close(total[g], rows.numel() * ordered[middle], rtol=1e-6, atol=0)
+        if g != 0 or not live[0]:
+            torch.testing.assert_close(moved[g], total[g], rtol=0, atol=0)
+            continue
+        low = ordered[max(middle - 1, 0)] * rows.numel()
+        high = ordered[min(middle + 1, rows.numel() - 1)] * rows.numel()
+        assert bool((moved[g] >= low * (1 - 1e-6)).all() and (moved[g] <= high * (1 + 1e-6)).all())
+    plain = RobustAggregation(method="median", share_cap=0.0)
+    torch.testing.assert_close(
+        plain.agent_total(terms, live, tree_index, n_trees),
+        torch.zeros(n_trees, *terms.shape[1:]).index_add(0, tree_index, terms),
+    )
