@@ -8,11 +8,31 @@ spec.loader.exec_module(certified_share)
 CHECKPOINT = str(Path(__file__).parents[2] / "checkpoints" / "small")
 
 
-def test_the_curve_over_k_never_rises_and_its_figure_is_written(tmp_path, capsys):
-    """More compromised agents per tree can only shrink what is certified (the bounds nest)."""
+def test_the_curve_over_k_never_rises_and_the_attack_never_beats_the_certificate(tmp_path, capsys):
+    """More compromised agents per tree can only shrink what is certified (the bounds nest), and
+    the attack never changes a decision the certificate vouched for: what it leaves unchanged is
+    at least the certified share."""
     figure = tmp_path / "certified.png"
-    args = ["--checkpoint", CHECKPOINT, "--economies", "pricing", "--agents", "40", "--rounds",
-            "3", "--seeds", "0", "--k", "0", "1", "3", "--figure", str(figure)]  # fmt: skip
+    args = [
+        "--checkpoint",
+        CHECKPOINT,
+        "--economies",
+        "pricing",
+        "--agents",
+        "40",
+        "--rounds",
+        "3",
+        "--seeds",
+        "0",
+        "--k",
+        "0",
+        "1",
+        "3",
+        "--attack-steps",
+        "5",
+        "--figure",
+        str(figure),
+    ]
     assert certified_share.main(args) == 0
     rows = [
         line.split(" | ") for line in capsys.readouterr().out.splitlines() if "| pricing" in line
@@ -21,6 +41,9 @@ def test_the_curve_over_k_never_rises_and_its_figure_is_written(tmp_path, capsys
     for pooling in ("median", "trimmed mean 20%"):
         shares = [float(r[3]) for r in rows if r[1] == pooling]
         assert shares == sorted(shares, reverse=True), (pooling, shares)
+        # NaN where k fills a tree: no honest agent is left to attack (pricing trees are small)
+        unchanged = [float(r[4]) for r in rows if r[1] == pooling]
+        assert all(not u < c for u, c in zip(unchanged, shares, strict=True)), (shares, unchanged)
     assert figure.stat().st_size > 0
 
 
