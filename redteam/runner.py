@@ -78,7 +78,7 @@ class CellRunner:
 
     def __init__(self) -> None:
         self._policies: dict[str, ForestPolicy] = {}
-        self._twins: dict[str, TwinRecord] = {}
+        self._twins: dict[tuple[str, int | None], TwinRecord] = {}
         self._defenses: dict[str, Defense] = {}
         self._signals: dict[str, list[RoundSignals]] = {}
         self._plans: dict[str, Plan | None] = {}
@@ -122,14 +122,16 @@ class CellRunner:
             cell.checkpoint_digest,
             cell.router,
             None if mitigation is None else (cell.defense, cell.defense_params),
-            cell.metrics["certified_k"],
         )
+        # Only a defended twin is certified (an undefended forest has no certificate), so the
+        # undefended one is shared whatever ``certified_k`` is.
+        certified_k = None if mitigation is None else cell.metrics["certified_k"]
+        key = (key, certified_k)
         if key not in self._twins:
             economy = build_economy(cell.economy, cell.economy_config, cell.seed)
             self._twins[key] = play_twin(
-                economy, self.policy(cell), cell.rounds, mitigation,
-                certified_k=cell.metrics["certified_k"],
-            )  # fmt: skip
+                economy, self.policy(cell), cell.rounds, mitigation, certified_k=certified_k
+            )
         return self._twins[key]
 
     def defense(self, cell: Cell) -> Defense | None:

@@ -220,17 +220,31 @@ def _sorted_within_trees(
         within = torch.argsort(block, dim=-1, stable=True)[:, row_tree, slot]  # (columns, n)
         order = by_tree[first_row + within].T.reshape(n, *columns)
     v, w = values.gather(0, order), weights.gather(0, order)
-    before = w.cumsum(dim=0) - w  # weight of every row above, whatever its tree
-    return v, w, before - before[first_row] + w, row_tree
+    # One running sum over every tree, in float64: in float32 the last of hundreds of trees
+    # would carry the rounding of all the others into its cumulative weights.
+    wide = w.double()
+    before = wide.cumsum(dim=0) - wide  # weight of every row above, whatever its tree
+    return v, w, (before - before[first_row] + wide).to(w.dtype), row_tree
 
 
 def _segment_median(
     values: torch.Tensor, weights: torch.Tensor, tree_index: torch.Tensor, n_trees: int
 ) -> torch.Tensor:
-    """Weighted median per tree and column: the value where the cumulative weight crosses 1/2."""
+    """Weighted median per tree and column: the first value (in order) whose cumulative weight
+    reaches 1/2, exactly one row per tree. Testing each row for a crossing would not do: where
+    capped shares sum to exactly 1/2, rounding can leave no row crossing (a median of 0) or two
+    (their sum). A tree with no weight at all has median 0."""
     v, w, cumulative, row_tree = _sorted_within_trees(values, weights, tree_index)
-    crossing = (cumulative - w < 0.5) & (cumulative >= 0.5) & (w > 0)
-    return _segment_sum(torch.where(crossing, v, torch.zeros_like(v)), row_tree, n_trees)
+    sizes = torch.bincount(row_tree, minlength=n_trees)  # (G,)
+    starts = sizes.cumsum(0) - sizes  # each tree's first sorted row
+    shape = (n_trees, *([1] * (v.dim() - 1)))
+    below = _segment_sum((cumulative < 0.5).to(v.dtype), row_tree, n_trees).long()
+    rank = torch.minimum(below, (sizes - 1).clamp_min(0).view(shape))
+    weighed = _segment_sum(w, row_tree, n_trees) > 0
+    if v.shape[0] == 0:
+        return torch.zeros_like(weighed, dtype=v.dtype)
+    median = v.gather(0, (starts.view(shape) + rank).clamp(max=v.shape[0] - 1))
+    return torch.where(weighed, median, torch.zeros_like(median))
 
 
 def _trimmed_mean(

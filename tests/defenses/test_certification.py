@@ -17,6 +17,7 @@ from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from defenses import certification
 from defenses.certification import Certificate, certify
 from forest.checkpoints import load_policy
 from forest.errors import ConfigError
@@ -161,3 +162,51 @@ def test_certify_refuses_a_pooling_it_has_no_bound_for():
             certify(model, summaries, trees, pooling, 1)
     with pytest.raises(ConfigError, match="k"):
         certify(model, summaries, trees, POOLINGS[0], -1)
+
+
+def _sharp(seed: int) -> ForestModel:
+    """A tiny forest whose tree slots attend sharply (a random one barely does: its slots start
+    at zero), so that the share cap binds, capped shares tie at exactly 1/2 and the null key
+    matters: where the certificate's bookkeeping is hardest."""
+    model = _tiny(seed)
+    agg = model.aggregator
+    with torch.no_grad():
+        agg.tree_slots.normal_(0, 1.0)
+        agg.tree_attn.q_proj.weight.mul_(20)
+        agg.tree_attn.k_proj.weight.mul_(20)
+        agg.tree_sink_logit.fill_(-30.0)
+    return model
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    size=st.sampled_from([4, 8, 16]),
+    k=st.integers(0, 2),
+    pooling=st.sampled_from(POOLINGS),
+    log_norm=st.floats(-1.0, 4.0),
+)
+def test_tree_slots_stay_in_their_boxes_where_the_cap_binds(seed, size, k, pooling, log_norm):
+    """Invariant (soundness, stage (i) alone, which later stages' looseness could hide): under
+    sharp attention every tree slot's state stays in its certified box, whatever ``k`` agents
+    per tree send; the clean state too (k = 0 and median included)."""
+    model = _sharp(seed % 3)
+    agg = model.aggregator
+    g = torch.Generator().manual_seed(seed)
+    n_trees = 6
+    trees = torch.arange(size * n_trees) // size
+    centres = torch.randn(n_trees, 1, 32, generator=g).expand(n_trees, size, 32).reshape(-1, 32)
+    summaries = centres + torch.randn(size * n_trees, 32, generator=g)
+    normalised = agg.summary_norm(summaries.double()).double()
+    k_per_tree = torch.full((n_trees,), k, dtype=torch.long)
+    low, high = certification._tree_slot_bounds(model, normalised, trees, k_per_tree, pooling)
+    attacked = summaries.clone()
+    rng = np.random.default_rng(seed)
+    bad = _compromised(trees, k, rng)
+    attacked[bad] = torch.from_numpy(rng.standard_normal((bad.size, 32)) * 10**log_norm).float()
+    for shown in (summaries, attacked):
+        with torch.no_grad():
+            states = agg.tree_pool(agg.summary_norm(shown), trees, n_trees,
+                                   torch.ones(size * n_trees), pooling)[0].double()  # fmt: skip
+        escaped = torch.maximum(low - states, states - high).max().item()
+        assert escaped <= SLACK, f"a tree slot left its box by {escaped:.2e}"

@@ -256,3 +256,37 @@ def test_the_agents_weight_against_the_null_key_is_their_count_times_their_media
         plain.agent_total(terms, live, tree_index, n_trees),
         torch.zeros(n_trees, *terms.shape[1:]).index_add(0, tree_index, terms),
     )
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(seed=st.integers(0, 10_000), size=st.sampled_from([2, 4, 8, 16]), jitter=st.integers(0, 3))
+def test_the_median_is_one_of_the_values_even_where_shares_sum_to_exactly_one_half(
+    seed, size, jitter
+):
+    """Invariant: every tree's weighted median is one of its agents' values, the first whose
+    cumulative weight reaches 1/2. Capped shares (2 / size each) make the half exact, and a
+    rounding step either way once left no row crossing (median 0) or two (their sum)."""
+    g = torch.Generator().manual_seed(seed)
+    n_trees = 3
+    tree_index = torch.arange(size * n_trees) % n_trees
+    values = torch.randn(size * n_trees, 1, 2, 3, generator=g) + 5.0  # far from 0
+    weights = torch.full((size * n_trees, 1, 2), 1.0 / size)
+    capped = torch.rand(size * n_trees, generator=g) < 0.5
+    weights[capped] = 2.0 / size
+    weights = weights + jitter * torch.finfo(torch.float32).eps * torch.randn(
+        weights.shape, generator=g
+    )
+    totals = torch.zeros(n_trees, 1, 2).index_add(0, tree_index, weights)
+    weights = weights / totals[tree_index]
+    columns = weights.unsqueeze(-1).expand_as(values)  # as the pool hands them over
+    median = ra._segment_median(values, columns, tree_index, n_trees)
+    for tree in range(n_trees):
+        rows = tree_index == tree
+        for col in np.ndindex(values.shape[1:]):
+            v = values[(rows, *col)]
+            w = weights[(rows, *col[:2])]
+            order = torch.argsort(v, stable=True)
+            cumulative = torch.cumsum(w[order].double(), 0)
+            first = int((cumulative < 0.5 - 1e-6).sum())  # the float32 half may round below
+            candidates = v[order][first : first + 2]
+            assert bool((median[(tree, *col)] == candidates).any()), (median[(tree, *col)], v)
