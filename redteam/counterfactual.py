@@ -81,7 +81,9 @@ def play_twin(
     player = Player(policy, None, rng, mitigation)
     pooling = None if mitigation is None else mitigation.robust_aggregation()
     observers = []
-    if certified_k is not None and certifiable(pooling):
+    # The certificate is about the small forest's own decisions under its pooling: an escalated
+    # round is another model's, so an escalating defense gets no certified share.
+    if certified_k is not None and large is None and certifiable(pooling):
         observers.append(CertifiedDecisions(policy.model, pooling, certified_k))
     record = play_episode(
         economy, rounds, player, NOBODY, large, observers=observers, schedule=schedule
