@@ -26,6 +26,7 @@ from forest.model.modeling_forest import ForestModel, ForestOutput
 from forest.policy import ForestPolicy, message_token_mask
 from forest.tokenizer import AGENT_TOKENS, VOCAB_SIZE, AgentTokenizer
 from forest.training import resume
+from forest.training.adversarial import adversarial_round_loss
 from forest.training.config import TrainConfig
 from forest.training.data import IGNORE, EpisodeRecord, RoundRecord, collect_episode
 from forest.training.plots import plot_loss_curve
@@ -34,6 +35,7 @@ from forest.training.router_training import router_dataset, train_router
 TRAIN_SEED_BASE = 10_000
 INIT_DIGEST = "init_digest"
 LOSS_CURVE = "loss_curve.png"  # training episodes never share a seed with evaluation (seeds 0..)
+ADVERSARY_STREAM = 1  # the adversarial draws' own random stream, apart from the epoch order's
 
 
 class TrainingError(ForestError):
@@ -275,7 +277,22 @@ def train_forest(
             log.append({"step": len(log), "iteration": iteration, **figures})
             on_step(figures)
 
-        def loss(record: RoundRecord, memory: torch.Tensor | None) -> tuple:
+        adversary = np.random.default_rng([train.seed, iteration, ADVERSARY_STREAM])
+
+        def labels_loss(
+            actions: torch.Tensor, messages: torch.Tensor, labels: RoundRecord
+        ) -> tuple:
+            return imitation_loss(
+                model.config, actions, messages, labels, train.message_weight, train.label_sigma
+            )
+
+        def loss(
+            record: RoundRecord,
+            memory: torch.Tensor | None,
+            adversary: np.random.Generator = adversary,
+        ) -> tuple:
+            if train.adversarial_share > 0.0:
+                return adversarial_round_loss(model, record, memory, train, labels_loss, adversary)
             return round_loss(model, record, memory, train.message_weight, train.label_sigma)
 
         for _ in range(train.epochs):

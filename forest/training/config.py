@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from forest.economy import economy_class, economy_names
 from forest.errors import ConfigError
+from forest.model.robust_aggregation import METHODS
 from forest.training.presets import NamedPresets
 from forest.validation import require_float, require_int
 
@@ -53,6 +54,16 @@ class TrainConfig(NamedPresets):
     # fresh weights, tokenizer included: re-cloning a forest from another expert then takes a
     # few iterations instead of a whole run.
     init_from: str | None = None
+    # Adversarial training (``forest.training.adversarial``): each round up to this share of the
+    # agents is compromised, their summaries PGD-perturbed within ``adversarial_epsilon`` median
+    # summary norms (``adversarial_steps`` steps) and ``adversarial_message_share`` of the
+    # round's message tokens spoofed; only honest agents' decisions are trained on, through the
+    # pooling the forest is deployed with (``adversarial_pooling``). 0: plain cloning.
+    adversarial_share: float = 0.0
+    adversarial_epsilon: float = 1.0
+    adversarial_steps: int = 3
+    adversarial_message_share: float = 0.0
+    adversarial_pooling: str = "plain"
     router_agents: int = 60
     router_rounds: int = 20
     router_epochs: int = 200
@@ -89,6 +100,25 @@ class TrainConfig(NamedPresets):
             "interleave_economies": True,
             "cosine_decay": True,
             "expert_presets": {"supply_chain": "tuned-expert"},
+        },
+        # The robust escalation target: the shipped large, two more DAgger iterations with up to
+        # a quarter of each round's agents compromised (PGD, five steps, on their summaries at the breakdown
+        # suites' budget, one in five message tokens spoofed), through the trimmed mean it is
+        # escalated to (issue #23; ``checkpoints/large-robust``).
+        "large-robust": {
+            "model_preset": "large",
+            "learning_rate": 5e-4,
+            "iterations": 2,
+            "interleave_economies": True,
+            "cosine_decay": True,
+            "expert_presets": {"supply_chain": "tuned-expert"},
+            "init_from": "checkpoints/large",
+            "adversarial_share": 0.25,
+            "adversarial_epsilon": 1.0,
+            "adversarial_steps": 5,
+            "adversarial_message_share": 0.2,
+            "adversarial_pooling": "trimmed-mean",
+            "threads": 2,
         },
         # A forest for tests: trains in seconds, acts badly.
         "tiny": {
@@ -131,11 +161,24 @@ class TrainConfig(NamedPresets):
             raise ConfigError(
                 f"init_from: expected a checkpoint folder or nothing, got {self.init_from!r}"
             )
+        self._validate_adversarial()
         require_int(self.router_agents, "router_agents", 20, 10_000)
         require_int(self.router_rounds, "router_rounds", 1, 1000)
         require_int(self.router_epochs, "router_epochs", 1, 100_000)
         require_int(self.seed, "seed", 0)
         require_int(self.threads, "threads", 1, 256)
+
+    def _validate_adversarial(self) -> None:
+        require_float(self.adversarial_share, "adversarial_share", 0.0, 0.5)
+        require_float(self.adversarial_epsilon, "adversarial_epsilon", 0.0, 1e3)
+        require_int(self.adversarial_steps, "adversarial_steps", 1, 1000)
+        require_float(self.adversarial_message_share, "adversarial_message_share", 0.0, 1.0)
+        allowed = ("plain", *METHODS)
+        if self.adversarial_pooling not in allowed:
+            raise ConfigError(
+                f"adversarial_pooling: expected one of {', '.join(allowed)}, "
+                f"got {self.adversarial_pooling!r}"
+            )
 
     def _validate_expert_presets(self) -> None:
         if not isinstance(self.expert_presets, dict):
