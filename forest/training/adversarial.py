@@ -68,7 +68,8 @@ def adversarial_round_loss(
         robust_aggregation=pooling(train),
     )
     loss, figures = labels_loss(out.action_logits[honest], out.message_logits[honest], labels)
-    return loss, out.summaries.detach(), {**figures, "compromised": float(compromised.float().mean())}
+    figures["compromised"] = float(compromised.float().mean())
+    return loss, out.summaries.detach(), figures
 
 
 def pooling(train: TrainConfig) -> RobustAggregation | None:

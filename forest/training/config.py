@@ -102,9 +102,9 @@ class TrainConfig(NamedPresets):
             "expert_presets": {"supply_chain": "tuned-expert"},
         },
         # The robust escalation target: the shipped large, two more DAgger iterations with up to
-        # a quarter of each round's agents compromised (PGD, five steps, on their summaries at the breakdown
-        # suites' budget, one in five message tokens spoofed), through the trimmed mean it is
-        # escalated to (issue #23; ``checkpoints/large-robust``).
+        # a quarter of each round's agents compromised (PGD, five steps, on their summaries at
+        # the breakdown suites' budget; one in five message tokens spoofed), through the trimmed
+        # mean it is escalated to (issue #23; ``checkpoints/large-robust``).
         "large-robust": {
             "model_preset": "large",
             "learning_rate": 5e-4,
