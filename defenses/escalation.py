@@ -10,7 +10,9 @@ aggregation, when any trigger fires:
 * the round is high-stakes (every ``high_stakes_every``-th round).
 
 An escalation holds for ``hold_rounds`` rounds (an attack rarely stops the round it is seen).
-In an escalated round the large model decides every agent's action and message; the attack
+With ``mask_flagged``, the agents the small forest's detector flags in an escalated round weigh
+nothing in the large model's pooling (the article's "fallback" with the flags acted on, not only
+counted). In an escalated round the large model decides every agent's action and message; the attack
 acts on it as it does on the small one (its own instance, against the large model's latent),
 so escalation helps only as far as the large model, robustly pooled, is harder to poison. What
 it costs: the small round always runs, the large one on top of it when escalated; the harness
@@ -19,6 +21,7 @@ reports the escalation rate, clean and attacked, and the FLOPs multiplier.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,7 @@ class EscalationParams(WrapperParams):
     min_confidence: float = 0.0  # escalate when mean action confidence falls below (0: off)
     high_stakes_every: int = 0  # every k-th round is always escalated (0: none)
     hold_rounds: int = 2  # rounds an escalation lasts
+    mask_flagged: bool = False  # the round's flagged agents weigh 0 in the large model's pooling
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,15 +69,26 @@ class EscalationParams(WrapperParams):
 
 
 class LargeModelGuard(Defense):
-    """Not registered: the defense an escalated round runs under (``escalation_target``)."""
+    """Not registered: the defense an escalated round runs under (``escalation_target``): the
+    large model's robust pooling, and the small forest's flags of the round as masks, if any."""
 
     name = "escalation-target"
     description = "the large model's robust pooling in an escalated round"
     kind = "aggregation"
     params: RobustAggregation | None
 
+    def __init__(
+        self, params: RobustAggregation | None, flags: Callable[[], np.ndarray | None]
+    ) -> None:
+        super().__init__(params)
+        self.flags = flags
+
     def robust_aggregation(self) -> RobustAggregation | None:
         return self.params
+
+    def aggregation_weights(self, round_: int, n_agents: int) -> np.ndarray | None:
+        flagged = self.flags()
+        return None if flagged is None else (~flagged).astype(np.float64)
 
 
 @register_defense
@@ -87,18 +102,25 @@ class Escalation(DetectorWrapper):
     def __init__(self, params: EscalationParams) -> None:
         super().__init__(params)
         self.held_until = -1
+        self.flagged: np.ndarray | None = None  # this round's flags, as the small forest saw
 
     def reset(self) -> None:
         super().reset()
         self.held_until = -1
+        self.flagged = None
+
+    def masked(self) -> np.ndarray | None:
+        """(n,) bool the agents the large model's pooling leaves out this round, or None."""
+        return self.flagged if self.params.mask_flagged else None
 
     def files_digest(self) -> str:
         return checkpoint_digest(Path(self.params.checkpoint))
 
     def escalation_target(self) -> EscalationTarget:
         """The large forest (no memory: the harness takes one per episode) and what guards it
-        in an escalated round: its robust pooling, no detector (the wrapped one was fitted on
-        the small forest's latent) and no masks."""
+        in an escalated round: its robust pooling, no detector of its own (the wrapped one was
+        fitted on the small forest's latent), and the small forest's flags as masks if
+        ``mask_flagged``."""
         path = str(Path(self.params.checkpoint).resolve())
         if path not in _LARGE:
             _LARGE[path] = load_policy(Path(path))
@@ -106,7 +128,8 @@ class Escalation(DetectorWrapper):
         guard = LargeModelGuard(
             None
             if self.params.aggregation == "plain"
-            else RobustAggregation(method=self.params.aggregation)
+            else RobustAggregation(method=self.params.aggregation),
+            self.masked,
         )
         # Every episode's large forest shares its encoded rows (``forest.encoding_cache``): the
         # compared twin replays the attacked episode's escalated rounds on clean states.
@@ -118,6 +141,7 @@ class Escalation(DetectorWrapper):
     def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:
         """Whether the large model plays ``round_``, from the small forest's view of it."""
         p = self.params
+        self.flagged = np.asarray(flagged, dtype=bool)
         triggered = (
             float(flagged.mean()) >= p.flagged_share
             or float(confidence.mean()) < p.min_confidence

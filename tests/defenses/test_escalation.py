@@ -64,3 +64,22 @@ def test_bad_escalation_params_are_clear_errors(tmp_path):
         _escalation(aggregation="mean")
     with pytest.raises(ConfigError, match="detector: expected one of"):
         _escalation(detector="rate-limit")
+
+
+def test_masking_leaves_the_rounds_flagged_agents_out_of_the_large_models_pooling():
+    flagged = np.arange(10) < 3
+    masking = _escalation(mask_flagged=True)
+    guard = masking.escalation_target().guard
+    assert guard.aggregation_weights(0, 10) is None  # nothing flagged yet
+    masking.escalates(0, flagged, np.ones(10))
+    assert guard.aggregation_weights(0, 10).tolist() == [0.0] * 3 + [1.0] * 7
+    masking.reset()
+    assert guard.aggregation_weights(1, 10) is None
+    plain = _escalation()
+    plain.escalates(0, flagged, np.ones(10))
+    assert plain.escalation_target().guard.aggregation_weights(0, 10) is None
+
+
+def test_mask_flagged_must_be_a_boolean():
+    with pytest.raises(ConfigError, match="mask_flagged: expected true/false"):
+        _escalation(mask_flagged="yes")
