@@ -12,9 +12,11 @@ aggregation, when any trigger fires:
 An escalation holds for ``hold_rounds`` rounds (an attack rarely stops the round it is seen).
 With ``mask_flagged``, the agents the small forest's detector flags in an escalated round weigh
 nothing in the large model's pooling (the article's "fallback" with the flags acted on, not only
-counted). In an escalated round the large model decides every agent's action and message; the attack
-acts on it as it does on the small one (its own instance, against the large model's latent),
-so escalation helps only as far as the large model, robustly pooled, is harder to poison. What
+counted); the compared twin, escalated in the attacked episode's rounds, masks its own flags
+(false positives), as the deployed defense would on that clean episode. In an escalated round
+the large model decides every agent's action and message; the attack acts on it as it does on
+the small one (its own instance, against the large model's latent), so escalation helps only
+as far as the large model, robustly pooled, is harder to poison. What
 it costs: the small round always runs, the large one on top of it when escalated; the harness
 reports the escalation rate, clean and attacked, and the FLOPs multiplier.
 """

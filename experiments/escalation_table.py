@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from redteam.intervals import t_interval
+from redteam.intervals import PairedDifference, t_interval
 from redteam.verdicts import NO_DEFENSE, Verdict, verdicts
 
 
@@ -41,27 +41,27 @@ def _split(cells: pd.DataFrame) -> pd.DataFrame:
 
 def rows(cells: pd.DataFrame) -> list[dict[str, str]]:
     cells = _split(cells)
-    found = {(v.attack.split(" | ", 1)[1], v.defense): v for v in verdicts(cells)}
-    base = cells[cells["defense"] == NO_DEFENSE].set_index(["attack", "seed"])
+    found = {(v.attack, v.defense): v for v in verdicts(cells)}
+    base = cells[cells["defense"] == NO_DEFENSE].set_index(["economy", "attack", "seed"])
     out = []
-    for (attack, defense), group in cells.groupby(["attack", "defense"], sort=False):
+    for (economy, attack, defense), group in cells.groupby(
+        ["economy", "attack", "defense"], sort=False
+    ):
         harm = t_interval(group["harm"].to_numpy(np.float64))
-        row = {"attack": attack, "defense": defense, "harm": harm.short(2)}
-        plain = attack.removesuffix(" adaptive")
-        reference = base.loc[[(plain, s) for s in group["seed"]]]
-        undefended = float(reference["harm"].mean())
-        verdict: Verdict | None = found.get((attack, defense))
-        if verdict is None:
-            row.update({"harm change": "—", "prevented": "—", "verdict": "—"})
-        else:
-            change = verdict.changes["harm"]
-            row["harm change"] = change.short(2)
-            share = [-x / undefended for x in (change.mean, change.high, change.low)]
-            ns = "" if change.significant else " ns"
-            row["prevented"] = f"{share[0]:.0%} [{share[1]:.0%}, {share[2]:.0%}]{ns}"
-            row["verdict"] = verdict.word
-        loss = reference["welfare_twin"].to_numpy() - group["welfare_under_attack"].to_numpy()
-        row["loss vs clean"] = t_interval(loss).short(2)
+        row = {"economy": economy, "attack": attack, "defense": defense, "harm": harm.short(2)}
+        keys = [(economy, attack.removesuffix(" adaptive"), s) for s in group["seed"]]
+        verdict: Verdict | None = found.get((f"{economy} | {attack}", defense))
+        row.update({"harm change": "—", "prevented": "—", "loss vs clean": "—", "verdict": "—"})
+        if all(k in base.index for k in keys):
+            reference = base.loc[keys]
+            undefended = float(reference["harm"].mean())
+            if verdict is not None:
+                change = verdict.changes["harm"]
+                row["harm change"] = change.short(2)
+                row["verdict"] = verdict.word
+                row["prevented"] = _prevented(change, undefended)
+            loss = reference["welfare_twin"].to_numpy() - group["welfare_under_attack"].to_numpy()
+            row["loss vs clean"] = t_interval(loss).short(2)
         row["escalated"] = (
             f"{group['escalation_rate'].mean():.2f} / {group['escalation_rate_clean'].mean():.2f}"
         )
@@ -71,7 +71,17 @@ def rows(cells: pd.DataFrame) -> list[dict[str, str]]:
     return out
 
 
-COLUMNS = ("attack", "defense", "harm", "harm change", "prevented", "loss vs clean",
+def _prevented(change: PairedDifference, undefended: float) -> str:
+    """The share of the undefended harm the defense took away (a share of nothing, or of a
+    gain, is undefined)."""
+    if undefended <= 0:
+        return "—"
+    share = [-x / undefended for x in (change.mean, change.high, change.low)]
+    ns = "" if change.significant else " ns"
+    return f"{share[0]:.0%} [{share[1]:.0%}, {share[2]:.0%}]{ns}"
+
+
+COLUMNS = ("economy", "attack", "defense", "harm", "harm change", "prevented", "loss vs clean",
            "escalated", "compute", "n", "verdict")  # fmt: skip
 
 

@@ -14,6 +14,13 @@ compromised, and:
 and the loss is the imitation loss of the honest agents alone, against the expert's decisions on
 the true state. The compromised agents' own decisions are not trained on: they are the
 attacker's.
+
+Two simplifications, kept because the shipped ``checkpoints/large-robust`` was trained with
+them: the compromised agents are drawn afresh every round, so an agent compromised last round
+is honest this round with the perturbed summary as its memory (it learns to recover from a
+poisoned memory, which a deployed attack with a fixed set never asks of it); and spoofed tokens
+are drawn uniformly from the message vocabulary, so many are malformed (a digit where the kind
+goes), easier to tell from the truth than the well-formed lies of ``spoofed-reports``.
 """
 
 from __future__ import annotations

@@ -173,6 +173,13 @@ class TrainConfig(NamedPresets):
         require_float(self.adversarial_epsilon, "adversarial_epsilon", 0.0, 1e3)
         require_int(self.adversarial_steps, "adversarial_steps", 1, 1000)
         require_float(self.adversarial_message_share, "adversarial_message_share", 0.0, 1.0)
+        if self.adversarial_share == 0.0 and (
+            self.adversarial_message_share > 0.0 or self.adversarial_pooling != "plain"
+        ):
+            raise ConfigError(
+                "adversarial_share: 0 turns adversarial training off, so adversarial_message_share"
+                " and adversarial_pooling would be ignored; set a share above 0"
+            )
         allowed = ("plain", *METHODS)
         if self.adversarial_pooling not in allowed:
             raise ConfigError(

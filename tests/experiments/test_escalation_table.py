@@ -37,7 +37,7 @@ def _cells(tmp_path: Path) -> Path:
 def test_the_table_states_the_prevented_share_the_loss_vs_clean_and_the_compute(tmp_path, capsys):
     assert escalation_table.main([str(_cells(tmp_path)), "--figure", str(tmp_path / "f.png")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in lines[2:6]}
+    rows = {tuple(c.strip() for c in line.split("|")[2:4]): line for line in lines[2:6]}
     robust = rows[("pgd", "robust")]
     assert "-5.00 [-7.48, -2.52]" in robust and "50% [25%, 75%]" in robust
     assert robust.rstrip(" |").endswith("holds")
@@ -59,3 +59,12 @@ def test_a_report_without_the_needed_columns_is_a_one_line_error(tmp_path, capsy
         )
     assert escalation_table.main([str(tmp_path)]) == 2
     assert "escalation_table:" in capsys.readouterr().err
+
+
+def test_a_defended_cell_without_its_undefended_seed_reads_as_a_dash_not_a_crash(tmp_path, capsys):
+    cells = pd.read_csv(_cells(tmp_path) / "cells.csv")
+    cells = cells[~((cells["group"].str.endswith("no defense")) & (cells["seed"] == 2))]
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    assert escalation_table.main([str(tmp_path)]) == 0
+    robust = next(line for line in capsys.readouterr().out.splitlines() if "| pgd | robust" in line)
+    assert robust.rstrip(" |").endswith("—")

@@ -12,6 +12,7 @@ from forest.model.config import ForestConfig
 from forest.model.modeling_forest import ForestModel
 from forest.tokenizer import AGENT_TOKENS, MSG_OFFSET, PAD, VOCAB_SIZE, AgentTokenizer
 from forest.training.adversarial import (
+    adversarial_round_loss,
     draw_compromised,
     honest_rows,
     spoof_messages,
@@ -83,7 +84,30 @@ def test_the_pgd_perturbation_stays_in_its_budget_on_the_compromised_and_raises_
     radius = 0.5 * float(torch.linalg.vector_norm(summaries, dim=1).median())
     assert (delta[honest] == 0).all()
     assert (torch.linalg.vector_norm(delta[compromised], dim=1) <= radius * (1 + 1e-5)).all()
-    assert loss_with(delta) > loss_with(torch.zeros_like(summaries))
+    # Above a random perturbation of the same rows and norms, not only above none: the steps
+    # climb the loss, they do not just move.
+    noise = torch.randn(summaries.shape, generator=torch.Generator().manual_seed(1))
+    noise = noise * compromised[:, None]
+    noise = noise * (torch.linalg.vector_norm(delta, dim=1) /
+                     torch.linalg.vector_norm(noise, dim=1).clamp_min(1e-12))[:, None]  # fmt: skip
+    assert loss_with(delta) > loss_with(noise) > loss_with(torch.zeros_like(summaries)) - 1e-3
+
+
+def test_only_the_honest_agents_decisions_reach_the_loss(tiny_round):
+    model, record = tiny_round
+    train = TrainConfig.preset("tiny", adversarial_share=0.5)
+    seen = []
+
+    def labels_loss(actions, messages, labels):
+        seen.append((actions.shape[0], messages.shape[0], labels.action_target.shape[0]))
+        return actions.sum() * 0.0, {"loss": 0.0}
+
+    _, _, figures = adversarial_round_loss(
+        model, record, None, train, labels_loss, np.random.default_rng(4)
+    )
+    honest = round(60 * (1 - figures["compromised"]))
+    assert 0 < figures["compromised"] <= 0.5
+    assert seen and all(rows == (honest, honest, honest) for rows in seen)
 
 
 def test_an_adversarial_run_trains_on_a_compromised_share_and_regenerates_bit_for_bit(tmp_path):
@@ -116,4 +140,9 @@ def test_an_adversarial_run_trains_on_a_compromised_share_and_regenerates_bit_fo
 )
 def test_a_bad_adversarial_setting_is_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=field):
-        TrainConfig.preset("tiny", **{field: value})
+        TrainConfig.preset("tiny", **{"adversarial_share": 0.1, field: value})
+
+
+def test_adversarial_settings_without_a_compromised_share_are_refused_not_ignored():
+    with pytest.raises(ConfigError, match="adversarial_share: 0 turns adversarial training off"):
+        TrainConfig.preset("tiny", adversarial_pooling="median")
