@@ -8,6 +8,8 @@ asks every defense for all of them (it never asks what kind a defense is):
 - ``filter_messages``: what the message channel delivers (authentication, rate limits);
 - ``detector`` with ``score``/``flag`` and a calibrated ``threshold``: agents scored each round;
 - ``escalation_target`` and ``escalates``: a larger model that plays the rounds it hands over;
+- ``executed_actions``: which of the round's decided actions the economy carries out, given the
+  round's flags (a fence withholds flagged agents' new decisions);
 - ``watches_only``: True when it changes nothing the forest does (a pure detector), so that
   its cells' clean twin is the undefended episode.
 
@@ -138,6 +140,11 @@ class Defense:
     def escalation_target(self) -> EscalationTarget | None:
         """The larger forest this defense hands rounds to; None: it never escalates."""
         return None
+
+    def executed_actions(self, round_: int, flagged: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """(n,) the actions the economy carries out this round, from the decided ``actions``
+        (n,) and the round's flags (n,) bool; the default carries out every decision."""
+        return actions
 
     def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:
         """Whether ``escalation_target`` plays ``round_``, from the deployed forest's flags

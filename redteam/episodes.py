@@ -277,6 +277,10 @@ def play_episode(
             large_seconds = dict(played.seconds)
             large_seconds["escalation"] = large_seconds.pop("forest", 0.0)
             costs.append(large_seconds)
+        if scoring:
+            executed = defense.executed_actions(r, record.flagged[-1], played.actions)
+            if executed is not played.actions:
+                played = replace(played, actions=executed)
         for spent in costs:
             for component, seconds in spent.items():
                 record.seconds[component] = record.seconds.get(component, 0.0) + seconds

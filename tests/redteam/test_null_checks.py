@@ -1,6 +1,7 @@
 """Null and decoy checks: an attack that does nothing reads zero under every registered defense,
 and so does the decoy, whose agents every detector flags but which changes
-nothing any agent does: whatever a defense then does on those true flags costs nothing."""
+nothing any agent does: whatever a defense then does on those true flags costs nothing, unless
+the defense withholds the flagged agents' own decisions (the fence)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from redteam.suite import load_suite
 
 REPO_ROOT = Path(__file__).parents[2]
 BLIND_BEYOND_RANGE = ("isolation-forest",)
+# Defenses that act on the flagged agents' own decisions: a decoy's true flags hold its agents'
+# actions, so the economy does change; the attack provoked that cost, and it is measured.
+ACTS_ON_FLAGGED_DECISIONS = ("fence",)
 
 
 def null_suite(tmp_path: Path, economy: str, attack: str = "null") -> Path:
@@ -66,6 +70,8 @@ def test_null_and_decoy_attacks_read_zero_under_every_defense(
         if attack == "decoy" and cell.defense == "escalation":
             # Flags escalate every round; compared like with like, that moves nothing.
             assert scalars["escalation_rate"] > scalars["escalation_rate_clean"]
+        if attack == "decoy" and cell.defense in ACTS_ON_FLAGGED_DECISIONS:
+            continue
         moved = {
             k: scalars[k]
             for k in ("harm", "blast_radius_final", "attack_success_rate", "utility_drop")
