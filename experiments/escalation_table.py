@@ -114,7 +114,7 @@ def figure(cells: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("harm: welfare lost per agent-round")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Escalation targets against PGD on harm (dots: seeds)")
+    fig.suptitle("Defenses against PGD on harm at 10% compromised (dots: seeds)")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
