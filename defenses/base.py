@@ -143,7 +143,8 @@ class Defense:
 
     def executed_actions(self, round_: int, flagged: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(n,) the actions the economy carries out this round, from the decided ``actions``
-        (n,) and the round's flags (n,) bool; the default carries out every decision."""
+        (n,) and the round's flags (n,) bool; the default carries out every decision. Only a
+        defense that scores agents has flags, so only such a defense is asked."""
         return actions
 
     def escalates(self, round_: int, flagged: np.ndarray, confidence: np.ndarray) -> bool:

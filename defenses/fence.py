@@ -4,16 +4,17 @@ In a forest the model is the actuator: it decides every agent's action and the o
 executes them. A compromised agent's own decision, read from the summary it poisoned, is where
 most of a harm-seeking attack's damage is done (`experiments/harm_decomposition.py`), and no
 defense on the latent (pooling, masks, a robust model) reaches it, since the agent's head reads
-its own summary. The fence does: for ``rounds`` rounds after a flag, the agent's action is the
-last one it executed while unflagged (an agent flagged before it ever was trusted acts as
-decided: there is nothing to fall back on). Its messages still go out, and it still pools with
-the others; quarantine (which masks it) is the defense for that.
+its own summary. The fence does: in the round of a flag and ``rounds`` rounds after, the
+agent's action is the last one it executed while unflagged (an agent flagged before it ever
+was trusted acts as decided: there is nothing to fall back on). Its messages still go out, and
+it still pools with the others; quarantine (which masks it) is the defense for that.
 
 What it assumes: the operator carries out the forest's decisions. An attacker who holds an
 agent's actuator (``compromised-order-spike`` writes its actions after the forest) would not be
 stopped by it in a deployment; against such attacks its figures are an upper bound. What it
 costs: an honest agent flagged by mistake holds its action for a few rounds (the clean twin
-measures that).
+measures that). The channel replays (``redteam.replays``) are of the decisions before the
+fence, so a fenced cell's channel shares compare unlike things.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Fence: flagged agents keep their last trusted action; an episode under it carries out the
 fenced actions (the economy steps with them)."""
 
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,21 @@ from redteam.counterfactual import clean_signals
 from redteam.episodes import NOBODY, Player, fresh_policy, play_episode
 
 SMALL = Path(__file__).parents[2] / "checkpoints" / "small"
+
+
+class SteppedWith:
+    """Checks each round that the economy stepped with the actions the episode records."""
+
+    def __init__(self):
+        self.expected, self.checked = None, 0
+
+    def before_step(self, round_, economy, played):
+        copy = deepcopy(economy)
+        self.expected = copy.step(played.actions, played.step.messages).metrics["welfare"]
+
+    def after_step(self, round_, economy, played, result):
+        assert result.metrics["welfare"] == self.expected
+        self.checked += 1
 
 
 def test_a_flagged_agent_keeps_its_last_trusted_action_while_fenced_then_acts_again():
@@ -46,7 +62,11 @@ def test_the_economy_steps_with_the_fenced_actions():
                                   fresh_policy(policy, True), 6))  # fmt: skip
     rng = np.random.default_rng(0)
     player = Player(fresh_policy(policy, True), None, rng, fence)
-    fenced = play_episode(make_economy("supply_chain", 0, n_agents=30), 8, player, NOBODY)
+    stepped = SteppedWith()
+    fenced = play_episode(
+        make_economy("supply_chain", 0, n_agents=30), 8, player, NOBODY, observers=[stepped]
+    )
+    assert stepped.checked == 8  # the economy moved as the fenced actions say, every round
     flagged, actions = np.array(fenced.flagged), np.array(fenced.actions)
     # Newly flagged in round r (not fenced in r - 1: no flag in r - 3 .. r - 1), so it carries
     # out its round r - 1 action, which it executed unflagged.
