@@ -31,16 +31,11 @@ import numpy as np
 import pandas as pd
 
 from redteam.intervals import PairedDifference, t_interval
-from redteam.verdicts import NO_DEFENSE, Verdict, verdicts
-
-
-def _split(cells: pd.DataFrame) -> pd.DataFrame:
-    parts = cells["group"].str.split(" | ", n=2, expand=True, regex=False)
-    return cells.assign(economy=parts[0], attack=parts[1], defense=parts[2])
+from redteam.verdicts import NO_DEFENSE, Verdict, labelled, verdicts
 
 
 def rows(cells: pd.DataFrame) -> list[dict[str, str]]:
-    cells = _split(cells)
+    cells = labelled(cells)
     found = {(v.attack, v.defense): v for v in verdicts(cells)}
     base = cells[cells["defense"] == NO_DEFENSE].set_index(["economy", "attack", "seed"])
     out = []
@@ -93,20 +88,20 @@ def table(found: list[dict[str, str]]) -> str:
 
 def figure(cells: pd.DataFrame, path: Path) -> None:
     """Harm per seed for each escalation target, plain and adaptive attack side by side."""
-    cells = _split(cells)
+    cells = labelled(cells)
     defenses = list(dict.fromkeys(cells["defense"]))
     attacks = list(dict.fromkeys(cells["attack"]))
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     width = 0.8 / len(attacks)
-    labelled = set()
+    shown = set()
     for a, attack in enumerate(attacks):
         for d, defense in enumerate(defenses):
             harm = cells[(cells["attack"] == attack) & (cells["defense"] == defense)]["harm"]
             if harm.empty:
                 continue
             x = d + (a - (len(attacks) - 1) / 2) * width
-            label = None if attack in labelled else attack
-            labelled.add(attack)
+            label = None if attack in shown else attack
+            shown.add(attack)
             ax.bar(x, harm.mean(), width * 0.9, color=f"C{a}", alpha=0.6, label=label)
             ax.scatter(np.full(len(harm), x), harm, color=f"C{a}", s=12, zorder=3)
     ax.set_xticks(range(len(defenses)), defenses, rotation=15, ha="right", fontsize=8)
@@ -130,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cells = pd.read_csv(cells_csv)
     needed = {"harm", "welfare_twin", "welfare_under_attack", "cost_multiplier"}
-    if not needed <= set(cells) or NO_DEFENSE not in set(_split(cells)["defense"]):
+    if not needed <= set(cells) or NO_DEFENSE not in set(labelled(cells)["defense"]):
         print(f"escalation_table: {cells_csv} needs harm, welfare and cost columns and "
               "undefended cells; rerun the suite", file=sys.stderr)  # fmt: skip
         return 2

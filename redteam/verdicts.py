@@ -57,7 +57,7 @@ def _word(changes: dict[str, PairedDifference]) -> str:
     return "holds" if fell and not rose else "breaks"
 
 
-def _labels(cells: pd.DataFrame) -> pd.DataFrame:
+def labelled(cells: pd.DataFrame) -> pd.DataFrame:
     """Cells keyed by what the suite calls them (its labels), from each cell's group: two
     entries of one defense or economy under different labels stay apart."""
     parts = cells["group"].str.split(" | ", n=2, expand=True, regex=False)
@@ -67,7 +67,7 @@ def _labels(cells: pd.DataFrame) -> pd.DataFrame:
 def verdicts(cells: pd.DataFrame, confidence: float = 0.95) -> list[Verdict]:
     """One verdict per defended (economy, attack, defense) of a suite's ``cells.csv`` frame
     (its ``group`` column, "economy | attack | defense" labels, a ``seed`` and the scalars)."""
-    cells = _labels(cells)
+    cells = labelled(cells)
     reference = cells[cells["defense"] == NO_DEFENSE].set_index(["economy", "attack", "seed"])
     out = []
     defended = cells[cells["defense"] != NO_DEFENSE]
