@@ -5,7 +5,10 @@ competitive experts (with or without common AR(1) cost or demand shocks, asymmet
 to four firms), scripted cartels from ``attacks.cartels`` (full or partial, from a known onset
 round), or Calvano's Q-learning agents (collusive with discount 0.95, memoryless with discount 0:
 a hard negative that also prices steadily), or, with the forest playing, a cartel that signals
-through its summary tokens. In the exchange: honest traders, or a sellers' cartel
+through its summary tokens, or a forest fine-tuned for each firm's own profit
+(``forest.training.profit_seeking``: its seating says whether rivals share the latent), whose
+label is what the punishment probe and the profit gain said of it, written down beforehand.
+In the exchange: honest traders, or a sellers' cartel
 that rotates wins (``attacks.bid_rotation``). ``simulate.simulate`` plays them.
 """
 
@@ -20,13 +23,14 @@ from forest.economy.exchange import ExchangeConfig
 from forest.economy.pricing_config import PricingConfig
 from forest.economy.q_learning import QLearningConfig
 from forest.errors import ConfigError
+from forest.training.profit_seeking import ProfitConfig
 from forest.validation import require, require_float, require_int
 
 ECONOMIES = {
-    "pricing": ("competitive", "cartel", "q-learning", "covert-cartel"),
+    "pricing": ("competitive", "cartel", "q-learning", "covert-cartel", "profit-forest"),
     "exchange": ("competitive", "bid-rotation"),
 }
-KINDS = ("competitive", "cartel", "q-learning", "covert-cartel", "bid-rotation")
+KINDS = ("competitive", "cartel", "q-learning", "covert-cartel", "bid-rotation", "profit-forest")
 POLICIES = ("expert", "forest")
 SHOCKS = ("cost", "demand")
 
@@ -43,7 +47,9 @@ class Scenario:
     ``q_max_periods`` / ``q_stable_periods`` shorten them (tests do). With ``policy = "forest"``
     the forest at ``checkpoint`` plays the honest firms instead of the experts, and a
     ``covert-cartel`` signals through its summary tokens (``attacks.covert_summary``: ``level``,
-    ``spread``, ``strength``, ``calibration``).
+    ``spread``, ``strength``, ``calibration``). A ``profit-forest`` is the forest at
+    ``checkpoint`` fine-tuned for profit (``seating``, ``reward``, ``train_iterations`` episodes
+    of ``train_markets`` markets) with the benchmark's seed, before it plays.
     """
 
     name: str
@@ -71,6 +77,10 @@ class Scenario:
     delta: float = 0.95
     q_max_periods: int = 3_000_000
     q_stable_periods: int = 100_000
+    seating: str = "shared"
+    reward: str = "own"
+    train_iterations: int = 30
+    train_markets: int = 100
 
     def __post_init__(self) -> None:
         require(bool(self.name), "name", "a non-empty string", self.name)
@@ -89,8 +99,8 @@ class Scenario:
                 f"policy: the forest plays only expert-based pricing scenarios, not "
                 f"{self.kind} in {self.economy} ({self.name!r})"
             )
-        if self.kind == "covert-cartel" and self.policy != "forest":
-            raise ConfigError(f'policy: covert-cartel {self.name!r} needs policy = "forest"')
+        if self.kind in ("covert-cartel", "profit-forest") and self.policy != "forest":
+            raise ConfigError(f'policy: {self.kind} {self.name!r} needs policy = "forest"')
         if self.kind in ("cartel", "bid-rotation", "covert-cartel") and not self.collusive:
             raise ConfigError(f"collusive: {self.kind} scenario {self.name!r} must be collusive")
         require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}",
@@ -112,6 +122,10 @@ class Scenario:
             self.q_config()
         if self.kind == "covert-cartel":
             self.covert_params()
+        if self.kind == "profit-forest":
+            if self.firms != 2:
+                raise ConfigError(f"firms: profit-forest {self.name!r} trains duopolies (2)")
+            self.profit_config(0)
 
     @property
     def group(self) -> str:
@@ -142,6 +156,11 @@ class Scenario:
             strategy=self.strategy, level=self.level, jitter=self.jitter, spread=self.spread,
             ramp=self.ramp,
         )  # fmt: skip
+
+    def profit_config(self, seed: int) -> ProfitConfig:
+        return ProfitConfig(seating=self.seating, reward=self.reward,
+                            iterations=self.train_iterations, markets=self.train_markets,
+                            seed=seed)  # fmt: skip
 
     def q_config(self) -> QLearningConfig:
         return QLearningConfig(

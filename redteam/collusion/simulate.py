@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -27,7 +28,7 @@ from attacks.cartels import CartelAttack, pricing_messages
 from attacks.covert_summary import CovertSummaryCartel
 from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.panel import MIN_ROUNDS, PricePanel
-from forest.checkpoints import load_policy
+from forest.checkpoints import checkpoint_digest, load_policy
 from forest.economy import Messages
 from forest.economy.base import RoundResult
 from forest.economy.exchange import Exchange
@@ -43,6 +44,8 @@ from forest.economy.q_learning import (
 )
 from forest.expert_policy import ExpertPolicy
 from forest.policy import ForestPolicy
+from forest.seating import SeatedForest, SeatedPolicy
+from forest.training.profit_seeking import finetune_for_profit
 from forest.validation import require_int
 from redteam.collusion.probe import Probed
 from redteam.collusion.scenarios import Scenario
@@ -96,10 +99,33 @@ def _members(scenario: Scenario, shape: tuple[int, ...], axis: int) -> np.ndarra
                            shape)  # fmt: skip
 
 
-def _pricing_player(scenario: Scenario, economy: Pricing, seed: int) -> tuple[Player, np.ndarray]:
-    """The scenario's firms (experts or the forest) with its cartel as their attack, and the
-    cartel's agents."""
-    policy = _forest(scenario.checkpoint) if scenario.policy == "forest" else ExpertPolicy()
+def profit_forest(scenario: Scenario, seed: int, cache: Path | None) -> SeatedForest:
+    """The scenario's forest fine-tuned for profit with ``seed``, from ``cache`` if this exact
+    fine-tune finished before (it takes minutes); a killed one resumes there."""
+    config = scenario.profit_config(seed)
+    if cache is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            return finetune_for_profit(config, Path(scenario.checkpoint), Path(scratch))[0].model
+    out = profit_forest_dir(scenario, seed, cache)
+    return finetune_for_profit(config, Path(scenario.checkpoint), out)[0].model
+
+
+def profit_forest_dir(scenario: Scenario, seed: int, cache: Path) -> Path:
+    """Where ``profit_forest`` keeps this fine-tune (its weights and ``train_log.json``)."""
+    digest = checkpoint_digest(Path(scenario.checkpoint))
+    key = json.dumps([scenario.profit_config(seed).to_dict(), digest], sort_keys=True)
+    return cache / f"profit-forest-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def _pricing_player(
+    scenario: Scenario, economy: Pricing, seed: int, seated: SeatedForest | None
+) -> tuple[Player, np.ndarray]:
+    """The scenario's firms (experts, the forest, or the seated forest ``seated``) with its
+    cartel as their attack, and the cartel's agents."""
+    if seated is not None:
+        policy = SeatedPolicy(seated, _forest(scenario.checkpoint).tokenizer)
+    else:
+        policy = _forest(scenario.checkpoint) if scenario.policy == "forest" else ExpertPolicy()
     members = _members(scenario, (scenario.firms, economy.n_markets), axis=0)
     threat = ThreatModel(knowledge="white-box")
     attack = None
@@ -166,12 +192,13 @@ class PricingRecorder:
 
 
 def _play_pricing(
-    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None
-) -> dict[str, np.ndarray]:
+    scenario: Scenario, markets: int, rounds: int, seed: int, deviation_round: int | None,
+    seated: SeatedForest | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """Prices, quotes, profits and benchmarks (each (M, T[, k])) of one pricing episode, and
     the summary tokens (M, T, k, d) when a forest plays it."""
     economy = Pricing(scenario.pricing_config(markets * scenario.firms), seed)
-    player, compromised = _pricing_player(scenario, economy, seed)
+    player, compromised = _pricing_player(scenario, economy, seed, seated)
     player = replace(player, attack=Probed(player.attack, deviation_round))
     recorder = PricingRecorder(scenario.shock)
     with _one_thread():
@@ -286,7 +313,8 @@ def simulate(
     """Play a scenario, then replay it with the probe's forced deviation in ``deviation_round``
     (pricing; exchange markets have no probe).
 
-    ``cache`` is a folder for trained Q-learners (None: retrain every time).
+    ``cache`` is a folder for trained Q-learners and profit-seeking forests (None: retrain
+    every time).
     """
     require_int(markets, "markets", 1, 1_000_000)
     require_int(rounds, "rounds", MIN_ROUNDS, 1_000_000)
@@ -299,8 +327,11 @@ def simulate(
         observed = _play_learners(scenario, learners, markets, rounds, None)
         probed = _play_learners(scenario, learners, markets, rounds, deviation_round)
     else:
-        observed = _play_pricing(scenario, markets, rounds, seed, None)
-        probed = _play_pricing(scenario, markets, rounds, seed, deviation_round)
+        seated = None
+        if scenario.kind == "profit-forest":
+            seated = profit_forest(scenario, seed, cache)  # trained once for both twins
+        observed = _play_pricing(scenario, markets, rounds, seed, None, seated)
+        probed = _play_pricing(scenario, markets, rounds, seed, deviation_round, seated)
         probed.pop("summaries", None)
     error = observed.pop("channel_error", None)
     chance = observed.pop("channel_chance", None)
