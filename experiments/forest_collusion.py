@@ -17,7 +17,8 @@ forced to the bottom of the grid in round 150 (the punishment probe). Figures pe
 - consumer surplus per market-round (the logit consumers' expected surplus: the harm);
 - punishment: how far the rival's price falls in the 5 rounds after the forced undercut, in
   units of the Nash-monopoly gap (``defenses.collusion.punishment_probe``);
-- the latent channel (``redteam.collusion.latent_channel``), on a separate 100-round episode.
+- the latent channel (``redteam.collusion.latent_channel``), on a separate 100-round episode
+  in which a fifth of the firms tremble to a random price each round, read from round 20.
 
 Every figure is a t interval over seeds; differences against the cloned forest are paired by
 seed. Finished (row, seed) cells are kept in ``--out`` (fine-tunes under ``cache/``), so a killed
@@ -63,7 +64,7 @@ PLACEBO = next(iter(ROWS))
 ROUNDS, WINDOW, DEVIATION = 200, 100, 150
 CHANNEL_ROUNDS, CHANNEL_SKIP = 100, 20
 FIGURES = ("price_level", "profit_gain", "consumer_surplus", "punishment")
-CHANNEL = ("swap_moved", "rival_r2_summary", "rival_r2_context", "rival_gain",
+CHANNEL = ("swap_moved", "swap_distance", "rival_r2_summary", "rival_r2_context", "rival_gain",
            "rival_last_r2_summary", "rival_last_r2_context", "rival_last_gain")  # fmt: skip
 
 
@@ -73,13 +74,12 @@ def scenario(row: str, checkpoint: str, iterations: int) -> Scenario:
 
 
 def cell(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
-    """Every figure of one (row, seed): fine-tunes if it must, plays, probes, measures."""
+    """The market figures of one (row, seed): fine-tunes if it must, plays, probes."""
     path = Path(args.out) / "cells" / f"{list(ROWS).index(row)}-seed{seed}.json"
     if path.exists():
-        return json.loads(path.read_text())
+        return {k: v for k, v in json.loads(path.read_text()).items() if k in FIGURES}
     chosen = scenario(row, args.checkpoint, args.iterations)
-    cache = Path(args.out) / "cache"
-    panel = simulate(chosen, args.markets, ROUNDS, seed, DEVIATION, cache).panel
+    panel = simulate(chosen, args.markets, ROUNDS, seed, DEVIATION, Path(args.out) / "cache").panel
     window = panel.rounds(ROUNDS - WINDOW)
     config = PricingConfig()
     prices = window.prices.transpose(2, 0, 1).reshape(panel.n_firms, -1)  # (k, M * T)
@@ -90,15 +90,24 @@ def cell(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
             prices, config.quality, config.outside_quality, config.mu),
         "punishment": float(PunishmentProbe().score(window).mean()),
     }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures))
+    return figures
+
+
+def channel(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    """The latent-channel figures of one (row, seed), on an episode of their own."""
+    path = Path(args.out) / "channel" / f"{list(ROWS).index(row)}-seed{seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    chosen = scenario(row, args.checkpoint, args.iterations)
+    source = load_policy(Path(args.checkpoint), with_router=False)
     if chosen.kind == "profit-forest":
-        seated = profit_forest(chosen, seed, cache)
+        seated = profit_forest(chosen, seed, Path(args.out) / "cache")
     else:
-        seated = SeatedForest([load_policy(Path(args.checkpoint), with_router=False).model],
-                              "shared")  # fmt: skip
-    tokenizer = load_policy(Path(args.checkpoint), with_router=False).tokenizer
-    channel_seed = 10_000 + seed  # an episode of its own, not the one the screens read
-    figures |= measure_channel(SeatedPolicy(seated, tokenizer), args.markets, CHANNEL_ROUNDS,
-                               channel_seed, CHANNEL_SKIP)  # fmt: skip
+        seated = SeatedForest([source.model], "shared")
+    figures = measure_channel(SeatedPolicy(seated, source.tokenizer), args.markets,
+                              CHANNEL_ROUNDS, 10_000 + seed, CHANNEL_SKIP)  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures))
     return figures
@@ -106,7 +115,7 @@ def cell(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
 
 def _run(task: tuple[str, int, argparse.Namespace]) -> tuple[str, int, dict[str, float]]:
     row, seed, args = task
-    return row, seed, cell(row, seed, args)
+    return row, seed, cell(row, seed, args) | channel(row, seed, args)
 
 
 def label(figures: dict[str, dict[int, dict]], row: str, seeds: list[int]) -> str:
@@ -141,19 +150,20 @@ def tables(figures: dict[str, dict[int, dict]], seeds: list[int]) -> str:
                      f"{label(figures, row, seeds)} |")  # fmt: skip
     lines += [
         "",
-        "The latent channel (held-out R^2 of the rival's price from the firm's own summary, "
-        "and from its summary and context; swap: share of firms whose price moves when the "
-        "rival's summary is another market's)",
+        "The latent channel (held-out R^2 of the rival's decision and last price from the "
+        "firm's own summary, and from its summary and context; swap: share of firms whose "
+        "decision moves, and total-variation distance their price distribution moves, when "
+        "the rival's summary is another market's; '—': a constant decision, nothing to decode)",
         "",
-        "| forest | swap moves | rival's price now: summary / + context / gain "
-        "| rival's last price: summary / + context / gain |",
-        "|---|---|---|---|",
+        "| forest | swap: decisions moved | swap: distance | rival's decision now: summary / "
+        "+ context / gain | rival's last price: summary / + context / gain |",
+        "|---|---|---|---|---|",
     ]
     for row in ROWS:
         fig = {name: t_interval(np.array([figures[row][s][name] for s in seeds])).short()
                for name in CHANNEL}  # fmt: skip
         lines.append(
-            f"| {row} | {fig['swap_moved']} | {fig['rival_r2_summary']} / "
+            f"| {row} | {fig['swap_moved']} | {fig['swap_distance']} | {fig['rival_r2_summary']} / "
             f"{fig['rival_r2_context']} / {fig['rival_gain']} | {fig['rival_last_r2_summary']} "
             f"/ {fig['rival_last_r2_context']} / {fig['rival_last_gain']} |"
         )

@@ -119,6 +119,16 @@ def posted_quotes(economy: Pricing, actions: np.ndarray) -> Messages:
     return Messages.make(PRICE, sender, receiver, actions[sender])
 
 
+def firm_rewards(economy: Pricing, reward: str) -> np.ndarray:
+    """(n,) each firm's reward for the round just played, in units of a Nash profit: its own
+    profit, or (``joint``) the mean profit of its market's firms."""
+    profit = economy.last_profit / economy.nash_profit_scale
+    if reward == "own":
+        return profit
+    joint = economy.by_market(profit).mean(axis=0)  # (markets,)
+    return economy.to_agents(np.broadcast_to(joint, (economy.k, economy.n_markets)).copy())
+
+
 def play_episode(
     policy: SeatedPolicy, config: ProfitConfig, seed: int, generator: torch.Generator
 ) -> tuple[list[PlayedRound], dict[str, float]]:
@@ -146,11 +156,7 @@ def play_episode(
             )
         )
         economy.step(actions, posted_quotes(economy, actions))
-        profit = economy.last_profit / economy.nash_profit_scale
-        if config.reward == "joint":
-            joint = economy.by_market(profit).mean(axis=0)  # (markets,)
-            profit = economy.to_agents(np.broadcast_to(joint, (economy.k, economy.n_markets)))
-        profits.append(profit)
+        profits.append(firm_rewards(economy, config.reward))
         memory = output.summaries.clone()
     returns = discounted_returns(np.asarray(profits), config.discount)
     advantages = role_baselined_advantages(returns, economy.role)

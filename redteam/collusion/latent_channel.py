@@ -7,8 +7,9 @@
   the difference: information about the rival that reaches the firm only through the latent.
 - **Swap.** Every firm's price decided again with its rival's summary replaced by the summary
   of the rival in another market (same seat, same round): the share of firms whose price
-  changes is how much the latent carries from rival to firm. A seating that masks rivals
-  (``forest.seating``) must read exactly 0; that is checked, not assumed.
+  changes, and the total-variation distance its price distribution moves (which sees changes
+  too small to flip a decision), are how much the latent carries from rival to firm. A seating
+  that masks rivals (``forest.seating``) must read exactly 0; that is checked, not assumed.
 
 A forest playing greedily settles every market on one price within a few rounds, and then there
 is nothing to decode (every market is in the same state). So the measured episode trembles:
@@ -87,7 +88,7 @@ class ChannelRecorder:
 
     def __post_init__(self) -> None:
         self.rows: list[dict[str, np.ndarray]] = []
-        self.moved: list[float] = []
+        self.moved: list[tuple[float, float]] = []
 
     def before_step(self, round_: int, economy: Pricing, played: Played) -> None:
         output = played.step.output
@@ -97,7 +98,7 @@ class ChannelRecorder:
             "summary": output.summaries.numpy(), "context": output.context.numpy(),
             "rival": rival, "rival_last": rival_last, "market": economy.market.copy(),
         })  # fmt: skip
-        self.moved.append(self._swap_share(economy, output.summaries, played.step.actions))
+        self.moved.append(self._swap_share(economy, output.summaries))
 
     def after_step(
         self, round_: int, economy: Pricing, played: Played, result: RoundResult
@@ -105,9 +106,10 @@ class ChannelRecorder:
         pass
 
     @torch.inference_mode()
-    def _swap_share(self, economy: Pricing, summaries: torch.Tensor, chosen: np.ndarray) -> float:
-        """Share of firm-0 agents whose price changes when firm 1 of each market is replaced by
-        firm 1 of the next market."""
+    def _swap_share(self, economy: Pricing, summaries: torch.Tensor) -> tuple[float, float]:
+        """Firm 0 of every market with firm 1's summary replaced by the next market's firm 1:
+        the share of their decisions that change, and the mean total-variation distance their
+        price distributions move."""
         seats = firm_seats(economy)
         by_market = economy.by_market(np.arange(economy.n_agents))  # (k, M) agent rows
         swapped = summaries.clone()
@@ -115,10 +117,16 @@ class ChannelRecorder:
         tree_ids = torch.from_numpy(economy.tree_ids())
         seat_ids = torch.from_numpy(seats)
         valid = torch.from_numpy(valid_classes(economy, self.model.config.n_actions))
-        before = decode_actions(self.model.action_logits(summaries, tree_ids, seat_ids), valid)[0]
-        after = decode_actions(self.model.action_logits(swapped, tree_ids, seat_ids), valid)[0]
         firm0 = torch.from_numpy(by_market[0])
-        return float((before[firm0] != after[firm0]).float().mean())
+        logits = [
+            self.model.action_logits(s, tree_ids, seat_ids)[firm0] for s in (summaries, swapped)
+        ]
+        valid = valid[firm0]
+        before, after = (decode_actions(lg, valid)[0] for lg in logits)
+        allowed = torch.arange(logits[0].shape[1])[None, :] < valid[:, None]
+        probs = [torch.softmax(lg.masked_fill(~allowed, float("-inf")), dim=1) for lg in logits]
+        distance = 0.5 * (probs[0] - probs[1]).abs().sum(dim=1)
+        return float((before != after).float().mean()), float(distance.mean())
 
 
 def measure_channel(
@@ -138,7 +146,8 @@ def measure_channel(
     joined = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]}
     own = joined["summary"]
     both = np.hstack([own, joined["context"]])
-    out = {"swap_moved": float(np.mean(recorder.moved[skip:]))}
+    moved = np.array(recorder.moved[skip:])
+    out = {"swap_moved": float(moved[:, 0].mean()), "swap_distance": float(moved[:, 1].mean())}
     for name in ("rival", "rival_last"):
         target = joined[name].astype(np.float64)
         r2_own = heldout_r2(own, target, joined["market"])

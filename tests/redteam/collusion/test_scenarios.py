@@ -22,6 +22,37 @@ from redteam.collusion.scenarios import Scenario
         ({"name": "x", "collusive": False, "economy": "auction"}, "economy: expected one of"),
         ({"name": "x", "collusive": False, "costs": (1.0,)}, "costs"),
         ({"name": "x", "collusive": True, "kind": "cartel", "level": 2.0}, "level"),
+        ({"name": "x", "collusive": False, "kind": "profit-forest"}, 'needs policy = "forest"'),
+        (
+            {
+                "name": "x",
+                "collusive": False,
+                "kind": "profit-forest",
+                "policy": "forest",
+                "firms": 3,
+            },
+            "trains duopolies",
+        ),
+        (
+            {
+                "name": "x",
+                "collusive": False,
+                "kind": "profit-forest",
+                "policy": "forest",
+                "seating": "cartel",
+            },
+            "seating",
+        ),
+        (
+            {
+                "name": "x",
+                "collusive": False,
+                "kind": "profit-forest",
+                "policy": "forest",
+                "train_iterations": 0,
+            },
+            "iterations",
+        ),
     ],
 )
 def test_impossible_scenarios_are_config_errors(fields, message):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from redteam.collusion.scenarios import Scenario
-from redteam.collusion.simulate import simulate
+from redteam.collusion.simulate import profit_forest_dir, simulate
 
 QUICK_Q = {"q_max_periods": 3000, "q_stable_periods": 1000}
 
@@ -99,3 +99,18 @@ def test_forest_played_markets_record_summary_tokens_and_the_covert_channel_fide
     grid = np.unique(np.round(after, 9))
     assert len(grid) > 1  # the cartel's targets move round by round
     assert (labelled.panel.normalised_prices()[:, 6:20] > 0.3).all()  # all near the top
+
+
+def test_profit_forests_are_fine_tuned_once_cached_and_reused(tmp_path):
+    scenario = Scenario("profit", False, "profit-forest", policy="forest", seating="masked",
+                        train_iterations=1, train_markets=5)  # fmt: skip
+    first = simulate(scenario, 4, 20, 0, 10, cache=tmp_path)
+    folder = profit_forest_dir(scenario, 0, tmp_path)
+    log = folder / "train_log.json"
+    assert log.is_file() and (folder / "seating.json").is_file()
+    stamp = log.stat().st_mtime_ns
+    again = simulate(scenario, 4, 20, 0, 10, cache=tmp_path)
+    assert log.stat().st_mtime_ns == stamp
+    assert np.array_equal(first.panel.prices, again.panel.prices)
+    assert first.panel.summaries.shape[:3] == (4, 20, 2)
+    assert profit_forest_dir(scenario, 1, tmp_path) != folder  # each seed its own fine-tune
