@@ -84,11 +84,15 @@ class SeatedForest(nn.Module):
         summary_delta: torch.Tensor | None = None,
         robust_aggregation: object | None = None,
         return_attention: bool = False,
+        sybil_summaries: torch.Tensor | None = None,
+        sybil_tree_ids: torch.Tensor | None = None,
     ) -> ForestOutput:
-        if any(x is not None for x in (aggregation_weights, summary_delta, robust_aggregation)):
+        latent = (aggregation_weights, summary_delta, robust_aggregation, sybil_summaries,
+                  sybil_tree_ids)  # fmt: skip
+        if return_attention or any(x is not None for x in latent):
             raise InvalidInputError(
-                "interventions: a seated forest takes no latent interventions or defenses "
-                "(it is measured for collusion, not attacked)"
+                "interventions: a seated forest takes no latent interventions or defenses and "
+                "reports no attention (it is measured for collusion, not attacked)"
             )
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
                   "role_ids": role_ids, "tree_ids": tree_ids, "memory": memory}  # fmt: skip
@@ -121,7 +125,9 @@ class SeatedForest(nn.Module):
         """``run`` on each seat's agents apart (with that seat's model when independent), its
         outputs joined back in the agents' order."""
         seats = seat_ids.cpu().numpy()
-        if len(self.firms) > 1 and seats.max(initial=0) >= len(self.firms):
+        if seats.size == 0:
+            raise InvalidInputError("seat_ids: a round needs at least one firm")
+        if len(self.firms) > 1 and seats.max() >= len(self.firms):
             raise InvalidInputError(
                 f"seat_ids: {len(self.firms)} independent models, got a seat {seats.max()}"
             )

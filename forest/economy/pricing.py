@@ -252,10 +252,11 @@ class Pricing(Economy):
         noise = cfg.best_response_noise / 2
         step = (draw >= 1.0 - noise).astype(np.int64) - (draw < noise)
         actions = np.clip(best + step, 0, cfg.grid_points - 1)
-        return actions, Messages.concat(self._quotes(actions), self.inbox.echoes())
+        return actions, Messages.concat(self.quotes(actions), self.inbox.echoes())
 
-    def _quotes(self, actions: np.ndarray) -> Messages:
-        """A PRICE message with the sender's price index to each rival in its market."""
+    def quotes(self, actions: np.ndarray) -> Messages:
+        """A PRICE message with the sender's price index to each rival in its market: firms
+        that quote the price they charge."""
         sender, receiver = self.message_recipients()
         return Messages.make(PRICE, sender, receiver, actions[sender])
 

@@ -10,7 +10,12 @@ high prices, they learn for their own gain.
 
 The ``seating`` (``forest.seating``) says what the firms share: the latent (``shared``), only the
 weights (``masked``), or nothing (``independent``: a model per seat, each trained on its own
-firms' profit). Every iteration ends with a checkpoint; a killed run resumes to the same weights.
+firms' profit). Two things still tie the independent models' training together, kept so that
+the three seatings train alike: one advantage baseline (the mean over all firms that round,
+both seats), and one gradient-norm clip over both models' parameters. Every iteration ends with
+a checkpoint; a killed run resumes to the same weights. The encoder is frozen: a firm's summary
+of its own state stays what cloning made it, and only the aggregation (where rivals meet) and
+the heads (where prices are chosen) learn.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,8 +33,6 @@ import torch
 
 from forest import checkpoints
 from forest.actions import classes_to_actions, valid_classes
-from forest.economy import Messages
-from forest.economy.messages import PRICE
 from forest.economy.pricing import Pricing
 from forest.economy.pricing_config import PricingConfig
 from forest.errors import ConfigError
@@ -89,7 +93,7 @@ class ProfitConfig(NamedPresets):
             raise ConfigError(f"reward: expected one of {REWARDS}, got {self.reward!r}")
         require_int(self.markets, "markets", 1, 100_000)
         require_int(self.rounds, "rounds", 2, 10_000)
-        require_int(self.iterations, "iterations", 1, 10_000)
+        require_int(self.iterations, "iterations", 1, 999)  # seeds: seed * 1000 + iteration
         require_int(self.epochs, "epochs", 1, 100)
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
         require_float(self.discount, "discount", 0.0, 1.0)
@@ -111,12 +115,6 @@ class PlayedRound:
     sampled_log_prob: torch.Tensor  # (n,)
     action_valid: torch.Tensor  # (n,) number of valid classes
     advantage: torch.Tensor | None = None  # (n,) set once the episode's profits are known
-
-
-def posted_quotes(economy: Pricing, actions: np.ndarray) -> Messages:
-    """Every firm quotes its rivals the price it charges."""
-    sender, receiver = economy.message_recipients()
-    return Messages.make(PRICE, sender, receiver, actions[sender])
 
 
 def firm_rewards(economy: Pricing, reward: str) -> np.ndarray:
@@ -155,7 +153,7 @@ def play_episode(
                 torch.from_numpy(valid_classes(economy, n_classes)),
             )
         )
-        economy.step(actions, posted_quotes(economy, actions))
+        economy.step(actions, economy.quotes(actions))
         profits.append(firm_rewards(economy, config.reward))
         memory = output.summaries.clone()
     returns = discounted_returns(np.asarray(profits), config.discount)
@@ -240,11 +238,34 @@ def finetune_for_profit(
         if done.get("train_config") != config.to_dict() or done.get(SOURCE_DIGEST) != digest:
             raise TrainingError(
                 f"out: {out} holds a finished fine-tune of another source or config; "
-                "fine-tune into a new --out folder"
+                "fine-tune into a new folder"
             )
         return load_seated(out), done["log"]
-    torch.set_num_threads(config.threads)
+    with _training_state(config.threads):
+        return _finetune(config, source, out, digest, on_iteration)
+
+
+@contextmanager
+def _training_state(threads: int) -> Iterator[None]:
+    """Deterministic kernels on ``threads`` threads while training; the caller's settings
+    after (a benchmark fine-tunes in the middle of its own run)."""
+    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
+
+
+def _finetune(
+    config: ProfitConfig,
+    source: Path,
+    out: Path,
+    digest: str,
+    on_iteration: Callable[[dict[str, float]], None],
+) -> tuple[SeatedPolicy, list[dict[str, float]]]:
     model, tokenizer = seated_forest(source, config.seating)
     optimizer = torch.optim.AdamW(trainable(model), lr=config.learning_rate)
     start, log = 0, []
@@ -253,7 +274,7 @@ def finetune_for_profit(
         if progress["train_config"] != config.to_dict() or progress[SOURCE_DIGEST] != digest:
             raise TrainingError(
                 f"resume: {out} holds an unfinished fine-tune of another source or config; "
-                "fine-tune into a new --out folder"
+                "fine-tune into a new folder"
             )
         model = load_firms_into(model, out)
         start, log = progress["iterations_done"], progress["log"]

@@ -5,11 +5,14 @@
   the firm) and its last price (public) from the firm's own summary token, what it knows
   itself, and from its summary and its context, what the forest's attention adds. ``gain`` is
   the difference: information about the rival that reaches the firm only through the latent.
-- **Swap.** Every firm's price decided again with its rival's summary replaced by the summary
-  of the rival in another market (same seat, same round): the share of firms whose price
-  changes, and the total-variation distance its price distribution moves (which sees changes
-  too small to flip a decision), are how much the latent carries from rival to firm. A seating
-  that masks rivals (``forest.seating``) must read exactly 0; that is checked, not assumed.
+- **Swap.** Firm 0's price decided again with its rival's summary replaced by the summary of
+  the rival in another market (same seat, same round): the share of firms whose price changes,
+  and the total-variation distance its price distribution moves (which sees changes too small
+  to flip a decision). Only odd markets' rivals are swapped (among themselves); the forest
+  slots pool every market, so even markets' firms 0, whose rivals stay, are moved only by that
+  pooling: they are the control (``leak``), and the rival's own channel is what the swapped
+  firms move beyond it. A seating that masks rivals (``forest.seating``) must read exactly 0;
+  that is checked, not assumed.
 
 A forest playing greedily settles every market on one price within a few rounds, and then there
 is nothing to decode (every market is in the same state). So the measured episode trembles:
@@ -32,7 +35,6 @@ from forest.economy.pricing_config import PricingConfig
 from forest.errors import InvalidInputError
 from forest.policy import decode_actions
 from forest.seating import SeatedForest, SeatedPolicy, firm_seats
-from forest.training.profit_seeking import posted_quotes
 from redteam.collusion.probe import Probed
 from redteam.episodes import NOBODY, Played, Player, play_episode
 
@@ -88,7 +90,7 @@ class ChannelRecorder:
 
     def __post_init__(self) -> None:
         self.rows: list[dict[str, np.ndarray]] = []
-        self.moved: list[tuple[float, float]] = []
+        self.moved: list[tuple[float, float, float, float]] = []
 
     def before_step(self, round_: int, economy: Pricing, played: Played) -> None:
         output = played.step.output
@@ -106,27 +108,27 @@ class ChannelRecorder:
         pass
 
     @torch.inference_mode()
-    def _swap_share(self, economy: Pricing, summaries: torch.Tensor) -> tuple[float, float]:
-        """Firm 0 of every market with firm 1's summary replaced by the next market's firm 1:
-        the share of their decisions that change, and the mean total-variation distance their
-        price distributions move."""
-        seats = firm_seats(economy)
+    def _swap_share(self, economy: Pricing, summaries: torch.Tensor) -> tuple[float, ...]:
+        """Firm 1 of the odd markets swapped among them (each takes the next odd market's):
+        for firm 0 of the odd markets, then of the even ones (the control), the share of
+        decisions that change and the mean total-variation distance of their prices."""
         by_market = economy.by_market(np.arange(economy.n_agents))  # (k, M) agent rows
+        odd = by_market[:, 1::2]
         swapped = summaries.clone()
-        swapped[by_market[1]] = summaries[np.roll(by_market[1], 1)]
+        swapped[odd[1]] = summaries[np.roll(odd[1], 1)]
         tree_ids = torch.from_numpy(economy.tree_ids())
-        seat_ids = torch.from_numpy(seats)
+        seat_ids = torch.from_numpy(firm_seats(economy))
         valid = torch.from_numpy(valid_classes(economy, self.model.config.n_actions))
-        firm0 = torch.from_numpy(by_market[0])
-        logits = [
-            self.model.action_logits(s, tree_ids, seat_ids)[firm0] for s in (summaries, swapped)
-        ]
-        valid = valid[firm0]
-        before, after = (decode_actions(lg, valid)[0] for lg in logits)
-        allowed = torch.arange(logits[0].shape[1])[None, :] < valid[:, None]
-        probs = [torch.softmax(lg.masked_fill(~allowed, float("-inf")), dim=1) for lg in logits]
-        distance = 0.5 * (probs[0] - probs[1]).abs().sum(dim=1)
-        return float((before != after).float().mean()), float(distance.mean())
+        logits = [self.model.action_logits(s, tree_ids, seat_ids) for s in (summaries, swapped)]
+        figures = []
+        for firms in (odd[0], by_market[0, 0::2]):
+            read = [lg[firms] for lg in logits]
+            before, after = (decode_actions(lg, valid[firms])[0] for lg in read)
+            allowed = torch.arange(read[0].shape[1])[None, :] < valid[firms][:, None]
+            probs = [torch.softmax(lg.masked_fill(~allowed, float("-inf")), dim=1) for lg in read]
+            distance = 0.5 * (probs[0] - probs[1]).abs().sum(dim=1)
+            figures += [float((before != after).float().mean()), float(distance.mean())]
+        return tuple(figures)
 
 
 def measure_channel(
@@ -137,17 +139,22 @@ def measure_channel(
     model = policy.model
     if not 0 <= skip < rounds:
         raise InvalidInputError(f"skip: expected 0 <= skip < rounds={rounds}, got {skip}")
+    if markets < 2 * FOLDS:
+        raise InvalidInputError(
+            f"markets: expected at least {2 * FOLDS} to hold out, got {markets}"
+        )
     economy = Pricing(PricingConfig(n_agents=2 * markets), seed)  # duopolies: one rival each
     recorder = ChannelRecorder(model)
     rng = np.random.default_rng(seed)
     player = Player(policy, Trembles(TREMBLE), rng)
-    play_episode(economy, rounds, player, NOBODY, observers=[recorder], posting=posted_quotes)
+    play_episode(economy, rounds, player, NOBODY, observers=[recorder], posting=Pricing.quotes)
     rows = recorder.rows[skip:]
     joined = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]}
     own = joined["summary"]
     both = np.hstack([own, joined["context"]])
     moved = np.array(recorder.moved[skip:])
-    out = {"swap_moved": float(moved[:, 0].mean()), "swap_distance": float(moved[:, 1].mean())}
+    names = ("swap_moved", "swap_distance", "leak_moved", "leak_distance")
+    out = {name: float(value) for name, value in zip(names, moved.mean(axis=0), strict=True)}
     for name in ("rival", "rival_last"):
         target = joined[name].astype(np.float64)
         r2_own = heldout_r2(own, target, joined["market"])

@@ -125,6 +125,11 @@ class Scenario:
         if self.kind == "profit-forest":
             if self.firms != 2:
                 raise ConfigError(f"firms: profit-forest {self.name!r} trains duopolies (2)")
+            if self.costs is not None or self.shock_sigma:
+                raise ConfigError(
+                    f"costs, shock_sigma: profit-forest {self.name!r} is fine-tuned on the "
+                    "default market, so it plays only that (no asymmetric costs or shocks)"
+                )
             self.profit_config(0)
 
     @property

@@ -105,10 +105,15 @@ def test_independent_firms_each_decide_with_their_own_model(shipped):
     assert not torch.equal(mixed[seats == 1], plain[seats == 1])
 
 
-@pytest.mark.parametrize("seating", ["shared", "masked"])
+@pytest.mark.parametrize("seating", ["shared", "masked", "independent"])
 def test_action_logits_from_summaries_match_the_forward(random_model, seating):
     cfg = random_model.config
-    model = SeatedForest([random_model], seating)
+    firms = [random_model]
+    if seating == "independent":
+        firms.append(copy.deepcopy(random_model))
+        with torch.no_grad():
+            firms[1].readout.action_head.bias.add_(1.0)
+    model = SeatedForest(firms, seating)
     n = 8
     g = torch.Generator().manual_seed(1)
     inputs = {
@@ -117,6 +122,7 @@ def test_action_logits_from_summaries_match_the_forward(random_model, seating):
         "role_ids": torch.zeros(n, dtype=torch.long),
         "tree_ids": torch.arange(n) // 2,
         "seat_ids": torch.arange(n) % 2,
+        "memory": torch.randn(n, cfg.hidden_size, generator=g),
     }
     with torch.inference_mode():
         out = model(**inputs)
@@ -137,6 +143,11 @@ def test_seatings_refuse_what_they_cannot_do(shipped):
         SeatedForest([shipped.model], "masked")(
             **inputs, summary_delta=torch.zeros(world.n_agents, shipped.model.config.hidden_size)
         )
+    with pytest.raises(InvalidInputError, match="reports no attention"):
+        SeatedForest([shipped.model], "shared")(**inputs, return_attention=True)
+    with pytest.raises(InvalidInputError, match="at least one firm"):
+        empty = {k: v[:0] for k, v in inputs.items()}
+        SeatedForest([shipped.model], "masked")(**empty)
     with pytest.raises(InvalidInputError, match="use pricing"):
         firm_seats(make_economy("exchange", 0, n_agents=20))
 
@@ -149,12 +160,18 @@ def test_firm_seats_follow_the_market_layout():
 
 def test_a_saved_seated_forest_loads_to_the_same_decisions(shipped, tmp_path):
     world = economy()
-    model = SeatedForest([shipped.model, copy.deepcopy(shipped.model)], "independent")
+    other = copy.deepcopy(shipped.model)
+    with torch.no_grad():
+        other.readout.action_head.bias[:15] = torch.arange(15.0)  # firm 1 prices high
+    model = SeatedForest([shipped.model, other], "independent")
     save_seated(tmp_path, model, shipped.tokenizer)
     loaded = load_seated(tmp_path)
     assert loaded.model.seating == "independent" and len(loaded.model.firms) == 2
     policy = SeatedPolicy(model, shipped.tokenizer)
-    assert np.array_equal(policy.act(world).actions, loaded.act(economy()).actions)
+    actions = policy.act(world).actions
+    assert np.array_equal(actions, loaded.act(economy()).actions)
+    seats = firm_seats(world)
+    assert actions[seats == 1].mean() > actions[seats == 0].mean()  # the firms kept their seats
     (tmp_path / "seating.json").write_text('{"seating": "masked"}')
     with pytest.raises(InvalidInputError, match="count of firms"):
         load_seated(tmp_path)

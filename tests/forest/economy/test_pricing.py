@@ -318,3 +318,12 @@ def test_consumer_surplus_falls_as_prices_rise_at_the_rate_of_demand():
     shares, _ = logit_shares(prices, a, a0, mu, axis=0)
     # The surplus is a mean over the two markets.
     assert slope == pytest.approx(-shares[0, 0] / 2, rel=1e-4)
+
+
+def test_firms_quote_their_rivals_the_price_they_charge():
+    world = Pricing(PricingConfig(n_agents=6), 0)
+    actions = np.array([4, 5, 6, 7, 8, 9])
+    quotes = world.quotes(actions)
+    assert np.array_equal(quotes.values, actions[quotes.sender])
+    assert np.all(world.are_neighbours(quotes.sender, quotes.receiver))
+    assert len(quotes) == 6  # one rival each in a duopoly

@@ -19,7 +19,6 @@ from forest.training.profit_seeking import (
     ProfitConfig,
     finetune_for_profit,
     firm_rewards,
-    posted_quotes,
 )
 
 SHIPPED = Path(__file__).resolve().parents[3] / "checkpoints" / "small"
@@ -87,20 +86,12 @@ def test_a_killed_run_resumes_to_the_same_weights(independent, tmp_path):
 def test_joint_reward_pays_every_firm_its_markets_mean_profit():
     world = Pricing(PricingConfig(n_agents=8), 0)
     actions = np.array([0, 14, 3, 3, 7, 1, 2, 9])
-    world.step(actions, posted_quotes(world, actions))
+    world.step(actions, world.quotes(actions))
     own, joint = firm_rewards(world, "own"), firm_rewards(world, "joint")
     by_market_own, by_market_joint = world.by_market(own), world.by_market(joint)
     assert np.allclose(by_market_joint, by_market_own.mean(axis=0))
     assert not np.allclose(own, joint)
     assert np.isclose(own.sum(), joint.sum())
-
-
-def test_firms_quote_their_rivals_the_price_they_charge():
-    world = Pricing(PricingConfig(n_agents=6), 0)
-    actions = np.array([4, 5, 6, 7, 8, 9])
-    quotes = posted_quotes(world, actions)
-    assert np.array_equal(quotes.values, actions[quotes.sender])
-    assert np.all(world.are_neighbours(quotes.sender, quotes.receiver))
 
 
 @pytest.mark.parametrize(

@@ -57,17 +57,22 @@ def shipped():
 def test_masked_firms_are_never_moved_by_a_rivals_summary(shipped):
     policy = SeatedPolicy(SeatedForest([shipped.model], "masked"), shipped.tokenizer)
     figures = measure_channel(policy, markets=20, rounds=8, seed=0, skip=2)
-    assert figures["swap_moved"] == 0.0 and figures["swap_distance"] == 0.0
+    for name in ("swap_moved", "swap_distance", "leak_moved", "leak_distance"):
+        assert figures[name] == 0.0
 
 
 def test_the_swap_can_fail_shared_firms_are_moved_by_a_rivals_summary(shipped):
     policy = SeatedPolicy(SeatedForest([shipped.model], "shared"), shipped.tokenizer)
     figures = measure_channel(policy, markets=20, rounds=8, seed=0, skip=2)
-    assert figures["swap_distance"] > 0.0
+    assert figures["swap_distance"] > 0.0 and figures["leak_distance"] > 0.0
+    # A firm whose own rival was swapped moves more than one moved by the pooling alone.
+    assert figures["swap_distance"] > figures["leak_distance"]
     assert {"rival_r2_summary", "rival_r2_context", "rival_gain", "rival_last_gain"} <= set(figures)
 
 
 def test_measure_channel_refuses_a_skip_past_the_episode(shipped):
     policy = SeatedPolicy(SeatedForest([shipped.model], "shared"), shipped.tokenizer)
     with pytest.raises(InvalidInputError, match="skip"):
-        measure_channel(policy, markets=4, rounds=5, seed=0, skip=5)
+        measure_channel(policy, markets=10, rounds=5, seed=0, skip=5)
+    with pytest.raises(InvalidInputError, match="markets"):
+        measure_channel(policy, markets=4, rounds=5, seed=0, skip=0)

@@ -39,6 +39,16 @@ from redteam.collusion.scenarios import Scenario
                 "collusive": False,
                 "kind": "profit-forest",
                 "policy": "forest",
+                "costs": (0.9, 1.1),
+            },
+            "default market",
+        ),
+        (
+            {
+                "name": "x",
+                "collusive": False,
+                "kind": "profit-forest",
+                "policy": "forest",
                 "seating": "cartel",
             },
             "seating",
