@@ -60,6 +60,9 @@ ROWS = {
         "kind": "profit-forest", "seating": "shared", "reward": "joint"},
 }  # fmt: skip
 PLACEBO = next(iter(ROWS))
+# Channel only: the cloned forest with rivals masked, so that what a context adds about the
+# rival can be told from what it adds about the firm itself (a richer view of its own state).
+CONTROL = "cloned forest, rivals masked (control)"
 ROUNDS, WINDOW, DEVIATION = 200, 100, 150
 CHANNEL_ROUNDS, CHANNEL_SKIP = 100, 20
 FIGURES = ("price_level", "profit_gain", "consumer_surplus", "punishment")
@@ -97,13 +100,16 @@ def cell(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
 
 def channel(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """The latent-channel figures of one (row, seed), on an episode of their own."""
-    path = Path(args.out) / "channel" / f"{list(ROWS).index(row)}-seed{seed}.json"
+    name = "control" if row == CONTROL else list(ROWS).index(row)
+    path = Path(args.out) / "channel" / f"{name}-seed{seed}.json"
     if path.exists():
         return json.loads(path.read_text())
-    chosen = scenario(row, args.checkpoint, args.iterations)
     source = load_policy(Path(args.checkpoint), with_router=False)
-    if chosen.kind == "profit-forest":
-        seated = profit_forest(chosen, seed, Path(args.out) / "cache")
+    if row == CONTROL:
+        seated = SeatedForest([source.model], "masked")
+    elif ROWS[row]["kind"] == "profit-forest":
+        seated = profit_forest(scenario(row, args.checkpoint, args.iterations), seed,
+                               Path(args.out) / "cache")  # fmt: skip
     else:
         seated = SeatedForest([source.model], "shared")
     figures = measure_channel(SeatedPolicy(seated, source.tokenizer), args.markets,
@@ -115,7 +121,8 @@ def channel(row: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
 
 def _run(task: tuple[str, int, argparse.Namespace]) -> tuple[str, int, dict[str, float]]:
     row, seed, args = task
-    return row, seed, cell(row, seed, args) | channel(row, seed, args)
+    market = {} if row == CONTROL else cell(row, seed, args)
+    return row, seed, market | channel(row, seed, args)
 
 
 def label(figures: dict[str, dict[int, dict]], row: str, seeds: list[int]) -> str:
@@ -158,18 +165,19 @@ def tables(figures: dict[str, dict[int, dict]], seeds: list[int]) -> str:
         "The latent channel (held-out R^2 of the rival's decision and last price from the "
         "firm's own summary, and from its summary and context; swap: share of firms whose "
         "decision moves, and the total-variation distance their price distribution moves, "
-        "when the rival's summary is another market's, beside the control (firms whose rival "
-        "stayed, moved by the forest-wide pooling alone); '—': a constant decision, nothing "
-        "to decode)",
+        "when the rival's summary is another market's, beside firms whose rival was kept, "
+        "moved by the forest-wide pooling alone; '—': a constant decision, nothing to decode; "
+        "the last row is the cloned forest with rivals masked, so its context holds no rival)",
         "",
-        "| forest | swap: decisions moved / distance | control: moved / distance "
+        "| forest | rival swapped: decisions moved / distance (10^-4) "
+        "| rival kept: moved / distance (10^-4) "
         "| rival's decision now: summary / + context / gain "
         "| rival's last price: summary / + context / gain |",
         "|---|---|---|---|---|",
     ]
-    for row in ROWS:
-        fig = {name: t_interval(np.array([figures[row][s][name] for s in seeds])).short()
-               for name in CHANNEL}  # fmt: skip
+    for row in [*ROWS, CONTROL]:
+        fig = {name: t_interval(np.array([figures[row][s][name] * (1e4 if "distance" in name
+               else 1.0) for s in seeds])).short() for name in CHANNEL}  # fmt: skip
         lines.append(
             f"| {row} | {fig['swap_moved']} / {fig['swap_distance']} | {fig['leak_moved']} / "
             f"{fig['leak_distance']} | {fig['rival_r2_summary']} / {fig['rival_r2_context']} / "
@@ -238,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.seeds) < 2:
         parser.error("--seeds: intervals need at least 2 seeds")
     check_settings(args)
-    tasks = [(row, seed, args) for row in ROWS for seed in args.seeds]
-    figures: dict[str, dict[int, dict]] = {row: {} for row in ROWS}
+    tasks = [(row, seed, args) for row in [*ROWS, CONTROL] for seed in args.seeds]
+    figures: dict[str, dict[int, dict]] = {row: {} for row in [*ROWS, CONTROL]}
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         for row, seed, done in tqdm(pool.map(_run, tasks), total=len(tasks), desc="cells"):
             figures[row][seed] = done

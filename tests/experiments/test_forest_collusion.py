@@ -23,7 +23,7 @@ def _figures(gain: list[float], punishment: list[float]) -> dict[int, dict[str, 
 
 def _all_rows(**rows):
     placebo = _figures([0.10, 0.11, 0.12], [0.05, 0.05, 0.06])
-    figures = {row: placebo for row in forest_collusion.ROWS}
+    figures = {row: placebo for row in [*forest_collusion.ROWS, forest_collusion.CONTROL]}
     figures.update(rows)
     return figures
 
