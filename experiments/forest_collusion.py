@@ -166,7 +166,8 @@ def tables(figures: dict[str, dict[int, dict]], seeds: list[int]) -> str:
         "firm's own summary, and from its summary and context; swap: share of firms whose "
         "decision moves, and the total-variation distance their price distribution moves, "
         "when the rival's summary is another market's, beside firms whose rival was kept, "
-        "moved by the forest-wide pooling alone; '—': a constant decision, nothing to decode; "
+        "moved by the forest-wide pooling alone; '—': one price whatever the state in at least "
+        "one seed, nothing to decode there; "
         "the last row is the cloned forest with rivals masked, so its context holds no rival)",
         "",
         "| forest | rival swapped: decisions moved / distance (10^-4) "
