@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from forest.commands import bench, economy, finetune, model, pretrained
+from forest.commands import bench, economy, finetune, model, pretrained, profit
 from forest.errors import ForestError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     economy.add_parsers(sub)
     model.add_parsers(sub)
     finetune.add_parser(sub)
+    profit.add_parser(sub)
     bench.add_parser(sub)
     pretrained.add_parser(sub)
     return parser

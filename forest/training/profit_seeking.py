@@ -35,7 +35,7 @@ from forest import checkpoints
 from forest.actions import classes_to_actions, valid_classes
 from forest.economy.pricing import Pricing
 from forest.economy.pricing_config import PricingConfig
-from forest.errors import ConfigError
+from forest.errors import ConfigError, InvalidInputError
 from forest.policy import action_class_mask
 from forest.seating import SEATINGS, SeatedForest, SeatedPolicy, load_seated, save_seated
 from forest.training import resume
@@ -221,6 +221,13 @@ def seated_forest(source: Path, seating: str) -> tuple[SeatedForest, Any]:
     return SeatedForest(firms, seating), base.tokenizer
 
 
+def source_digest(source: Path) -> str:
+    """The digest of the checkpoint a fine-tune starts from (which a run's key includes)."""
+    if not Path(source).is_dir():
+        raise InvalidInputError(f"source: checkpoint {source} does not exist")
+    return checkpoints.checkpoint_digest(Path(source))
+
+
 def finetune_for_profit(
     config: ProfitConfig,
     source: Path,
@@ -232,7 +239,7 @@ def finetune_for_profit(
     iteration: the figures of the episode it played (with sampled prices) and the step's
     loss."""
     source, out = Path(source), Path(out)
-    digest = checkpoints.checkpoint_digest(source)
+    digest = source_digest(source)
     if resume.is_finished(out):
         done = checkpoints.load_json(out / resume.TRAIN_LOG)
         if done.get("train_config") != config.to_dict() or done.get(SOURCE_DIGEST) != digest:

@@ -28,7 +28,7 @@ from attacks.cartels import CartelAttack, pricing_messages
 from attacks.covert_summary import CovertSummaryCartel
 from defenses.collusion.auction_panel import AuctionPanel
 from defenses.collusion.panel import MIN_ROUNDS, PricePanel
-from forest.checkpoints import checkpoint_digest, load_policy
+from forest.checkpoints import load_policy
 from forest.economy import Messages
 from forest.economy.base import RoundResult
 from forest.economy.exchange import Exchange
@@ -45,7 +45,7 @@ from forest.economy.q_learning import (
 from forest.expert_policy import ExpertPolicy
 from forest.policy import ForestPolicy
 from forest.seating import SeatedForest, SeatedPolicy
-from forest.training.profit_seeking import finetune_for_profit
+from forest.training.profit_seeking import finetune_for_profit, source_digest
 from forest.validation import require_int
 from redteam.collusion.probe import Probed
 from redteam.collusion.scenarios import Scenario
@@ -112,7 +112,7 @@ def profit_forest(scenario: Scenario, seed: int, cache: Path | None) -> SeatedFo
 
 def profit_forest_dir(scenario: Scenario, seed: int, cache: Path) -> Path:
     """Where ``profit_forest`` keeps this fine-tune (its weights and ``train_log.json``)."""
-    digest = checkpoint_digest(Path(scenario.checkpoint))
+    digest = source_digest(Path(scenario.checkpoint))
     key = json.dumps([scenario.profit_config(seed).to_dict(), digest], sort_keys=True)
     return cache / f"profit-forest-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
