@@ -51,7 +51,6 @@ from forest.training.task_reward import (
 from forest.validation import require_float, require_int
 
 PROFIT_SEED_BASE = 40_000  # training markets never share a seed with evaluation (0..)
-SOURCE_DIGEST = "source_digest"
 REWARDS = ("own", "joint")
 
 
@@ -242,7 +241,7 @@ def finetune_for_profit(
     digest = source_digest(source)
     if resume.is_finished(out):
         done = checkpoints.load_json(out / resume.TRAIN_LOG)
-        if done.get("train_config") != config.to_dict() or done.get(SOURCE_DIGEST) != digest:
+        if done.get("train_config") != config.to_dict() or done.get(resume.SOURCE_DIGEST) != digest:
             raise TrainingError(
                 f"out: {out} holds a finished fine-tune of another source or config; "
                 "fine-tune into a new folder"
@@ -277,14 +276,14 @@ def _finetune(
     optimizer = torch.optim.AdamW(trainable(model), lr=config.learning_rate)
     start, log = 0, []
     if resume.has_training_state(out):
-        _, progress = resume.load_training_state(out, optimizer)
-        if progress["train_config"] != config.to_dict() or progress[SOURCE_DIGEST] != digest:
+        log = resume.load_finetune_log(out, optimizer, config.to_dict(), digest)
+        if log is None:
             raise TrainingError(
                 f"resume: {out} holds an unfinished fine-tune of another source or config; "
                 "fine-tune into a new folder"
             )
         model = load_firms_into(model, out)
-        start, log = progress["iterations_done"], progress["log"]
+        start = len(log)
     for iteration in range(start, config.iterations):
         torch.manual_seed(config.seed * 1000 + iteration)
         generator = torch.Generator().manual_seed(config.seed * 1000 + iteration)
@@ -297,16 +296,8 @@ def _finetune(
         log.append(row)
         on_iteration(row)
         save_seated(out, model, tokenizer)
-        progress = {
-            "iterations_done": iteration + 1,
-            "train_config": config.to_dict(),
-            SOURCE_DIGEST: digest,
-            "log": log,
-        }
-        resume.save_training_state(out, optimizer, [], progress)
-    resume.finish_training(
-        out, {"train_config": config.to_dict(), SOURCE_DIGEST: digest, "log": log}
-    )
+        resume.save_finetune_state(out, optimizer, config.to_dict(), digest, log)
+    resume.finish_finetune(out, config.to_dict(), digest, log)
     return SeatedPolicy(model, tokenizer), log
 
 

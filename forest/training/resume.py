@@ -23,6 +23,7 @@ from forest.training.data import EpisodeRecord, RoundRecord
 
 TRAINING = "training"
 TRAIN_LOG = "train_log.json"
+SOURCE_DIGEST = "source_digest"  # of the checkpoint a fine-tune started from
 RECORD_FIELDS = tuple(RoundRecord.__dataclass_fields__)
 
 
@@ -96,3 +97,33 @@ def finish_training(directory: Path, summary: dict[str, Any]) -> None:
 
 def is_finished(directory: Path) -> bool:
     return (Path(directory) / TRAIN_LOG).is_file() and not has_training_state(directory)
+
+
+def save_finetune_state(
+    directory: Path,
+    optimizer: torch.optim.Optimizer,
+    train_config: dict[str, Any],
+    digest: str,
+    log: list[dict],
+) -> None:
+    """A fine-tune's state after ``len(log)`` iterations (it keeps no episodes)."""
+    progress = {"iterations_done": len(log), "train_config": train_config,
+                SOURCE_DIGEST: digest, "log": log}  # fmt: skip
+    save_training_state(directory, optimizer, [], progress)
+
+
+def load_finetune_log(
+    directory: Path, optimizer: torch.optim.Optimizer, train_config: dict[str, Any], digest: str
+) -> list[dict] | None:
+    """The log of the unfinished fine-tune in ``directory``, its optimizer restored; None when
+    the folder holds a fine-tune of another source or config (the caller refuses it)."""
+    _, progress = load_training_state(directory, optimizer)
+    if progress["train_config"] != train_config or progress[SOURCE_DIGEST] != digest:
+        return None
+    return progress["log"]
+
+
+def finish_finetune(
+    directory: Path, train_config: dict[str, Any], digest: str, log: list[dict]
+) -> None:
+    finish_training(directory, {"train_config": train_config, SOURCE_DIGEST: digest, "log": log})

@@ -42,7 +42,6 @@ from forest.training.plots import plot_finetune_curve
 from forest.training.task_reward_config import TaskRewardConfig
 
 FINETUNE_SEED_BASE = 20_000  # episodes never share a seed with evaluation (0..) or cloning
-SOURCE_DIGEST = "source_digest"
 FINETUNE_CURVE = "finetune_curve.png"
 
 
@@ -211,13 +210,13 @@ def finetune_forest(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     start, log = 0, []
     if resuming:
-        _, progress = resume.load_training_state(out, optimizer)
-        if progress["train_config"] != config.to_dict() or progress[SOURCE_DIGEST] != digest:
+        log = resume.load_finetune_log(out, optimizer, config.to_dict(), digest)
+        if log is None:
             raise TrainingError(
                 f"resume: {out} holds an unfinished fine-tune of another source or config; "
                 "fine-tune into a new --out folder"
             )
-        start, log = progress["iterations_done"], progress["log"]
+        start = len(log)
 
     for iteration in range(start, config.iterations):
         torch.manual_seed(config.seed * 1000 + iteration)
@@ -254,16 +253,8 @@ def finetune_forest(
         on_iteration(row)
         model.eval()
         checkpoints.save_policy(out, model, policy.tokenizer, router)
-        progress = {
-            "iterations_done": iteration + 1,
-            "train_config": config.to_dict(),
-            SOURCE_DIGEST: digest,
-            "log": log,
-        }
-        resume.save_training_state(out, optimizer, [], progress)
-    resume.finish_training(
-        out, {"train_config": config.to_dict(), SOURCE_DIGEST: digest, "log": log}
-    )
+        resume.save_finetune_state(out, optimizer, config.to_dict(), digest, log)
+    resume.finish_finetune(out, config.to_dict(), digest, log)
     plot_finetune_curve(log, out / FINETUNE_CURVE, config.economy)
     return ForestPolicy(model, policy.tokenizer, router), log
 
