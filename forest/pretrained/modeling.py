@@ -9,6 +9,11 @@ Method (n agents, prompts of T LM tokens, LM width H, forest width d):
      last digit (R^2 0.91-1.00 at layer 10, save two features that are mostly zero) but not from
      the mean over the prompt (mostly negative R^2), and layer 10 reads them as well as layer 30
      at a third of the cost.
+     With ``lora_rank > 0`` the last ``lora_layers`` of those L layers carry LoRA adapters
+     (``peft``): low-rank updates of every projection, trained with the forest
+     (``forest.pretrained.adaptation``), the rest of the LM frozen. ``lora_rank = 0`` is the
+     frozen-LM forest, the baseline. ``frozen_states`` and ``adapted_states`` split (a0) there:
+     the frozen part of a prompt's pass depends on the prompt alone, so training computes it once.
 (a1) ``summarize``: a learned projection takes every prompt state to an input position of the
      forest's own agent encoder, which reads ``[memory] prompt [summary]`` exactly as in
      ``ForestModel`` (padding masked) and gives the summary token ``(n, d)``.
@@ -28,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import LlamaModel
+from transformers.masking_utils import create_causal_mask
 from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
 from forest.errors import InvalidInputError
@@ -36,6 +42,9 @@ from forest.model.config import PRESETS, ForestConfig
 from forest.model.modeling_forest import ForestModel
 from forest.pretrained.prompts import MAX_PROMPT_TOKENS
 from forest.validation import require_int
+
+# Every projection of a Llama layer: attention's four and the MLP's three.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class PretrainedForestConfig(ForestConfig):
@@ -57,6 +66,10 @@ class PretrainedForestConfig(ForestConfig):
     prompt_num_heads: int = 9
     prompt_num_kv_heads: int = 3
     language_model_digest: str = ""
+    # LoRA on the last ``lora_layers`` of the layers read; rank 0: none, the LM frozen whole.
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_layers: int = 0
 
     def _validate_fields(self) -> None:
         super()._validate_fields()
@@ -72,6 +85,17 @@ class PretrainedForestConfig(ForestConfig):
         require_int(self.prompt_intermediate_size, "prompt_intermediate_size", 1)
         require_int(self.prompt_num_heads, "prompt_num_heads", 1)
         require_int(self.prompt_num_kv_heads, "prompt_num_kv_heads", 1)
+        require_int(self.lora_rank, "lora_rank", 0, 1024)
+        require_int(self.lora_layers, "lora_layers", 0, self.prompt_num_layers)
+        if (self.lora_rank == 0) != (self.lora_layers == 0):
+            raise InvalidInputError(
+                f"lora_rank, lora_layers: expected both 0 (a frozen LM) or both positive, got "
+                f"{self.lora_rank} and {self.lora_layers}"
+            )
+        if not (isinstance(self.lora_alpha, (int, float)) and 0 < self.lora_alpha < 1e4):
+            raise InvalidInputError(
+                f"lora_alpha: expected a number in (0, 1e4), got {self.lora_alpha!r}"
+            )
 
     @classmethod
     def on_top_of(
@@ -119,6 +143,29 @@ class PretrainedForest(ForestModel):
         self.prompt_proj = nn.Linear(config.prompt_hidden_size, config.hidden_size, bias=False)
         nn.init.normal_(self.prompt_proj.weight, std=config.initializer_range)
         self.language_model = language_model.requires_grad_(False).eval()
+        if config.lora_rank > 0:
+            self._add_lora(config)
+
+    def _add_lora(self, config: PretrainedForestConfig) -> None:
+        """LoRA adapters on every projection of the last ``lora_layers`` layers read; only they
+        train in the LM. peft is imported here: a frozen-LM forest runs without it."""
+        from peft import LoraConfig, inject_adapter_in_model
+
+        first = config.prompt_num_layers - config.lora_layers
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=0.0,
+            target_modules=list(LORA_TARGETS),
+            layers_to_transform=list(range(first, config.prompt_num_layers)),
+            layers_pattern="layers",
+        )
+        inject_adapter_in_model(lora, self.language_model)
+
+    @property
+    def frozen_layers(self) -> int:
+        """How many of the layers read carry no adapter (all of them without LoRA)."""
+        return self.config.prompt_num_layers - self.config.lora_layers
 
     def train(self, mode: bool = True) -> PretrainedForest:
         """Train the forest; the frozen LM stays in eval mode."""
@@ -127,11 +174,11 @@ class PretrainedForest(ForestModel):
         return self
 
     def forest_state_dict(self) -> dict[str, torch.Tensor]:
-        """The trained weights: everything but the frozen LM."""
+        """The trained weights: everything but the frozen LM (its LoRA adapters included)."""
         return {
             name: tensor
             for name, tensor in self.state_dict().items()
-            if not name.startswith("language_model.")
+            if not name.startswith("language_model.") or ".lora_" in name
         }
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -180,6 +227,39 @@ class PretrainedForest(ForestModel):
                 ).last_hidden_state  # (c, T, H)
             )
         return torch.cat(states)
+
+    def _run_layers(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, layers: slice, final_norm: bool
+    ) -> torch.Tensor:
+        """The LM's decoder ``layers`` on ``hidden (n, T, H)``, as ``LlamaModel.forward`` runs
+        them (causal and padding mask, rotary positions from 0): split in two, the pass gives the
+        whole forward's bits (tests/forest/pretrained/test_modeling.py)."""
+        lm = self.language_model
+        positions = torch.arange(hidden.shape[1]).unsqueeze(0)
+        mask = create_causal_mask(
+            config=lm.config,
+            inputs_embeds=hidden,
+            attention_mask=attention_mask.long(),
+            past_key_values=None,
+            position_ids=positions,
+        )
+        rotary = lm.rotary_emb(hidden, position_ids=positions)
+        for layer in lm.layers[layers]:
+            hidden = layer(
+                hidden, attention_mask=mask, position_embeddings=rotary, position_ids=positions
+            )
+        return lm.norm(hidden) if final_norm else hidden
+
+    def frozen_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The hidden states ``(n, T, H)`` after the layers without adapters: a function of the
+        prompt alone, whatever the adapters learn."""
+        embeds = self.language_model.embed_tokens(input_ids)
+        return self._run_layers(embeds, attention_mask, slice(0, self.frozen_layers), False)
+
+    def adapted_states(self, frozen: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(a0) from ``frozen_states``: the adapted layers, then the LM's final norm."""
+        layers = slice(self.frozen_layers, self.config.prompt_num_layers)
+        return self._run_layers(frozen, attention_mask, layers, True)
 
     def summarize(
         self,

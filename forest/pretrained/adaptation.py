@@ -1,0 +1,306 @@
+"""Adapting SmolLM2 to the economies: LoRA on the layers the forest reads, with DAgger.
+
+The frozen-LM forest (``forest.pretrained.training``) clones the experts over cached LM states,
+one DAgger iteration, and fails the supply chain. Here the last ``lora_layers`` of the layers
+read carry LoRA adapters (``peft``) that train with the forest on top, and DAgger iterations
+gather the learner's own states: iteration 0 from the experts, iteration i with each agent
+following the expert with probability ``expert_share ** i`` (``collect_episode``), every round
+labelled with the expert's action and message, training on all that was gathered.
+
+What it costs on a CPU: an agent-round's LM pass. The layers below the adapters depend on the
+prompt alone, so their states are computed once per gathered round (``frozen_states``, kept in
+memory in float32, the precision play uses); each step then runs only the adapted layers, the
+forest and their backward pass.
+
+The router is this forest's own: ``own_router_dataset`` labels a message "keep" when withholding
+it changes its receiver's decision *under this forest*, not under the expert (the frozen-LM
+forest's router, trained on the expert's, cost it 17 points of exchange completion).
+
+Deterministic: the same config gives the same bytes (tests/forest/pretrained/test_adaptation.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from forest.actions import valid_classes
+from forest.checkpoints import save_pretrained_policy
+from forest.economy import Economy, Messages, economy_names, make_economy
+from forest.errors import ConfigError
+from forest.policy import ForestPolicy, decode_actions
+from forest.pretrained.language_model import language_model_digest, load_language_model
+from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
+from forest.pretrained.prompts import MAX_PROMPT_TOKENS, PromptTokenizer, render_prompts
+from forest.training.behaviour_cloning import (
+    TRAIN_SEED_BASE,
+    cosine_learning_rate,
+    imitation_loss,
+    train_epoch,
+)
+from forest.training.data import EpisodeRecord, RoundRecord, collect_episode
+from forest.training.plots import plot_loss_curve
+from forest.training.resume import TRAIN_LOG
+from forest.training.router_training import LABEL_SEED_BASE, train_router
+from forest.validation import require_float, require_int
+
+
+@dataclasses.dataclass
+class FrozenRound(RoundRecord):
+    """A gathered round with its prompts' states below the adapters ``(n, T, H)``."""
+
+    frozen: torch.Tensor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptConfig:
+    """LoRA + DAgger fitting of the forest over SmolLM2's first ``prompt_layers`` layers."""
+
+    forest_preset: str = "small"
+    # The LM layers read, the last ``lora_layers`` of them adapted. Four, not the frozen forest's
+    # ten: a round at 256 agents costs 3 s through four layers against 8 s through ten, and the
+    # adapters can reshape what the last layers pass on.
+    prompt_layers: int = 4
+    lora_layers: int = 2
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    iterations: int = 3
+    expert_share: float = 0.5
+    n_agents: int = 60
+    rounds: int = 20
+    episodes: int = 2  # per economy and iteration
+    epochs: int = 1  # passes over everything gathered, per iteration
+    learning_rate: float = 1e-3
+    message_weight: float = 0.5
+    label_sigma: float = 1.0
+    max_prompt_tokens: int = MAX_PROMPT_TOKENS
+    router_agents: int = 60
+    router_rounds: int = 20
+    router_epochs: int = 200
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.forest_preset not in ("tiny", "small", "large"):
+            raise ConfigError(
+                f"forest_preset: expected tiny, small or large, got {self.forest_preset!r}"
+            )
+        require_int(self.prompt_layers, "prompt_layers", 1, 1000)
+        require_int(self.lora_layers, "lora_layers", 1, self.prompt_layers)
+        require_int(self.lora_rank, "lora_rank", 1, 1024)
+        require_float(self.lora_alpha, "lora_alpha", 0.0, 1e4, low_open=True)
+        require_int(self.iterations, "iterations", 1, 100)
+        require_float(self.expert_share, "expert_share", 0.0, 1.0)
+        require_int(self.n_agents, "n_agents", 20, 100_000)
+        if self.n_agents % 10:
+            raise ConfigError(f"n_agents: expected a multiple of 10, got {self.n_agents}")
+        require_int(self.rounds, "rounds", 2, 10_000)
+        require_int(self.episodes, "episodes", 1, 1000)
+        require_int(self.epochs, "epochs", 1, 10_000)
+        require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
+        require_float(self.message_weight, "message_weight", 0.0, 100.0)
+        require_float(self.label_sigma, "label_sigma", 0.0, 100.0)
+        require_int(self.max_prompt_tokens, "max_prompt_tokens", 8, 8192)
+        require_int(self.router_agents, "router_agents", 20, 10_000)
+        require_int(self.router_rounds, "router_rounds", 2, 1000)
+        require_int(self.router_epochs, "router_epochs", 1, 100_000)
+        require_int(self.seed, "seed", 0)
+        require_int(self.threads, "threads", 1, 256)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def adapted_forest(train: AdaptConfig, language_model_dir: Path) -> PretrainedForest:
+    """Fresh forest weights and zero-initialised adapters (``lora_B`` starts at 0: the adapted
+    LM begins as the pretrained one) over the first ``prompt_layers`` layers."""
+    language_model = load_language_model(language_model_dir, layers=train.prompt_layers)
+    config = PretrainedForestConfig.on_top_of(
+        language_model,
+        train.forest_preset,
+        max_prompt_tokens=train.max_prompt_tokens,
+        language_model_digest=language_model_digest(language_model_dir),
+        lora_rank=train.lora_rank,
+        lora_alpha=train.lora_alpha,
+        lora_layers=train.lora_layers,
+    )
+    torch.manual_seed(train.seed)
+    return PretrainedForest(config, language_model)
+
+
+def gather(
+    train: AdaptConfig, iteration: int, model: PretrainedForest, tokenizer: PromptTokenizer
+) -> list[EpisodeRecord]:
+    """Iteration ``iteration``'s episodes of every economy, each round with its frozen states."""
+    learner = None if iteration == 0 else ForestPolicy(model, tokenizer)
+
+    def frozen(r: RoundRecord) -> torch.Tensor:
+        return model.frozen_states(r.input_ids, r.attention_mask)
+
+    share = train.expert_share**iteration
+    episodes = []
+    for e_index, name in enumerate(economy_names()):
+        for k in range(train.episodes):
+            seed = TRAIN_SEED_BASE + train.seed * 1000 + iteration * 100 + e_index * 10 + k
+            episode = collect_episode(
+                name,
+                seed,
+                train.n_agents,
+                train.rounds,
+                tokenizer,
+                model.config.n_actions,
+                learner,
+                share,
+            )
+            with torch.no_grad():
+                rounds = [FrozenRound(**vars(r), frozen=frozen(r)) for r in episode.rounds]
+            episodes.append(EpisodeRecord(name, seed, rounds))
+    return episodes
+
+
+def adapt_pretrained_forest(
+    train: AdaptConfig,
+    language_model_dir: Path,
+    out: Path,
+    on_phase: Callable[[str, int], None] = lambda phase, total: None,
+    on_step: Callable[[], None] = lambda: None,
+) -> tuple[ForestPolicy, list[dict[str, Any]]]:
+    """Fit the adapters and the forest by DAgger, then its own router; save to ``out``."""
+    out = Path(out)
+    torch.set_num_threads(train.threads)
+    torch.use_deterministic_algorithms(True)
+    tokenizer = PromptTokenizer.load(language_model_dir, train.max_prompt_tokens)
+    model = adapted_forest(train, language_model_dir)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=train.learning_rate)
+    per_iteration = train.episodes * len(economy_names()) * train.rounds * train.epochs
+    total_steps = per_iteration * train.iterations * (train.iterations + 1) // 2
+
+    def loss(record: FrozenRound, memory: torch.Tensor | None) -> tuple:
+        states = model.adapted_states(record.frozen, record.attention_mask)
+        summaries = model.summarize(states, record.attention_mask, record.role_ids, memory)
+        context = model.aggregate(summaries, record.tree_ids)
+        actions, messages, _ = model.heads(summaries, context)
+        value, figures = imitation_loss(
+            model.config, actions, messages, record, train.message_weight, train.label_sigma
+        )
+        return value, summaries.detach(), figures
+
+    log: list[dict[str, Any]] = []
+    episodes: list[EpisodeRecord] = []
+    for iteration in range(train.iterations):
+        torch.manual_seed(train.seed * 1000 + iteration)
+        rng = np.random.default_rng([train.seed, iteration])
+        title = f"iteration {iteration + 1}/{train.iterations}"
+        on_phase(f"{title}: gathering episodes", 0)
+        episodes += gather(train, iteration, model, tokenizer)
+        on_phase(f"{title}: training", per_iteration * (iteration + 1))
+
+        def record(figures: dict[str, Any], iteration: int = iteration) -> None:
+            log.append({"step": len(log), "iteration": iteration, **figures})
+            on_step()
+
+        for _ in range(train.epochs):
+            train_epoch(
+                model,
+                optimizer,
+                episodes,
+                rng,
+                loss,
+                interleave=True,
+                on_step=record,
+                learning_rate=lambda: cosine_learning_rate(
+                    train.learning_rate, len(log), total_steps
+                ),
+            )
+        model.eval()
+
+    on_phase("router: this forest's counterfactual labels", 0)
+    policy = ForestPolicy(model, tokenizer)
+    labelled = own_router_dataset(policy, train.router_agents, train.router_rounds, train.seed)
+    router = train_router(*labelled, epochs=train.router_epochs, seed=train.seed)
+    save_pretrained_policy(out, model, language_model_dir, router)
+    kept = float(np.mean(labelled[2])) if len(labelled[2]) else 0.0
+    (out / TRAIN_LOG).write_text(
+        json.dumps({"train_config": train.to_dict(), "router_keep_labels": kept, "log": log})
+    )
+    plot_loss_curve(log, out / "loss_curve.png", "pretrained forest: LoRA + DAgger on SmolLM2")
+    return ForestPolicy(model, tokenizer, router), log
+
+
+@torch.no_grad()
+def counterfactual_decisions(
+    policy: ForestPolicy, economy: Economy, withheld: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """This round's action class of each withheld message's receiver, with every message
+    delivered and with that one message withheld: ``(with, without)``, both ``(M,)``.
+
+    Withholding a message changes its receiver's prompt alone; the others' summaries and the
+    memory stay as they are, so each counterfactual re-encodes one agent and re-runs the
+    aggregation and the heads.
+    """
+    model = policy.model
+    inbox = economy.inbox
+    inputs = policy.model_inputs(economy)
+    summaries = model.encode(
+        inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
+    )
+    valid = torch.from_numpy(valid_classes(economy, model.config.n_actions))
+
+    def classes(s: torch.Tensor) -> torch.Tensor:
+        actions, _, _ = model.heads(s, model.aggregate(s, inputs["tree_ids"]))
+        return decode_actions(actions, valid)[0]
+
+    receivers = inbox.receiver[withheld]
+    prompts = [
+        render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
+        for j, r in zip(withheld.tolist(), receivers.tolist(), strict=True)
+    ]
+    tokens = policy.tokenizer.tokenize(prompts)
+    memory = None if inputs["memory"] is None else inputs["memory"][receivers]
+    alone = model.encode(
+        torch.from_numpy(tokens.input_ids),
+        torch.from_numpy(tokens.attention_mask),
+        inputs["role_ids"][receivers],
+        memory,
+    )
+    with_all = classes(summaries)[receivers].numpy()
+    without = np.empty(len(withheld), dtype=np.int64)
+    for m, r in enumerate(receivers.tolist()):
+        edited = summaries.clone()
+        edited[r] = alone[m]
+        without[m] = int(classes(edited)[r])
+    return with_all, without
+
+
+def own_router_dataset(
+    policy: ForestPolicy, n_agents: int, rounds: int, seed: int, per_round: int = 48
+) -> tuple[Messages, np.ndarray, np.ndarray]:
+    """(messages, sender/receiver roles (M, 2), labels (M,)) from every economy played by
+    ``policy`` with every message delivered: a message is labelled "keep" when withholding it
+    changes its receiver's decision under this forest."""
+    rng = np.random.default_rng([seed, 3])
+    batches, roles, labels = [], [], []
+    for name in economy_names():
+        economy = make_economy(name, LABEL_SEED_BASE + seed, n_agents=n_agents)
+        policy.reset()
+        for _ in range(rounds):
+            inbox = economy.inbox
+            if len(inbox):
+                sample = np.sort(rng.choice(len(inbox), min(per_round, len(inbox)), replace=False))
+                with_all, without = counterfactual_decisions(policy, economy, sample)
+                chosen = inbox.select(sample)
+                batches.append(chosen)
+                roles.append(
+                    np.stack([economy.role[chosen.sender], economy.role[chosen.receiver]], 1)
+                )
+                labels.append(with_all != without)
+            step = policy.act(economy)
+            economy.step(step.actions, step.messages)
+    return Messages.concat(*batches), np.concatenate(roles), np.concatenate(labels)
