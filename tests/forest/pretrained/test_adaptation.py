@@ -1,0 +1,193 @@
+"""LoRA + DAgger adaptation of the pretrained forest (forest/pretrained/adaptation.py), on the
+tiny stand-in LM: the split LM pass, the adapters' save and load, determinism, and the router's
+counterfactual labels against their definition."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from forest.actions import valid_classes
+from forest.checkpoints import load_policy
+from forest.economy import make_economy
+from forest.errors import ConfigError, InvalidInputError
+from forest.policy import ForestPolicy, decode_actions
+from forest.pretrained.adaptation import (
+    AdaptConfig,
+    adapt_pretrained_forest,
+    counterfactual_decisions,
+    own_router_dataset,
+)
+from forest.pretrained.language_model import language_model_digest, load_language_model
+from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
+
+TINY = {
+    "forest_preset": "tiny",
+    "prompt_layers": 2,
+    "lora_layers": 1,
+    "lora_rank": 2,
+    "iterations": 2,
+    "n_agents": 20,
+    "rounds": 3,
+    "episodes": 1,
+    "router_agents": 20,
+    "router_rounds": 3,
+    "router_epochs": 5,
+}
+
+
+def lora_forest(lm_dir, seed=0):
+    lm = load_language_model(lm_dir)
+    config = PretrainedForestConfig.on_top_of(
+        lm,
+        "tiny",
+        language_model_digest=language_model_digest(lm_dir),
+        lora_rank=2,
+        lora_layers=1,
+    )
+    torch.manual_seed(seed)
+    forest = PretrainedForest(config, lm)
+    with torch.no_grad():  # lora_B starts at 0: move it so the adapters change the states
+        for name, p in forest.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.5)
+    return forest.eval()
+
+
+def played_round(tokenizer, name="supply_chain", rounds=2):
+    economy = make_economy(name, seed=3, n_agents=20)
+    for _ in range(rounds):
+        economy.step(*economy.expert())
+    tokens = tokenizer.encode(economy)
+    return economy, torch.from_numpy(tokens.input_ids), torch.from_numpy(tokens.attention_mask)
+
+
+def test_the_split_pass_gives_the_whole_lm_pass_bit_for_bit(tiny_lm_dir, prompt_tokenizer):
+    forest = lora_forest(tiny_lm_dir)
+    _, ids, mask = played_round(prompt_tokenizer)
+    assert not bool(mask.all())  # padded prompts among them
+    with torch.no_grad():
+        whole = forest.prompt_states(ids, mask)
+        split = forest.adapted_states(forest.frozen_states(ids, mask), mask)
+    assert torch.equal(whole, split)
+
+
+def test_the_adapters_change_the_states_and_only_the_layers_they_sit_on(
+    tiny_lm_dir, prompt_tokenizer
+):
+    adapted, plain = lora_forest(tiny_lm_dir), lora_forest(tiny_lm_dir)
+    with torch.no_grad():
+        for name, p in plain.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+    _, ids, mask = played_round(prompt_tokenizer)
+    with torch.no_grad():
+        assert torch.equal(adapted.frozen_states(ids, mask), plain.frozen_states(ids, mask))
+        assert not torch.allclose(adapted.prompt_states(ids, mask), plain.prompt_states(ids, mask))
+    trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
+    lm_trainable = {n for n in trainable if n.startswith("language_model.")}
+    assert lm_trainable and all(".lora_" in n and ".layers.1." in n for n in lm_trainable)
+
+
+def test_lora_settings_are_validated():
+    with pytest.raises(InvalidInputError, match="lora_rank, lora_layers"):
+        PretrainedForestConfig(max_agent_tokens=128, lora_rank=4, lora_layers=0)
+    with pytest.raises(ConfigError, match="lora_layers"):
+        PretrainedForestConfig(max_agent_tokens=128, lora_rank=4, lora_layers=31)
+    for bad in ({"lora_layers": 3, "prompt_layers": 2}, {"n_agents": 25}, {"expert_share": 2.0}):
+        with pytest.raises(ConfigError):
+            AdaptConfig(**bad)
+
+
+@pytest.fixture(scope="module")
+def adapted_twice(tiny_lm_dir, tmp_path_factory):
+    runs = []
+    for k in range(2):
+        out = tmp_path_factory.mktemp(f"adapted{k}")
+        policy, _ = adapt_pretrained_forest(AdaptConfig(**TINY), tiny_lm_dir, out)
+        runs.append((out, policy))
+    return runs
+
+
+def test_adapting_twice_gives_the_same_bytes(adapted_twice):
+    (first, _), (second, _) = adapted_twice
+    for name in ("model.safetensors", "router.safetensors", "train_log.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def base_weights(language_model) -> dict[str, torch.Tensor]:
+    return {
+        name.replace(".base_layer", ""): tensor
+        for name, tensor in language_model.state_dict().items()
+        if ".lora_" not in name
+    }
+
+
+def test_the_checkpoint_holds_the_adapters_and_no_lm_weight(adapted_twice, tiny_lm_dir):
+    out, trained = adapted_twice[0]
+    with safe_open(str(out / "model.safetensors"), framework="pt") as weights:
+        names = list(weights.keys())
+        lora_b = [weights.get_tensor(n) for n in names if "lora_B" in n]
+    lm_names = [n for n in names if n.startswith("language_model.")]
+    assert lm_names and all(".lora_" in n for n in lm_names)
+    assert any(bool(t.abs().max() > 0) for t in lora_b)  # the adapters learned something
+    # Training moved the adapters only: the LM under them is still the pretrained one.
+    original = base_weights(load_language_model(tiny_lm_dir))
+    after = base_weights(trained.model.language_model)
+    assert after.keys() == original.keys()
+    assert all(torch.equal(original[name], after[name]) for name in original)
+
+
+def test_a_loaded_checkpoint_decides_as_the_forest_it_saved(adapted_twice):
+    out, trained = adapted_twice[0]
+    loaded = load_policy(out)
+    for name in ("exchange", "supply_chain"):
+        economies = [make_economy(name, seed=0, n_agents=20) for _ in range(2)]
+        trained.reset()
+        for _ in range(3):
+            steps = [p.act(e) for p, e in zip((trained, loaded), economies, strict=True)]
+            assert np.array_equal(steps[0].actions, steps[1].actions)
+            assert np.array_equal(steps[0].messages.tokens, steps[1].messages.tokens)
+            for step, economy in zip(steps, economies, strict=True):
+                economy.step(step.actions, step.messages)
+
+
+def test_counterfactual_labels_match_their_definition(tiny_lm_dir, prompt_tokenizer):
+    """The shortcut (re-encode the receiver alone, keep the others' summaries) against the
+    definition: the whole round decided again with the message withheld from the inbox."""
+    policy = ForestPolicy(lora_forest(tiny_lm_dir), prompt_tokenizer)
+    economy = make_economy("exchange", seed=2, n_agents=20)
+    for _ in range(2):
+        step = policy.act(economy)
+        economy.step(step.actions, step.messages)
+    inbox = economy.inbox
+    withheld = np.arange(0, len(inbox), max(1, len(inbox) // 6))
+    with_all, without = counterfactual_decisions(policy, economy, withheld)
+    model = policy.model
+    valid = torch.from_numpy(valid_classes(economy, model.config.n_actions))
+
+    def decided(delivered) -> np.ndarray:
+        tokens = prompt_tokenizer.encode(economy, inbox=delivered)
+        with torch.no_grad():
+            out = model(
+                input_ids=torch.from_numpy(tokens.input_ids),
+                attention_mask=torch.from_numpy(tokens.attention_mask),
+                role_ids=torch.from_numpy(economy.role),
+                tree_ids=torch.from_numpy(economy.tree_ids()),
+                memory=policy.memory,
+            )
+        return decode_actions(out.action_logits, valid)[0].numpy()
+
+    everything = decided(inbox)
+    for m, j in enumerate(withheld.tolist()):
+        receiver = int(inbox.receiver[j])
+        assert with_all[m] == everything[receiver]
+        held_back = decided(inbox.select(np.arange(len(inbox)) != j))
+        assert without[m] == held_back[receiver]
+
+
+def test_the_router_dataset_labels_every_sampled_message(tiny_lm_dir, prompt_tokenizer):
+    policy = ForestPolicy(lora_forest(tiny_lm_dir), prompt_tokenizer)
+    messages, roles, labels = own_router_dataset(policy, 20, 3, seed=0, per_round=8)
+    assert len(messages) == len(roles) == len(labels) > 0
+    assert labels.dtype == bool and roles.shape == (len(labels), 2)
