@@ -1,17 +1,20 @@
 """Do attacks transfer between the token forest and the pretrained (SmolLM2) forest?
 
-    python experiments/attack_transfer.py [--economy supply_chain|exchange] [--agents 60]
-        [--rounds 10] [--seeds 1] [--pretrained checkpoints/pretrained] [--out results/transfer]
+    python experiments/attack_transfer.py [--economy supply_chain|exchange] [--agents 260]
+        [--rounds 10] [--seeds 3] [--pretrained checkpoints/pretrained-lora]
+        [--out results/transfer]
 
 Every attack plays the economy against both forests, each time optimised either on the
 forest it attacks (direct) or on the other one (transferred: the attacker holds only the other
 forest, ``redteam.transfer``). Black-box attacks need no optimisation: their transferred cell is
-the direct one. Per cell: attack success rate (rounds from the start where the objective held),
-blast radius (share of honest agents ever moved half an action unit or more from the clean
-twin) and the drop in honest task completion. Writes ``transfer.json`` and ``transfer.md``, the
-latter with what the prompt-injection receivers read and how they acted, round by round.
-The pretrained forest passes every prompt through 10 layers of SmolLM2 (about 0.07 s each on
-two cores): the exchange at the default size took 13 minutes beside other work.
+the direct one. Per cell: harm (the economy's welfare lost against the clean twin per round from
+the attack's start, paired within the seed; in the supply chain, total cost per agent-round),
+attack success rate (rounds from the start where the objective held) and blast radius (share of
+honest agents ever moved half an action unit or more from the clean twin), each a mean over
+seeds with its 95% t interval ("ns": the interval holds 0). Every played cell is a file under
+``--out/cells/`` (named by the checkpoints' digests), so a killed run resumes. Writes
+``transfer.json`` and ``transfer.md``, the latter with what the prompt-injection receivers read
+and how they acted (seed 0).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from rich.progress import Progress
 
 from attacks import Attack, AttackView, attack_class, make_attack
 from attacks.prompt_injection import PromptInjection
-from forest.checkpoints import load_policy
+from forest.checkpoints import checkpoint_digest, load_policy
 from forest.policy import ForestPolicy
 from forest.pretrained.prompts import render_prompts
+from redteam.intervals import PairedDifference, t_interval
 from redteam.metrics import CellResult
 from redteam.runner import CellRunner
 from redteam.transfer import transfer_cell
@@ -111,6 +115,36 @@ def play_cell(
     return result, attack, time.perf_counter() - started
 
 
+def shown_interval(interval: PairedDifference, signed: bool) -> str:
+    """A harm says whether it is significant; a rate or a share is never below 0, so its
+    interval only shows its spread."""
+    if signed:
+        return interval.short(2)
+    if interval.low != interval.low:  # nan: one seed
+        return f"{interval.mean:.2f}"
+    return f"{interval.mean:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
+
+
+def played_figures(
+    args: argparse.Namespace, runner: CellRunner, paths: dict[str, Path], name: str,
+    victim: str, attacker: str, seed: int,
+) -> dict:  # fmt: skip
+    """One cell's figures, its wall time and (seed 0 of prompt injection) what receivers read."""
+    params = next(p for n, p, _ in ATTACKS[args.economy] if n == name)
+    result, attack, seconds = play_cell(args, runner, paths, name, params, victim, attacker, seed)
+    shown = []
+    if isinstance(attack, RecordedInjection) and seed == 0:
+        actions, twin = result.arrays["actions"], result.arrays["twin_actions"]
+        shown = [
+            {"round": item.round, "receiver": item.receiver, "prompt": item.prompt,
+             "attacked": int(actions[item.round][item.receiver]),
+             "clean": int(twin[item.round][item.receiver])}
+            for item in attack.shown
+        ]  # fmt: skip
+    figures = {k: float(result.scalars[v]) for k, v in FIGURES.items()}
+    return {"figures": figures, "seconds": seconds, "shown": shown}
+
+
 def cells(
     models: dict[str, ForestPolicy], attacks: tuple
 ) -> list[tuple[str, str, str, str | None]]:
@@ -144,18 +178,18 @@ def cells(
 def markdown(args: argparse.Namespace, rows: list[dict], shown: list[dict]) -> str:
     lines = [
         f"{args.economy}, {args.agents} agents, {args.rounds} rounds, seeds 0..{args.seeds - 1}, "
-        f"5% compromised from round {START}; mean over seeds.",
+        f"5% compromised from round {START}; mean over seeds [95% t interval over seeds] "
+        "(ns: the interval holds 0). Harm is welfare lost against the clean twin per round.",
         "",
-        "| attack | played on | optimised on | success rate | blast radius | task drop |",
+        "| attack | played on | optimised on | harm | success rate | blast radius |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
         if row["reason"]:
             figures = f"n/a: {row['reason']} | | "
         else:
-            figures = " | ".join(
-                f"{row[k]:.2f}" for k in ("attack_success_rate", "blast_radius", "utility_drop")
-            )
+            figures = " | ".join(row[f"{k}_text"] for k in ("harm", "attack_success_rate",
+                                                            "blast_radius"))  # fmt: skip
         lines.append(f"| {row['attack']} | {row['victim']} | {row['attacker']} | {figures} |")
     lines += ["", "What prompt-injection receivers read, and what they did (seed 0):", ""]
     verb = "ordered" if args.economy == "supply_chain" else "acted (action class)"
@@ -168,6 +202,7 @@ def markdown(args: argparse.Namespace, rows: list[dict], shown: list[dict]) -> s
 
 
 FIGURES = {
+    "harm": "harm",
     "attack_success_rate": "attack_success_rate",
     "blast_radius": "blast_radius_final",
     "utility_drop": "utility_drop",
@@ -179,44 +214,40 @@ def main(args: argparse.Namespace) -> None:
     paths = {"token forest": Path(args.small), "pretrained": Path(args.pretrained)}
     runner = CellRunner()
     models = {label: load_policy(path) for label, path in paths.items()}
+    digests = {label: checkpoint_digest(path)[:12] for label, path in paths.items()}
     plan = cells(models, ATTACKS[args.economy])
     results: dict[tuple, list[dict]] = {}
     shown: list[dict] = []
+    out = Path(args.out)
+    (out / "cells").mkdir(parents=True, exist_ok=True)
     with Progress(console=console) as progress:
         task = progress.add_task("cells", total=args.seeds * len(plan))
         for seed in range(args.seeds):
             for name, victim, attacker, reason in plan:
                 progress.update(task, description=f"{name} on {victim} from {attacker}")
                 if reason is None:
-                    params = next(p for n, p, _ in ATTACKS[args.economy] if n == name)
-                    result, attack, seconds = play_cell(
-                        args, runner, paths, name, params, victim, attacker, seed
-                    )
-                    figures = {k: result.scalars[v] for k, v in FIGURES.items()}
-                    results.setdefault((name, victim, attacker), []).append(
-                        {**figures, "seconds": seconds}
-                    )
-                    if isinstance(attack, RecordedInjection) and seed == 0:
-                        actions = result.arrays["actions"]
-                        twin = result.arrays["twin_actions"]
-                        shown += [
-                            {"round": item.round, "receiver": item.receiver,
-                             "prompt": item.prompt,
-                             "attacked": int(actions[item.round][item.receiver]),
-                             "clean": int(twin[item.round][item.receiver])}
-                            for item in attack.shown
-                        ]  # fmt: skip
+                    key = "-".join([args.economy, name, digests[victim], digests[attacker],
+                                    f"{args.agents}x{args.rounds}", f"seed{seed}"])  # fmt: skip
+                    path = out / "cells" / f"{key}.json"
+                    if not path.is_file():
+                        path.write_text(json.dumps(
+                            played_figures(args, runner, paths, name, victim, attacker, seed)
+                        ))  # fmt: skip
+                    played = json.loads(path.read_text())
+                    results.setdefault((name, victim, attacker), []).append(played)
+                    shown += played["shown"]
                 progress.advance(task)
     rows = []
     for name, victim, attacker, reason in plan:
         row = {"attack": name, "victim": victim, "attacker": attacker, "reason": reason}
         if reason is None:
             per_seed = results[(name, victim, attacker)]
-            for key in (*FIGURES, "seconds"):
-                row[key] = float(np.mean([f[key] for f in per_seed]))
+            for key in FIGURES:
+                interval = t_interval(np.array([f["figures"][key] for f in per_seed]))
+                row[key] = interval.__dict__
+                row[f"{key}_text"] = shown_interval(interval, signed=key == "harm")
+            row["seconds"] = float(np.mean([f["seconds"] for f in per_seed]))
         rows.append(row)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) for k, v in vars(args).items()}
     (out / "transfer.json").write_text(
         json.dumps({"settings": settings, "rows": rows, "injection": shown}, indent=1)
@@ -229,11 +260,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", default="checkpoints/small", help="(default: %(default)s)")
     parser.add_argument(
-        "--pretrained", default="checkpoints/pretrained", help="(default: %(default)s)"
+        "--pretrained", default="checkpoints/pretrained-lora", help="(default: %(default)s)"
     )
     parser.add_argument("--economy", default="supply_chain", choices=sorted(ATTACKS))
-    parser.add_argument("--agents", type=int, default=60, help="(default: %(default)s)")
+    parser.add_argument("--agents", type=int, default=260, help="(default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=10, help="(default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=1, help="(default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=3, help="(default: %(default)s)")
     parser.add_argument("--out", default="results/transfer", help="(default: %(default)s)")
     main(parser.parse_args())

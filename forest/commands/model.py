@@ -152,10 +152,19 @@ def info(args: argparse.Namespace, console: Console) -> int:
         for key in ("dense_flops_per_agent_round", "compressed_vs_dense_cost_cut"):
             del facts[key]
         facts["tokens_per_agent"] = config.max_prompt_tokens
-        facts["language_model"] = (
-            f"{config.prompt_num_layers} layers x {config.prompt_hidden_size} wide, frozen "
-            "(not in the parameter count)"
-        )
+        lm = f"{config.prompt_num_layers} layers x {config.prompt_hidden_size} wide, frozen"
+        if config.lora_rank:
+            # Rank r on a (out, in) projection adds r * (in + out) weights.
+            width, inner = config.prompt_hidden_size, config.prompt_intermediate_size
+            kv = width * config.prompt_num_kv_heads // config.prompt_num_heads
+            shapes = [(width, width), (width, kv), (width, kv), (width, width)]
+            shapes += [(width, inner), (width, inner), (inner, width)]
+            adapters = config.lora_layers * config.lora_rank * sum(a + b for a, b in shapes)
+            lm += (
+                f" but for rank-{config.lora_rank} LoRA adapters on its last "
+                f"{config.lora_layers} ({adapters:,} weights)"
+            )
+        facts["language_model"] = lm + " (not in the parameter count)"
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0

@@ -1,18 +1,18 @@
-"""The pretrained forest shipped in checkpoints/pretrained: the forest's own weights only (its
+"""The frozen-LM baseline shipped in checkpoints/pretrained: the forest's own weights only (its
 language model is imported on the user's machine), safetensors, fitted on SmolLM2-135M."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from safetensors import safe_open
+from smollm2 import REPO, needs_smollm2
 
 from forest.checkpoints import load_policy
 from forest.errors import InvalidInputError
 from forest.pretrained.modeling import PretrainedForestConfig
 
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "pretrained"
+SHIPPED = REPO / "checkpoints" / "pretrained"
 
 
 def test_the_shipped_pretrained_forest_sits_on_smollm2_and_holds_no_lm_weights():
@@ -37,14 +37,11 @@ def test_without_its_language_model_it_says_how_to_get_one(tmp_path):
         load_policy(copy)
 
 
-@pytest.mark.skipif(
-    not (SHIPPED.parents[1] / "models" / "smollm2-135m").is_dir(),
-    reason="SmolLM2 not imported here (make pretrained)",
-)
+@needs_smollm2
 def test_with_its_language_model_imported_the_shipped_forest_plays(monkeypatch):
     from forest.economy import make_economy
 
-    monkeypatch.chdir(SHIPPED.parents[1])  # the recorded LM path is relative to the repo
+    monkeypatch.chdir(REPO)  # the recorded LM path is relative to the repo
     policy = load_policy(SHIPPED)
     assert policy.reads_text
     economy = make_economy("pricing", seed=0, n_agents=10)

@@ -1,0 +1,180 @@
+"""Does the forest on SmolLM2 do its job? Completion and welfare against `small` and the expert.
+
+    python experiments/pretrained_table.py [--checkpoint checkpoints/pretrained-lora]
+        [--agents 260] [--rounds 40] [--seeds 3] [--out results/pretrained_table]
+        [--also checkpoints/pretrained] [--all-messages]
+
+Every economy, seeds 0..S-1, each played by the expert, the shipped token forest (`small`, with
+its router) and the pretrained forest (with its own router; ``--all-messages`` adds it with
+every message delivered, ``--also`` adds other checkpoints, e.g. the frozen-LM baseline). Each
+episode is a file under ``--out/episodes/`` written when it ends, so a killed run resumes where
+it stopped. The table gives each policy's task completion and welfare (the economy's own
+measure; in the supply chain, total cost = minus welfare) with their gap to the expert on the
+same seed: a paired t interval over seeds, and the welfare gap as a share of the expert's.
+The issue's bar (#26): completion within 5 points of the expert, welfare within 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+
+from forest.checkpoints import checkpoint_digest, load_policy
+from forest.economy import economy_names, make_economy
+from forest.economy.rollout import Episode, expert_policy, play
+from forest.errors import ForestError
+from forest.evaluation import forest_policy
+from redteam.intervals import paired_t_interval, t_interval
+
+COMPLETION_BAR = 0.05  # points of completion below the expert
+WELFARE_BAR = 0.10  # share of the expert's welfare
+
+
+def play_one(who: str, policy, name: str, seed: int, agents: int, rounds: int) -> dict:
+    economy = make_economy(name, seed, n_agents=agents)
+    if who == "expert":
+        decide = expert_policy()
+    else:
+        decide = forest_policy(policy, use_router=not who.endswith("(all messages)"))
+    started = time.perf_counter()
+    episode: Episode = play(economy, decide, rounds)
+    return {
+        "task_completion": episode.task_completion,
+        "welfare": episode.metrics["welfare"],
+        "delivered_tokens": episode.delivered_tokens,
+        "offered_tokens": episode.offered_tokens,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
+    expert = results["expert"]
+    e_completion = np.array([expert[s]["task_completion"] for s in range(seeds)])
+    e_welfare = np.array([expert[s]["welfare"] for s in range(seeds)])
+    rows = []
+    for who, per_seed in results.items():
+        completion = np.array([per_seed[s]["task_completion"] for s in range(seeds)])
+        welfare = np.array([per_seed[s]["welfare"] for s in range(seeds)])
+        # Per seed, the welfare gap as a share of the expert's welfare on that seed.
+        relative = (welfare - e_welfare) / np.abs(e_welfare)
+        completion_gap = paired_t_interval(completion, e_completion)
+        welfare_gap = t_interval(relative, method="paired t over seeds")
+        offered = sum(per_seed[s]["offered_tokens"] for s in range(seeds))
+        delivered = sum(per_seed[s]["delivered_tokens"] for s in range(seeds))
+        rows.append(
+            {
+                "economy": name,
+                "policy": who,
+                "completion": t_interval(completion).__dict__,
+                "completion_gap": completion_gap.__dict__,
+                "welfare": t_interval(welfare).__dict__,
+                "welfare_gap_share": welfare_gap.__dict__,
+                "tokens_kept": delivered / offered if offered else 1.0,
+                "within_bar": bool(
+                    who == "expert"
+                    or (completion_gap.mean >= -COMPLETION_BAR and welfare_gap.mean >= -WELFARE_BAR)
+                ),
+                "seconds_per_episode": float(
+                    np.mean([per_seed[s]["seconds"] for s in range(seeds)])
+                ),
+            }
+        )
+    return rows
+
+
+def fmt(d: dict, digits: int = 3, sign: bool = False) -> str:
+    f = f"+.{digits}f" if sign else f".{digits}f"
+    if d["low"] != d["low"]:  # nan: one seed
+        return f"{d['mean']:{f}}"
+    out = f"{d['mean']:{f}} [{d['low']:{f}}, {d['high']:{f}}]"
+    significant = d["low"] > 0 or d["high"] < 0
+    return out if (significant or not sign) else out + " ns"
+
+
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"{args.agents} agents, {args.rounds} rounds, seeds 0-{args.seeds - 1}; 95% t intervals "
+        "over seeds; gaps are paired with the expert's episode on the same seed "
+        "(ns: the interval holds 0). Welfare is the economy's own measure; in the supply chain "
+        "it is minus the total cost per agent-round.",
+        "",
+        "| economy | policy | completion | gap to expert | welfare | welfare gap (share of "
+        "expert's) | tokens kept | within 5 pts and 10% |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        expert = r["policy"] == "expert"
+        lines.append(
+            f"| {r['economy']} | {r['policy']} | {fmt(r['completion'])} | "
+            f"{'' if expert else fmt(r['completion_gap'], sign=True)} | "
+            f"{fmt(r['welfare'])} | {'' if expert else fmt(r['welfare_gap_share'], sign=True)} | "
+            f"{r['tokens_kept']:.0%} | {'' if expert else ('yes' if r['within_bar'] else 'no')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", default="checkpoints/pretrained-lora")
+    parser.add_argument("--small", default="checkpoints/small")
+    parser.add_argument("--also", action="append", default=[], help="another checkpoint")
+    parser.add_argument("--all-messages", action="store_true")
+    parser.add_argument("--agents", type=int, default=260)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--economy", action="append", default=None, choices=economy_names())
+    parser.add_argument("--out", default="results/pretrained_table")
+    args = parser.parse_args(argv)
+    console = Console()
+    checkpoints = {"small": args.small, Path(args.checkpoint).name: args.checkpoint}
+    checkpoints.update({Path(extra).name: extra for extra in args.also})
+    try:
+        for name in args.economy or economy_names():
+            make_economy(name, 0, n_agents=args.agents)
+        loaded = {who: load_policy(Path(path)) for who, path in checkpoints.items()}
+    except (ForestError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 2
+    # who -> (policy, a digest naming its weights in the episode files: a retrained checkpoint
+    # never reads the old one's episodes)
+    policies = {"expert": (None, "expert")}
+    for who, path in checkpoints.items():
+        policies[who] = (loaded[who], checkpoint_digest(Path(path))[:12])
+        if args.all_messages and path == args.checkpoint:
+            policies[f"{who} (all messages)"] = policies[who]
+    out = Path(args.out)
+    (out / "episodes").mkdir(parents=True, exist_ok=True)
+    names = args.economy or economy_names()
+    rows = []
+    with Progress(console=console) as progress:
+        task = progress.add_task("episodes", total=len(names) * len(policies) * args.seeds)
+        for name in names:
+            results: dict[str, dict[int, dict]] = {}
+            for who, (policy, digest) in policies.items():
+                results[who] = {}
+                for seed in range(args.seeds):
+                    key = f"{name}-{who}-{digest}-{args.agents}x{args.rounds}-seed{seed}"
+                    key = key.replace(" ", "_").replace("(", "").replace(")", "")
+                    path = out / "episodes" / f"{key}.json"
+                    if not path.is_file():
+                        figures = play_one(who, policy, name, seed, args.agents, args.rounds)
+                        path.write_text(json.dumps(figures))
+                    results[who][seed] = json.loads(path.read_text())
+                    progress.advance(task)
+            rows += gap_rows(name, results, args.seeds)
+    (out / "table.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
+    text = markdown(rows, args)
+    (out / "table.md").write_text(text)
+    console.print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
