@@ -20,7 +20,9 @@ and how they acted (seed 0).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +115,13 @@ def play_cell(
     started = time.perf_counter()
     result = runner.run(cell, played)
     return result, attack, time.perf_counter() - started
+
+
+def setup_digest(name: str, args: argparse.Namespace) -> str:
+    """What else makes a cell: the attack's parameters, the threat, the start and the sizes."""
+    params = next(p for n, p, _ in ATTACKS[args.economy] if n == name)
+    setup = [params, THREAT, START, args.agents, args.rounds]
+    return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def shown_interval(interval: PairedDifference, signed: bool) -> str:
@@ -227,12 +236,14 @@ def main(args: argparse.Namespace) -> None:
                 progress.update(task, description=f"{name} on {victim} from {attacker}")
                 if reason is None:
                     key = "-".join([args.economy, name, digests[victim], digests[attacker],
-                                    f"{args.agents}x{args.rounds}", f"seed{seed}"])  # fmt: skip
+                                    setup_digest(name, args), f"seed{seed}"])  # fmt: skip
                     path = out / "cells" / f"{key}.json"
                     if not path.is_file():
-                        path.write_text(json.dumps(
+                        partial = path.with_suffix(".partial")
+                        partial.write_text(json.dumps(
                             played_figures(args, runner, paths, name, victim, attacker, seed)
                         ))  # fmt: skip
+                        os.replace(partial, path)  # a killed run never leaves half a cell
                     played = json.loads(path.read_text())
                     results.setdefault((name, victim, attacker), []).append(played)
                     shown += played["shown"]

@@ -11,13 +11,15 @@ episode is a file under ``--out/episodes/`` written when it ends, so a killed ru
 it stopped. The table gives each policy's task completion and welfare (the economy's own
 measure; in the supply chain, total cost = minus welfare) with their gap to the expert on the
 same seed: a paired t interval over seeds, and the welfare gap as a share of the expert's.
-The issue's bar (#26): completion within 5 points of the expert, welfare within 10%.
+The issue's bar (#26): completion within 5 points of the expert, welfare within 10%; "yes" when
+both intervals clear it, "no" when one lies wholly past it, "unclear" otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ from forest.economy import economy_names, make_economy
 from forest.economy.rollout import Episode, expert_policy, play
 from forest.errors import ForestError
 from forest.evaluation import forest_policy
-from redteam.intervals import paired_t_interval, t_interval
+from redteam.intervals import PairedDifference, paired_t_interval, t_interval
 
 COMPLETION_BAR = 0.05  # points of completion below the expert
 WELFARE_BAR = 0.10  # share of the expert's welfare
@@ -54,6 +56,26 @@ def play_one(who: str, policy, name: str, seed: int, agents: int, rounds: int) -
     }
 
 
+def bar_verdict(completion_gap: PairedDifference, welfare_gap: PairedDifference) -> str:
+    """ "yes" when both intervals lie above the bar (non-inferior), "no" when either lies wholly
+    below it, "unclear" when an interval straddles it: with 3 seeds a mean alone decides
+    nothing."""
+    lows = (completion_gap.low + COMPLETION_BAR, welfare_gap.low + WELFARE_BAR)
+    highs = (completion_gap.high + COMPLETION_BAR, welfare_gap.high + WELFARE_BAR)
+    if any(h != h for h in highs):  # nan: one seed, or an undefined gap
+        return "unclear"
+    if min(highs) < 0:
+        return "no"
+    return "yes" if min(lows) >= 0 else "unclear"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A killed run leaves the old file or the new one, never half of one."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
     expert = results["expert"]
     e_completion = np.array([expert[s]["task_completion"] for s in range(seeds)])
@@ -62,8 +84,10 @@ def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
     for who, per_seed in results.items():
         completion = np.array([per_seed[s]["task_completion"] for s in range(seeds)])
         welfare = np.array([per_seed[s]["welfare"] for s in range(seeds)])
-        # Per seed, the welfare gap as a share of the expert's welfare on that seed.
-        relative = (welfare - e_welfare) / np.abs(e_welfare)
+        # Per seed, the welfare gap as a share of the expert's welfare on that seed (undefined,
+        # nan, where the expert's is 0).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(e_welfare != 0, (welfare - e_welfare) / np.abs(e_welfare), np.nan)
         completion_gap = paired_t_interval(completion, e_completion)
         welfare_gap = t_interval(relative, method="paired t over seeds")
         offered = sum(per_seed[s]["offered_tokens"] for s in range(seeds))
@@ -77,10 +101,7 @@ def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
                 "welfare": t_interval(welfare).__dict__,
                 "welfare_gap_share": welfare_gap.__dict__,
                 "tokens_kept": delivered / offered if offered else 1.0,
-                "within_bar": bool(
-                    who == "expert"
-                    or (completion_gap.mean >= -COMPLETION_BAR and welfare_gap.mean >= -WELFARE_BAR)
-                ),
+                "within_bar": "" if who == "expert" else bar_verdict(completion_gap, welfare_gap),
                 "seconds_per_episode": float(
                     np.mean([per_seed[s]["seconds"] for s in range(seeds)])
                 ),
@@ -106,7 +127,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         "it is minus the total cost per agent-round.",
         "",
         "| economy | policy | completion | gap to expert | welfare | welfare gap (share of "
-        "expert's) | tokens kept | within 5 pts and 10% |",
+        "expert's) | tokens kept | within 5 pts and 10% (intervals) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -115,7 +136,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
             f"| {r['economy']} | {r['policy']} | {fmt(r['completion'])} | "
             f"{'' if expert else fmt(r['completion_gap'], sign=True)} | "
             f"{fmt(r['welfare'])} | {'' if expert else fmt(r['welfare_gap_share'], sign=True)} | "
-            f"{r['tokens_kept']:.0%} | {'' if expert else ('yes' if r['within_bar'] else 'no')} |"
+            f"{r['tokens_kept']:.0%} | {r['within_bar']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -165,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                     path = out / "episodes" / f"{key}.json"
                     if not path.is_file():
                         figures = play_one(who, policy, name, seed, args.agents, args.rounds)
-                        path.write_text(json.dumps(figures))
+                        write_atomically(path, json.dumps(figures))
                     results[who][seed] = json.loads(path.read_text())
                     progress.advance(task)
             rows += gap_rows(name, results, args.seeds)

@@ -102,13 +102,14 @@ class AdaptConfig:
         require_int(self.lora_layers, "lora_layers", 1, self.prompt_layers)
         require_int(self.lora_rank, "lora_rank", 1, 1024)
         require_float(self.lora_alpha, "lora_alpha", 0.0, 1e4, low_open=True)
-        require_int(self.iterations, "iterations", 1, 100)
+        # At most 9 iterations and 9 episodes: their digits name the gathered episodes' seeds.
+        require_int(self.iterations, "iterations", 1, 9)
         require_float(self.expert_share, "expert_share", 0.0, 1.0)
         require_int(self.n_agents, "n_agents", 20, 100_000)
         if self.n_agents % 10:
             raise ConfigError(f"n_agents: expected a multiple of 10, got {self.n_agents}")
         require_int(self.rounds, "rounds", 2, 10_000)
-        require_int(self.episodes, "episodes", 1, 1000)
+        require_int(self.episodes, "episodes", 1, 9)
         require_int(self.forest_epochs, "forest_epochs", 0, 10_000)
         require_int(self.epochs, "epochs", 1, 10_000)
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
@@ -202,9 +203,23 @@ def adapt_pretrained_forest(
     on_step: Callable[[], None] = lambda: None,
 ) -> tuple[ForestPolicy, list[dict[str, Any]]]:
     """Fit the adapters and the forest by DAgger, then its own router; save to ``out``."""
-    out = Path(out)
-    torch.set_num_threads(train.threads)
-    torch.use_deterministic_algorithms(True)
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.set_num_threads(train.threads)
+        torch.use_deterministic_algorithms(True)
+        return _adapt(train, language_model_dir, Path(out), on_phase, on_step)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _adapt(
+    train: AdaptConfig,
+    language_model_dir: Path,
+    out: Path,
+    on_phase: Callable[[str, int], None],
+    on_step: Callable[[], None],
+) -> tuple[ForestPolicy, list[dict[str, Any]]]:
     tokenizer = PromptTokenizer.load(language_model_dir, train.max_prompt_tokens)
     model = adapted_forest(train, language_model_dir)
     trainable = [p for p in model.parameters() if p.requires_grad]

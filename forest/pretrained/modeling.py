@@ -40,6 +40,7 @@ from forest.errors import InvalidInputError
 from forest.model import inputs as check
 from forest.model.config import PRESETS, ForestConfig
 from forest.model.modeling_forest import ForestModel
+from forest.pretrained.language_model import MissingExtraError
 from forest.pretrained.prompts import MAX_PROMPT_TOKENS
 from forest.validation import require_int
 
@@ -149,7 +150,13 @@ class PretrainedForest(ForestModel):
     def _add_lora(self, config: PretrainedForestConfig) -> None:
         """LoRA adapters on every projection of the last ``lora_layers`` layers read; only they
         train in the LM. peft is imported here: a frozen-LM forest runs without it."""
-        from peft import LoraConfig, inject_adapter_in_model
+        try:
+            from peft import LoraConfig, inject_adapter_in_model
+        except ImportError as err:
+            raise MissingExtraError(
+                "LoRA adapters need the peft package: run `make pretrained` "
+                "(or pip install 'forest-redteam[pretrained]')"
+            ) from err
 
         first = config.prompt_num_layers - config.lora_layers
         lora = LoraConfig(
