@@ -27,11 +27,35 @@ def import_model(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def train(args: argparse.Namespace, console: Console) -> int:
+def fit(args: argparse.Namespace, console: Console, fitter, config, verb: str) -> int:
+    """Run ``fitter`` (train or adapt) into ``--out`` with a progress bar; one summary line."""
     out = Path(args.out)
     if resume.is_finished(out) and not args.force:
-        console.print(f"{out} already holds a finished forest; --force trains it again.")
+        console.print(f"{out} already holds a finished forest; --force fits it again.")
         return 2
+    started = time.perf_counter()
+    with progress_bar(console) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_phase(phase: str, total: int) -> None:
+            progress.reset(task, description=phase, total=total or None)
+
+        _, log = fitter(
+            config,
+            Path(args.language_model),
+            out,
+            on_phase=on_phase,
+            on_step=lambda: progress.advance(task),
+        )
+    last = log[-1]
+    console.print(
+        f"{verb} the pretrained forest in {(time.perf_counter() - started) / 60:.1f} min: "
+        f"{len(log)} steps, final action loss {last['action_loss']:.3f}; saved to {out}/"
+    )
+    return 0
+
+
+def train(args: argparse.Namespace, console: Console) -> int:
     config = PretrainedTrainConfig(
         forest_preset=args.preset,
         prompt_layers=args.prompt_layers,
@@ -42,33 +66,10 @@ def train(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         threads=args.threads,
     )
-    started = time.perf_counter()
-    with progress_bar(console) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def on_phase(phase: str, total: int) -> None:
-            progress.reset(task, description=phase, total=total or None)
-
-        _, log = train_pretrained_forest(
-            config,
-            Path(args.language_model),
-            out,
-            on_phase=on_phase,
-            on_step=lambda: progress.advance(task),
-        )
-    last = log[-1]
-    console.print(
-        f"trained the pretrained forest in {(time.perf_counter() - started) / 60:.1f} min: "
-        f"{len(log)} steps, final action loss {last['action_loss']:.3f}; saved to {out}/"
-    )
-    return 0
+    return fit(args, console, train_pretrained_forest, config, "trained")
 
 
 def adapt(args: argparse.Namespace, console: Console) -> int:
-    out = Path(args.out)
-    if resume.is_finished(out) and not args.force:
-        console.print(f"{out} already holds a finished forest; --force adapts it again.")
-        return 2
     config = AdaptConfig(
         prompt_layers=args.prompt_layers,
         lora_layers=args.lora_layers,
@@ -81,26 +82,7 @@ def adapt(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         threads=args.threads,
     )
-    started = time.perf_counter()
-    with progress_bar(console) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def on_phase(phase: str, total: int) -> None:
-            progress.reset(task, description=phase, total=total or None)
-
-        _, log = adapt_pretrained_forest(
-            config,
-            Path(args.language_model),
-            out,
-            on_phase=on_phase,
-            on_step=lambda: progress.advance(task),
-        )
-    last = log[-1]
-    console.print(
-        f"adapted the pretrained forest in {(time.perf_counter() - started) / 60:.1f} min: "
-        f"{len(log)} steps, final action loss {last['action_loss']:.3f}; saved to {out}/"
-    )
-    return 0
+    return fit(args, console, adapt_pretrained_forest, config, "adapted")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
