@@ -12,6 +12,7 @@ from smollm2 import REPO, SMOLLM2_DIR, needs_smollm2
 
 from forest.checkpoints import load_policy
 from forest.economy import economy_names
+from forest.economy.rollout import Episode
 from forest.evaluation import evaluate_forest
 from forest.policy import ForestPolicy
 from forest.pretrained.adaptation import AdaptConfig, adapted_forest
@@ -19,9 +20,12 @@ from forest.pretrained.modeling import PretrainedForestConfig
 
 SHIPPED = REPO / "checkpoints" / "pretrained-lora"
 
-# Task completion with its router on seed 0, 40 agents, 10 rounds, measured at the checkpoint's
-# commit (exchange 0.805, supply chain 0.795, pricing 1.000), less 0.05.
+# On seed 0, 40 agents, 10 rounds, with its router, measured at the checkpoint's commit: task
+# completion (exchange 0.805, supply chain 0.795, pricing 1.000) less 0.05, and welfare, the
+# economy's own measure (exchange 0.897, supply chain -30.3 = total cost per agent-round,
+# pricing 0.676; the expert: 1.291, -13.4, 0.680) less a margin.
 FLOOR = {"supply_chain": 0.74, "exchange": 0.75, "pricing": 0.95}
+WELFARE_FLOOR = {"supply_chain": -40.0, "exchange": 0.80, "pricing": 0.646}
 
 
 def test_the_shipped_lora_forest_holds_its_adapters_and_no_lm_weight():
@@ -47,23 +51,24 @@ def shipped_policy() -> ForestPolicy:
         os.chdir(previous)
 
 
-def small_episode_completion(policy: ForestPolicy, name: str) -> float:
-    return evaluate_forest(policy, name, seeds=1, rounds=10, n_agents=40)[0].task_completion
+def small_episode(policy: ForestPolicy, name: str) -> Episode:
+    return evaluate_forest(policy, name, seeds=1, rounds=10, n_agents=40)[0]
 
 
 @needs_smollm2
 @pytest.mark.parametrize("name", economy_names())
 def test_the_shipped_lora_forest_does_its_job_on_a_small_episode(shipped_policy, name):
-    assert small_episode_completion(shipped_policy, name) >= FLOOR[name]
+    episode = small_episode(shipped_policy, name)
+    assert episode.task_completion >= FLOOR[name]
+    assert episode.metrics["welfare"] >= WELFARE_FLOOR[name]
 
 
-# The check can fail: untrained, the same forest trades in the exchange at 0.52. In a 10-round
-# supply chain (0.76 untrained) and in pricing (1.000 untrained) the completion flag does not
-# tell trained from untrained, the flag's known blindness to harm; experiments/
-# pretrained_table.py measures their welfare.
+# The check can fail: untrained, the same forest falls below the welfare floor in every economy
+# (exchange 0.230, supply chain total cost 334.6, pricing 0.578). Completion alone could not
+# tell them apart in a 10-round supply chain (0.762 untrained) or in pricing (1.000 untrained).
 @needs_smollm2
-@pytest.mark.parametrize("name", ["exchange"])
+@pytest.mark.parametrize("name", economy_names())
 def test_the_same_forest_untrained_falls_below_the_floor(shipped_policy, name):
     untrained = adapted_forest(AdaptConfig(), SMOLLM2_DIR)
     policy = ForestPolicy(untrained, shipped_policy.tokenizer, shipped_policy.router)
-    assert small_episode_completion(policy, name) < FLOOR[name]
+    assert small_episode(policy, name).metrics["welfare"] < WELFARE_FLOOR[name]
