@@ -8,10 +8,11 @@ Every attack plays the economy against both forests, each time optimised either 
 forest it attacks (direct) or on the other one (transferred: the attacker holds only the other
 forest, ``redteam.transfer``). Black-box attacks need no optimisation: their transferred cell is
 the direct one. Per cell: harm (the economy's welfare lost against the clean twin per round from
-the attack's start, paired within the seed; in the supply chain, total cost per agent-round),
-attack success rate (rounds from the start where the objective held) and blast radius (share of
-honest agents ever moved half an action unit or more from the clean twin), each a mean over
-seeds with its 95% t interval ("ns": the interval holds 0). Every played cell is a file under
+the attack's start, paired within the seed; in the supply chain, total cost per agent-round)
+and harm as a share of the clean twin's welfare, attack success rate (rounds from the start
+where the objective held) and blast radius (share of honest agents ever moved half an action
+unit or more from the clean twin), each a mean over seeds with its 95% t interval ("ns": the
+interval holds 0; a rate's interval is cut to [0, 1]). Every played cell is a file under
 ``--out/cells/`` (named by the checkpoints' digests), so a killed run resumes. Writes
 ``transfer.json`` and ``transfer.md``, the latter with what the prompt-injection receivers read
 and how they acted (seed 0).
@@ -125,13 +126,14 @@ def setup_digest(name: str, args: argparse.Namespace) -> str:
 
 
 def shown_interval(interval: PairedDifference, signed: bool) -> str:
-    """A harm says whether it is significant; a rate or a share is never below 0, so its
-    interval only shows its spread."""
+    """A harm says whether it is significant. A rate or a share lies in [0, 1], so its interval
+    only shows its spread, cut to [0, 1]: the cut keeps every value the t interval covered that
+    the figure can take, so its coverage is unchanged."""
     if signed:
         return interval.short(2)
     if interval.low != interval.low:  # nan: one seed
         return f"{interval.mean:.2f}"
-    return f"{interval.mean:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
+    return f"{interval.mean:.2f} [{max(interval.low, 0.0):.2f}, {min(interval.high, 1.0):.2f}]"
 
 
 def played_figures(
@@ -152,6 +154,17 @@ def played_figures(
         ]  # fmt: skip
     figures = {k: float(result.scalars[v]) for k, v in FIGURES.items()}
     return {"figures": figures, "seconds": seconds, "shown": shown}
+
+
+def twin_welfare(
+    args: argparse.Namespace, runner: CellRunner, paths: dict[str, Path], victim: str, seed: int
+) -> float:
+    """The clean twin's welfare per round from the attack's start, the one every cell of this
+    forest and seed was compared with (the runner shares it): what a harm is a share of."""
+    name, params, _ = ATTACKS[args.economy][0]  # any attack: the twin never sees it
+    cell = transfer_cell(args.economy, args.agents, args.rounds, seed, build_attack(name, params),
+                         paths[victim], None)  # fmt: skip
+    return float(runner.twin(cell).welfare[START:].mean())
 
 
 def cells(
@@ -184,21 +197,26 @@ def cells(
     return out
 
 
-def markdown(args: argparse.Namespace, rows: list[dict], shown: list[dict]) -> str:
+def markdown(
+    args: argparse.Namespace, rows: list[dict], shown: list[dict], clean: dict[str, float]
+) -> str:
+    twins = ", ".join(f"{victim} {welfare:.3g}" for victim, welfare in clean.items())
     lines = [
         f"{args.economy}, {args.agents} agents, {args.rounds} rounds, seeds 0..{args.seeds - 1}, "
         f"5% compromised from round {START}; mean over seeds [95% t interval over seeds] "
-        "(ns: the interval holds 0). Harm is welfare lost against the clean twin per round.",
+        "(ns: the interval holds 0). Harm is welfare lost against the clean twin per round from "
+        f"the attack's start; the clean twins' welfare per round (mean over seeds): {twins}.",
         "",
-        "| attack | played on | optimised on | harm | success rate | blast radius |",
-        "|---|---|---|---|---|---|",
+        "| attack | played on | optimised on | harm | harm / twin's welfare | success rate "
+        "| blast radius |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if row["reason"]:
-            figures = f"n/a: {row['reason']} | | "
+            figures = f"n/a: {row['reason']} | | | "
         else:
-            figures = " | ".join(row[f"{k}_text"] for k in ("harm", "attack_success_rate",
-                                                            "blast_radius"))  # fmt: skip
+            figures = " | ".join(row[f"{k}_text"] for k in ("harm", "harm_share",
+                                 "attack_success_rate", "blast_radius"))  # fmt: skip
         lines.append(f"| {row['attack']} | {row['victim']} | {row['attacker']} | {figures} |")
     lines += ["", "What prompt-injection receivers read, and what they did (seed 0):", ""]
     verb = "ordered" if args.economy == "supply_chain" else "acted (action class)"
@@ -248,6 +266,17 @@ def main(args: argparse.Namespace) -> None:
                     results.setdefault((name, victim, attacker), []).append(played)
                     shown += played["shown"]
                 progress.advance(task)
+    twins = {}
+    for victim in paths:
+        for seed in range(args.seeds):
+            key = f"twin-{args.economy}-{digests[victim]}-{args.agents}x{args.rounds}-seed{seed}"
+            path = out / "cells" / f"{key}.json"
+            if not path.is_file():
+                welfare = twin_welfare(args, runner, paths, victim, seed)
+                partial = path.with_suffix(".partial")
+                partial.write_text(json.dumps({"welfare_from_start": welfare}))
+                os.replace(partial, path)
+            twins[(victim, seed)] = json.loads(path.read_text())["welfare_from_start"]
     rows = []
     for name, victim, attacker, reason in plan:
         row = {"attack": name, "victim": victim, "attacker": attacker, "reason": reason}
@@ -257,14 +286,20 @@ def main(args: argparse.Namespace) -> None:
                 interval = t_interval(np.array([f["figures"][key] for f in per_seed]))
                 row[key] = interval.__dict__
                 row[f"{key}_text"] = shown_interval(interval, signed=key == "harm")
+            share = np.array([f["figures"]["harm"] / abs(twins[(victim, seed)])
+                              for seed, f in enumerate(per_seed)])  # fmt: skip
+            row["harm_share"] = t_interval(share).__dict__
+            row["harm_share_text"] = t_interval(share).short(3)
             row["seconds"] = float(np.mean([f["seconds"] for f in per_seed]))
         rows.append(row)
     settings = {k: str(v) for k, v in vars(args).items()}
-    (out / "transfer.json").write_text(
-        json.dumps({"settings": settings, "rows": rows, "injection": shown}, indent=1)
-    )
-    (out / "transfer.md").write_text(markdown(args, rows, shown))
-    console.print(markdown(args, rows, shown))
+    clean = {victim: float(np.mean([twins[(victim, s)] for s in range(args.seeds)]))
+             for victim in paths}  # fmt: skip
+    (out / "transfer.json").write_text(json.dumps(
+        {"settings": settings, "twin_welfare": clean, "rows": rows, "injection": shown}, indent=1
+    ))  # fmt: skip
+    (out / "transfer.md").write_text(markdown(args, rows, shown, clean))
+    console.print(markdown(args, rows, shown, clean))
 
 
 if __name__ == "__main__":

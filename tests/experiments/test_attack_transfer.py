@@ -55,6 +55,8 @@ def test_harm_says_whether_it_is_significant_and_a_rate_only_shows_its_spread():
     assert not attack_transfer.shown_interval(harmful, signed=True).endswith(" ns")
     rate = attack_transfer.shown_interval(t_interval(np.array([0.0, 0.1, 0.2])), signed=False)
     assert "ns" not in rate and rate.startswith("0.10 [")
+    spread = t_interval(np.array([0.0, 0.0, 0.6]))  # its t interval runs from below 0 past 1
+    assert attack_transfer.shown_interval(spread, signed=False) == "0.20 [0.00, 1.00]"
     assert attack_transfer.shown_interval(t_interval(np.array([0.3])), signed=False) == "0.30"
 
 
@@ -62,14 +64,18 @@ def test_the_report_lists_every_cell_with_its_figures_or_its_reason():
     args = argparse.Namespace(economy="supply_chain", agents=260, rounds=10, seeds=3)
     rows = [
         {"attack": "phantom-orders", "victim": "pretrained", "attacker": "pretrained",
-         "reason": None, "harm_text": "1.00 [0.50, 1.50]", "attack_success_rate_text": "0.50",
+         "reason": None, "harm_text": "1.00 [0.50, 1.50]",
+         "harm_share_text": "0.030 [0.015, 0.045]", "attack_success_rate_text": "0.50",
          "blast_radius_text": "0.20"},
         {"attack": "text-gcg", "victim": "token forest", "attacker": "token forest",
          "reason": "the token forest reads no words"},
     ]  # fmt: skip
     shown = [{"round": 2, "receiver": 7, "prompt": "you are a retailer", "attacked": 90,
               "clean": 12}]  # fmt: skip
-    text = attack_transfer.markdown(args, rows, shown)
-    assert "| phantom-orders | pretrained | pretrained | 1.00 [0.50, 1.50] | 0.50 | 0.20 |" in text
+    clean = {"token forest": -12.0, "pretrained": -33.3}
+    text = attack_transfer.markdown(args, rows, shown, clean)
+    row = "| phantom-orders | pretrained | pretrained | 1.00 [0.50, 1.50] | 0.030 [0.015, 0.045] |"
+    assert row + " 0.50 | 0.20 |" in text
+    assert "token forest -12, pretrained -33.3" in text
     assert "| text-gcg | token forest | token forest | n/a: the token forest reads no words" in text
     assert "round 2, agent 7: ordered 90 (clean twin: 12)" in text
