@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import Progress
 
@@ -67,6 +68,13 @@ ATTACKS = {
     ),
 }
 EXAMPLES = 4  # receivers shown per injected round
+SIGNED = ("harm", "utility_drop")  # differences from the twin: either sign
+FIGURES = {
+    "harm": "harm",
+    "attack_success_rate": "attack_success_rate",
+    "blast_radius": "blast_radius_final",
+    "utility_drop": "utility_drop",
+}
 
 
 @dataclass
@@ -126,9 +134,10 @@ def setup_digest(name: str, args: argparse.Namespace) -> str:
 
 
 def shown_interval(interval: PairedDifference, signed: bool) -> str:
-    """A harm says whether it is significant. A rate or a share lies in [0, 1], so its interval
-    only shows its spread, cut to [0, 1]: the cut keeps every value the t interval covered that
-    the figure can take, so its coverage is unchanged."""
+    """A signed figure (a harm, a drop) says whether it is significant. A rate or a share of
+    agents lies in [0, 1], so its interval only shows its spread, cut to [0, 1]: the cut keeps
+    every value the t interval covered that the figure can take, so its coverage is
+    unchanged."""
     if signed:
         return interval.short(2)
     if interval.low != interval.low:  # nan: one seed
@@ -159,12 +168,44 @@ def played_figures(
 def twin_welfare(
     args: argparse.Namespace, runner: CellRunner, paths: dict[str, Path], victim: str, seed: int
 ) -> float:
-    """The clean twin's welfare per round from the attack's start, the one every cell of this
-    forest and seed was compared with (the runner shares it): what a harm is a share of."""
+    """The clean twin's welfare per round from the attack's start: what a harm is a share of.
+    The same twin every cell of this forest and seed was compared with, played as a cell plays
+    it (on one thread: the runner plays cells so), so a resumed run that replays it gets its
+    bits."""
     name, params, _ = ATTACKS[args.economy][0]  # any attack: the twin never sees it
     cell = transfer_cell(args.economy, args.agents, args.rounds, seed, build_attack(name, params),
                          paths[victim], None)  # fmt: skip
-    return float(runner.twin(cell).welfare[START:].mean())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return float(runner.twin(cell).welfare[START:].mean())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def table_rows(
+    plan: list[tuple[str, str, str, str | None]],
+    results: dict[tuple[str, str, str], dict[int, dict]],
+    twins: dict[tuple[str, int], float],
+) -> list[dict]:
+    """Per cell of the plan: each figure's mean and t interval over seeds, and harm as a share
+    of the |welfare| of the twin it was measured against (the victim's, on the same seed)."""
+    rows = []
+    for name, victim, attacker, reason in plan:
+        row = {"attack": name, "victim": victim, "attacker": attacker, "reason": reason}
+        if reason is None:
+            per_seed = results[(name, victim, attacker)]
+            for key in FIGURES:
+                interval = t_interval(np.array([f["figures"][key] for f in per_seed.values()]))
+                row[key] = interval.__dict__
+                row[f"{key}_text"] = shown_interval(interval, signed=key in SIGNED)
+            share = t_interval(np.array([f["figures"]["harm"] / abs(twins[(victim, seed)])
+                                         for seed, f in per_seed.items()]))  # fmt: skip
+            row["harm_share"] = share.__dict__
+            row["harm_share_text"] = share.short(3)
+            row["seconds"] = float(np.mean([f["seconds"] for f in per_seed.values()]))
+        rows.append(row)
+    return rows
 
 
 def cells(
@@ -207,7 +248,7 @@ def markdown(
         "(ns: the interval holds 0). Harm is welfare lost against the clean twin per round from "
         f"the attack's start; the clean twins' welfare per round (mean over seeds): {twins}.",
         "",
-        "| attack | played on | optimised on | harm | harm / twin's welfare | success rate "
+        "| attack | played on | optimised on | harm | harm / abs(twin's welfare) | success rate "
         "| blast radius |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -228,14 +269,6 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-FIGURES = {
-    "harm": "harm",
-    "attack_success_rate": "attack_success_rate",
-    "blast_radius": "blast_radius_final",
-    "utility_drop": "utility_drop",
-}
-
-
 def main(args: argparse.Namespace) -> None:
     console = Console()
     paths = {"token forest": Path(args.small), "pretrained": Path(args.pretrained)}
@@ -243,7 +276,7 @@ def main(args: argparse.Namespace) -> None:
     models = {label: load_policy(path) for label, path in paths.items()}
     digests = {label: checkpoint_digest(path)[:12] for label, path in paths.items()}
     plan = cells(models, ATTACKS[args.economy])
-    results: dict[tuple, list[dict]] = {}
+    results: dict[tuple[str, str, str], dict[int, dict]] = {}
     shown: list[dict] = []
     out = Path(args.out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
@@ -263,13 +296,14 @@ def main(args: argparse.Namespace) -> None:
                         ))  # fmt: skip
                         os.replace(partial, path)  # a killed run never leaves half a cell
                     played = json.loads(path.read_text())
-                    results.setdefault((name, victim, attacker), []).append(played)
+                    results.setdefault((name, victim, attacker), {})[seed] = played
                     shown += played["shown"]
                 progress.advance(task)
     twins = {}
     for victim in paths:
         for seed in range(args.seeds):
-            key = f"twin-{args.economy}-{digests[victim]}-{args.agents}x{args.rounds}-seed{seed}"
+            key = (f"twin-{args.economy}-{digests[victim]}-{args.agents}x{args.rounds}"
+                   f"-from{START}-seed{seed}")  # fmt: skip
             path = out / "cells" / f"{key}.json"
             if not path.is_file():
                 welfare = twin_welfare(args, runner, paths, victim, seed)
@@ -277,21 +311,7 @@ def main(args: argparse.Namespace) -> None:
                 partial.write_text(json.dumps({"welfare_from_start": welfare}))
                 os.replace(partial, path)
             twins[(victim, seed)] = json.loads(path.read_text())["welfare_from_start"]
-    rows = []
-    for name, victim, attacker, reason in plan:
-        row = {"attack": name, "victim": victim, "attacker": attacker, "reason": reason}
-        if reason is None:
-            per_seed = results[(name, victim, attacker)]
-            for key in FIGURES:
-                interval = t_interval(np.array([f["figures"][key] for f in per_seed]))
-                row[key] = interval.__dict__
-                row[f"{key}_text"] = shown_interval(interval, signed=key == "harm")
-            share = np.array([f["figures"]["harm"] / abs(twins[(victim, seed)])
-                              for seed, f in enumerate(per_seed)])  # fmt: skip
-            row["harm_share"] = t_interval(share).__dict__
-            row["harm_share_text"] = t_interval(share).short(3)
-            row["seconds"] = float(np.mean([f["seconds"] for f in per_seed]))
-        rows.append(row)
+    rows = table_rows(plan, results, twins)
     settings = {k: str(v) for k, v in vars(args).items()}
     clean = {victim: float(np.mean([twins[(victim, s)] for s in range(args.seeds)]))
              for victim in paths}  # fmt: skip

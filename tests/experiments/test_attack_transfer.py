@@ -5,6 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from redteam.intervals import t_interval
 
@@ -75,7 +76,34 @@ def test_the_report_lists_every_cell_with_its_figures_or_its_reason():
     clean = {"token forest": -12.0, "pretrained": -33.3}
     text = attack_transfer.markdown(args, rows, shown, clean)
     row = "| phantom-orders | pretrained | pretrained | 1.00 [0.50, 1.50] | 0.030 [0.015, 0.045] |"
+    assert "| harm | harm / abs(twin's welfare) |" in text
     assert row + " 0.50 | 0.20 |" in text
     assert "token forest -12, pretrained -33.3" in text
     assert "| text-gcg | token forest | token forest | n/a: the token forest reads no words" in text
     assert "round 2, agent 7: ordered 90 (clean twin: 12)" in text
+
+
+def _played(harm: float, drop: float = 0.0) -> dict:
+    figures = {"harm": harm, "attack_success_rate": 0.5, "blast_radius": 0.2, "utility_drop": drop}
+    return {"figures": figures, "seconds": 1.0, "shown": []}
+
+
+def test_harm_is_a_share_of_the_twin_it_was_measured_against_on_the_same_seed():
+    """Seed s's twin has cost 10 * (s + 1) (welfare is minus cost) and the attack costs 1% of it:
+    the share is then 0.01 on every seed, a point, though the absolute harms triple."""
+    reason = "the token forest reads no words"
+    plan = [("phantom-orders", "pretrained", "pretrained", None),
+            ("text-gcg", "token forest", "token forest", reason)]  # fmt: skip
+    twins = {("pretrained", s): -10.0 * (s + 1) for s in range(3)}
+    # Each seed's cell meets its own seed's twin, whatever order the cells were read in.
+    results = {("phantom-orders", "pretrained", "pretrained"):
+               {2: _played(0.3, -0.1), 0: _played(0.1, 0.05), 1: _played(0.2, -0.05)}}  # fmt: skip
+    row, skipped = attack_transfer.table_rows(plan, results, twins)
+    assert row["harm_share"]["mean"] == pytest.approx(0.01)
+    assert row["harm_share"]["high"] - row["harm_share"]["low"] == pytest.approx(0.0, abs=1e-12)
+    assert row["harm"]["mean"] == pytest.approx(0.2)
+    # A completion drop is a difference from the twin: its interval is not cut at 0.
+    assert row["utility_drop_text"].startswith("-0.03 [-") and row["utility_drop_text"].endswith(
+        "ns"
+    )
+    assert skipped["reason"] == reason and "harm" not in skipped
