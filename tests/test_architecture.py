@@ -31,6 +31,7 @@ MAY_TRAIN = (
     "forest.training",
     "forest.pretrained.training",
     "forest.pretrained.adaptation",
+    "forest.pretrained.own_router",
     "forest.commands",
     "forest.cli",
 )

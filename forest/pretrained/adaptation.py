@@ -14,9 +14,8 @@ prompt alone, so their states are computed once per gathered round (``frozen_sta
 memory in float32, the precision play uses); each step then runs only the adapted layers, the
 forest and their backward pass.
 
-The router is this forest's own: ``own_router_dataset`` labels a message "keep" when withholding
-it changes its receiver's decision *under this forest*, not under the expert (the frozen-LM
-forest's router, trained on the expert's, cost it 17 points of exchange completion).
+The router is this forest's own (``forest.pretrained.own_router``): trained on the messages that
+change *its* decisions, its keep threshold calibrated so that routing does not cost it its job.
 
 Deterministic: the same config gives the same bytes (tests/forest/pretrained/test_adaptation.py).
 """
@@ -32,14 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from forest.actions import valid_classes
 from forest.checkpoints import save_pretrained_policy
-from forest.economy import Economy, Messages, economy_names, make_economy
+from forest.economy import economy_names
 from forest.errors import ConfigError
-from forest.policy import ForestPolicy, decode_actions
+from forest.policy import ForestPolicy
 from forest.pretrained.language_model import language_model_digest, load_language_model
 from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
-from forest.pretrained.prompts import MAX_PROMPT_TOKENS, PromptTokenizer, render_prompts
+from forest.pretrained.own_router import deterministic_threads, own_router
+from forest.pretrained.prompts import MAX_PROMPT_TOKENS, PromptTokenizer
 from forest.training.behaviour_cloning import (
     TRAIN_SEED_BASE,
     cosine_learning_rate,
@@ -49,7 +48,6 @@ from forest.training.behaviour_cloning import (
 from forest.training.data import EpisodeRecord, RoundRecord, collect_episode
 from forest.training.plots import plot_loss_curve
 from forest.training.resume import TRAIN_LOG
-from forest.training.router_training import LABEL_SEED_BASE, train_router
 from forest.validation import require_float, require_int
 
 
@@ -203,14 +201,8 @@ def adapt_pretrained_forest(
     on_step: Callable[[], None] = lambda: None,
 ) -> tuple[ForestPolicy, list[dict[str, Any]]]:
     """Fit the adapters and the forest by DAgger, then its own router; save to ``out``."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    try:
-        torch.set_num_threads(train.threads)
-        torch.use_deterministic_algorithms(True)
+    with deterministic_threads(train.threads):
         return _adapt(train, language_model_dir, Path(out), on_phase, on_step)
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
 
 
 def _adapt(
@@ -292,86 +284,17 @@ def _adapt(
             )
         model.eval()
 
-    on_phase("router: this forest's counterfactual labels", 0)
-    policy = ForestPolicy(model, tokenizer)
-    labelled = own_router_dataset(policy, train.router_agents, train.router_rounds, train.seed)
-    router = train_router(*labelled, epochs=train.router_epochs, seed=train.seed)
+    on_phase("router: this forest's counterfactual labels and keep threshold", 0)
+    router, router_figures = own_router(
+        ForestPolicy(model, tokenizer),
+        train.router_agents,
+        train.router_rounds,
+        train.router_epochs,
+        train.seed,
+    )
     save_pretrained_policy(out, model, language_model_dir, router)
-    kept = float(np.mean(labelled[2])) if len(labelled[2]) else 0.0
     (out / TRAIN_LOG).write_text(
-        json.dumps({"train_config": train.to_dict(), "router_keep_labels": kept, "log": log})
+        json.dumps({"train_config": train.to_dict(), "log": log, **router_figures})
     )
     plot_loss_curve(log, out / "loss_curve.png", "pretrained forest: LoRA + DAgger on SmolLM2")
     return ForestPolicy(model, tokenizer, router), log
-
-
-@torch.no_grad()
-def counterfactual_decisions(
-    policy: ForestPolicy, economy: Economy, withheld: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """This round's action class of each withheld message's receiver, with every message
-    delivered and with that one message withheld: ``(with, without)``, both ``(M,)``.
-
-    Withholding a message changes its receiver's prompt alone; the others' summaries and the
-    memory stay as they are, so each counterfactual re-encodes one agent and re-runs the
-    aggregation and the heads.
-    """
-    model = policy.model
-    inbox = economy.inbox
-    inputs = policy.model_inputs(economy)
-    summaries = model.encode(
-        inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
-    )
-    valid = torch.from_numpy(valid_classes(economy, model.config.n_actions))
-
-    def classes(s: torch.Tensor) -> torch.Tensor:
-        actions, _, _ = model.heads(s, model.aggregate(s, inputs["tree_ids"]))
-        return decode_actions(actions, valid)[0]
-
-    receivers = inbox.receiver[withheld]
-    prompts = [
-        render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
-        for j, r in zip(withheld.tolist(), receivers.tolist(), strict=True)
-    ]
-    tokens = policy.tokenizer.tokenize(prompts)
-    memory = None if inputs["memory"] is None else inputs["memory"][receivers]
-    alone = model.encode(
-        torch.from_numpy(tokens.input_ids),
-        torch.from_numpy(tokens.attention_mask),
-        inputs["role_ids"][receivers],
-        memory,
-    )
-    with_all = classes(summaries)[receivers].numpy()
-    without = np.empty(len(withheld), dtype=np.int64)
-    for m, r in enumerate(receivers.tolist()):
-        edited = summaries.clone()
-        edited[r] = alone[m]
-        without[m] = int(classes(edited)[r])
-    return with_all, without
-
-
-def own_router_dataset(
-    policy: ForestPolicy, n_agents: int, rounds: int, seed: int, per_round: int = 48
-) -> tuple[Messages, np.ndarray, np.ndarray]:
-    """(messages, sender/receiver roles (M, 2), labels (M,)) from every economy played by
-    ``policy`` with every message delivered: a message is labelled "keep" when withholding it
-    changes its receiver's decision under this forest."""
-    rng = np.random.default_rng([seed, 3])
-    batches, roles, labels = [], [], []
-    for name in economy_names():
-        economy = make_economy(name, LABEL_SEED_BASE + seed, n_agents=n_agents)
-        policy.reset()
-        for _ in range(rounds):
-            inbox = economy.inbox
-            if len(inbox):
-                sample = np.sort(rng.choice(len(inbox), min(per_round, len(inbox)), replace=False))
-                with_all, without = counterfactual_decisions(policy, economy, sample)
-                chosen = inbox.select(sample)
-                batches.append(chosen)
-                roles.append(
-                    np.stack([economy.role[chosen.sender], economy.role[chosen.receiver]], 1)
-                )
-                labels.append(with_all != without)
-            step = policy.act(economy)
-            economy.step(step.actions, step.messages)
-    return Messages.concat(*batches), np.concatenate(roles), np.concatenate(labels)

@@ -4,6 +4,9 @@ For a sample of each round's messages (under the experts, in every economy), the
 replayed on a copy of the economy with that one message withheld; the label is whether its
 receiver's next expert decision differs from the one it makes with every message delivered.
 Echoes never change anything; a demand report, a rival's quote or an offer often does.
+
+``calibrate_threshold`` then picks the keep threshold by what the router is for: the highest one
+under which the routed forest still does its job as well as with every message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from forest.economy import Economy, Messages, economy_names, make_economy
+from forest.economy.rollout import Episode, play
+from forest.evaluation import forest_policy
+from forest.policy import ForestPolicy
 from forest.router import Router
 
 LABEL_SEED_BASE = 20_000
@@ -80,3 +86,72 @@ def train_router(
         loss.backward()
         optimizer.step()
     return router.eval()
+
+
+# Keep thresholds tried, fewest tokens kept first; at 0 every message is kept (scores >= 0), so
+# the search always ends on a router that changes nothing.
+THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0)
+CALIBRATION_SEED_BASE = 21_000
+
+
+def calibrate_threshold(
+    policy: ForestPolicy,
+    router: Router,
+    n_agents: int,
+    rounds: int,
+    seed: int,
+    completion_tolerance: float = 0.01,
+    welfare_tolerance: float = 0.02,
+    thresholds: tuple[float, ...] = THRESHOLDS,
+) -> tuple[float, list[dict[str, float | str | bool]]]:
+    """The highest keep threshold under which ``policy`` routed by ``router`` does its job as
+    well as with every message: in every economy, completion at most ``completion_tolerance``
+    below and welfare at most ``welfare_tolerance`` of its size below, on one calibration
+    episode (seeds apart from the labels' and from evaluation's 0, 1, ...).
+
+    Why a search and not 0.5: a message's label asks whether withholding it *alone* changes a
+    decision, and where messages are redundant (quotes in the exchange) no single one does, while
+    dropping most of them does. Returns (threshold, one row per economy and threshold tried).
+    """
+    reference = {
+        name: _routed_episode(policy, None, name, n_agents, rounds, seed)
+        for name in economy_names()
+    }
+    checks: list[dict[str, float | str | bool]] = []
+    for threshold in thresholds:
+        router.threshold = threshold
+        passed = True
+        for name in economy_names():
+            episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
+            full = reference[name]
+            ok = (
+                episode.task_completion >= full.task_completion - completion_tolerance
+                and episode.metrics["welfare"]
+                >= full.metrics["welfare"] - welfare_tolerance * abs(full.metrics["welfare"])
+            )
+            checks.append(
+                {
+                    "threshold": threshold,
+                    "economy": name,
+                    "completion": episode.task_completion,
+                    "completion_all_messages": full.task_completion,
+                    "welfare": episode.metrics["welfare"],
+                    "welfare_all_messages": full.metrics["welfare"],
+                    "kept_share": episode.delivered_tokens / max(1, episode.offered_tokens),
+                    "passed": ok,
+                }
+            )
+            if not ok:
+                passed = False
+                break
+        if passed:
+            return threshold, checks
+    raise AssertionError("unreachable: the last threshold keeps every message")
+
+
+def _routed_episode(
+    policy: ForestPolicy, router: Router | None, name: str, n_agents: int, rounds: int, seed: int
+) -> Episode:
+    economy = make_economy(name, CALIBRATION_SEED_BASE + seed, n_agents=n_agents)
+    routed = ForestPolicy(policy.model, policy.tokenizer, router)
+    return play(economy, forest_policy(routed, use_router=router is not None), rounds)

@@ -1,25 +1,22 @@
 """LoRA + DAgger adaptation of the pretrained forest (forest/pretrained/adaptation.py), on the
-tiny stand-in LM: the split LM pass, the adapters' save and load, determinism, and the router's
-counterfactual labels against their definition."""
+tiny stand-in LM: the split LM pass, the adapters' save and load, determinism, and its last stage
+(the router) run again by `forest pretrained route`."""
+
+import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
-from forest.actions import valid_classes
 from forest.checkpoints import load_policy
 from forest.economy import make_economy
 from forest.errors import ConfigError, InvalidInputError
-from forest.policy import ForestPolicy, decode_actions
-from forest.pretrained.adaptation import (
-    AdaptConfig,
-    adapt_pretrained_forest,
-    counterfactual_decisions,
-    own_router_dataset,
-)
-from forest.pretrained.language_model import language_model_digest, load_language_model
-from forest.pretrained.modeling import PretrainedForest, PretrainedForestConfig
+from forest.pretrained.adaptation import AdaptConfig, adapt_pretrained_forest
+from forest.pretrained.language_model import load_language_model
+from forest.pretrained.modeling import PretrainedForestConfig
+from forest.pretrained.own_router import route_checkpoint
 
 TINY = {
     "forest_preset": "tiny",
@@ -36,24 +33,6 @@ TINY = {
 }
 
 
-def lora_forest(lm_dir, seed=0):
-    lm = load_language_model(lm_dir)
-    config = PretrainedForestConfig.on_top_of(
-        lm,
-        "tiny",
-        language_model_digest=language_model_digest(lm_dir),
-        lora_rank=2,
-        lora_layers=1,
-    )
-    torch.manual_seed(seed)
-    forest = PretrainedForest(config, lm)
-    with torch.no_grad():  # lora_B starts at 0: move it so the adapters change the states
-        for name, p in forest.named_parameters():
-            if "lora_B" in name:
-                p.normal_(std=0.5)
-    return forest.eval()
-
-
 def played_round(tokenizer, name="supply_chain", rounds=2):
     economy = make_economy(name, seed=3, n_agents=20)
     for _ in range(rounds):
@@ -62,8 +41,8 @@ def played_round(tokenizer, name="supply_chain", rounds=2):
     return economy, torch.from_numpy(tokens.input_ids), torch.from_numpy(tokens.attention_mask)
 
 
-def test_the_split_pass_gives_the_whole_lm_pass_bit_for_bit(tiny_lm_dir, prompt_tokenizer):
-    forest = lora_forest(tiny_lm_dir)
+def test_the_split_pass_gives_the_whole_lm_pass_bit_for_bit(lora_forest, prompt_tokenizer):
+    forest = lora_forest()
     _, ids, mask = played_round(prompt_tokenizer)
     assert not bool(mask.all())  # padded prompts among them
     with torch.no_grad():
@@ -73,9 +52,9 @@ def test_the_split_pass_gives_the_whole_lm_pass_bit_for_bit(tiny_lm_dir, prompt_
 
 
 def test_the_adapters_change_the_states_and_only_the_layers_they_sit_on(
-    tiny_lm_dir, prompt_tokenizer
+    lora_forest, prompt_tokenizer
 ):
-    adapted, plain = lora_forest(tiny_lm_dir), lora_forest(tiny_lm_dir)
+    adapted, plain = lora_forest(), lora_forest()
     with torch.no_grad():
         for name, p in plain.named_parameters():
             if "lora_B" in name:
@@ -152,42 +131,16 @@ def test_a_loaded_checkpoint_decides_as_the_forest_it_saved(adapted_twice):
                 economy.step(step.actions, step.messages)
 
 
-def test_counterfactual_labels_match_their_definition(tiny_lm_dir, prompt_tokenizer):
-    """The shortcut (re-encode the receiver alone, keep the others' summaries) against the
-    definition: the whole round decided again with the message withheld from the inbox."""
-    policy = ForestPolicy(lora_forest(tiny_lm_dir), prompt_tokenizer)
-    economy = make_economy("exchange", seed=2, n_agents=20)
-    for _ in range(2):
-        step = policy.act(economy)
-        economy.step(step.actions, step.messages)
-    inbox = economy.inbox
-    withheld = np.arange(0, len(inbox), max(1, len(inbox) // 6))
-    with_all, without = counterfactual_decisions(policy, economy, withheld)
-    model = policy.model
-    valid = torch.from_numpy(valid_classes(economy, model.config.n_actions))
-
-    def decided(delivered) -> np.ndarray:
-        tokens = prompt_tokenizer.encode(economy, inbox=delivered)
-        with torch.no_grad():
-            out = model(
-                input_ids=torch.from_numpy(tokens.input_ids),
-                attention_mask=torch.from_numpy(tokens.attention_mask),
-                role_ids=torch.from_numpy(economy.role),
-                tree_ids=torch.from_numpy(economy.tree_ids()),
-                memory=policy.memory,
-            )
-        return decode_actions(out.action_logits, valid)[0].numpy()
-
-    everything = decided(inbox)
-    for m, j in enumerate(withheld.tolist()):
-        receiver = int(inbox.receiver[j])
-        assert with_all[m] == everything[receiver]
-        held_back = decided(inbox.select(np.arange(len(inbox)) != j))
-        assert without[m] == held_back[receiver]
-
-
-def test_the_router_dataset_labels_every_sampled_message(tiny_lm_dir, prompt_tokenizer):
-    policy = ForestPolicy(lora_forest(tiny_lm_dir), prompt_tokenizer)
-    messages, roles, labels = own_router_dataset(policy, 20, 3, seed=0, per_round=8)
-    assert len(messages) == len(roles) == len(labels) > 0
-    assert labels.dtype == bool and roles.shape == (len(labels), 2)
+def test_routing_an_adapted_forest_again_gives_the_router_adapt_saved(
+    adapted_twice, tiny_lm_dir, tmp_path
+):
+    """`forest pretrained route` is adapt's last stage: on the saved forest it writes the same
+    router, threshold and log, so a router can be retrained without fitting the forest again."""
+    out = adapted_twice[0][0]
+    copy = tmp_path / "routed"
+    shutil.copytree(out, copy)
+    (copy / "router.safetensors").unlink()
+    figures = route_checkpoint(copy, tiny_lm_dir)
+    for name in ("router.safetensors", "router.json", "train_log.json"):
+        assert (copy / name).read_bytes() == (out / name).read_bytes()
+    assert figures["router_threshold"] == json.loads((out / "router.json").read_text())["threshold"]

@@ -1,0 +1,170 @@
+"""The pretrained forest's own router: trained on the messages that change *its* decisions.
+
+A message is labelled "keep" when withholding it changes its receiver's decision under this
+forest, not under the expert (the frozen-LM forest's router, trained on the expert's, cost it 17
+points of exchange completion). The keep threshold is then calibrated on episodes of its own
+(``forest.training.router_training.calibrate_threshold``): single-message labels miss messages
+that matter only together, and a router that keeps too little costs the forest its job.
+
+``route_checkpoint`` runs all of it on a saved forest, the same function adaptation ends with,
+so a router can be retrained without fitting the forest again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from forest.actions import valid_classes
+from forest.checkpoints import load_pretrained_policy, save_router
+from forest.economy import Economy, Messages, economy_names, make_economy
+from forest.errors import ConfigError
+from forest.policy import ForestPolicy, decode_actions
+from forest.pretrained.prompts import render_prompts
+from forest.router import Router
+from forest.training.resume import TRAIN_LOG
+from forest.training.router_training import LABEL_SEED_BASE, calibrate_threshold, train_router
+from forest.validation import require_int
+
+
+@torch.no_grad()
+def counterfactual_decisions(
+    policy: ForestPolicy, economy: Economy, withheld: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """This round's action class of each withheld message's receiver, with every message
+    delivered and with that one message withheld: ``(with, without)``, both ``(M,)``.
+
+    Withholding a message changes its receiver's prompt alone; the others' summaries and the
+    memory stay as they are, so each counterfactual re-encodes one agent and re-runs the
+    aggregation and the heads. The receiver's prompt with every message is re-encoded in the
+    same batch as the one without: a batch's padding and shape move the last bits of a state,
+    and near a tie that alone would flip a decision and label a message that changed nothing.
+    A message the receiver's prompt does not show (it shows the first few) changes nothing.
+    """
+    model = policy.model
+    inbox = economy.inbox
+    inputs = policy.model_inputs(economy)
+    summaries = model.encode(
+        inputs["input_ids"], inputs["attention_mask"], inputs["role_ids"], inputs["memory"]
+    )
+    valid = torch.from_numpy(valid_classes(economy, model.config.n_actions))
+
+    def decision(receiver: int, summary: torch.Tensor) -> int:
+        edited = summaries.clone()
+        edited[receiver] = summary
+        actions, _, _ = model.heads(edited, model.aggregate(edited, inputs["tree_ids"]))
+        return int(decode_actions(actions, valid)[0][receiver])
+
+    receivers = inbox.receiver[withheld]
+    everything = render_prompts(economy, inbox)
+    held_back = [
+        render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
+        for j, r in zip(withheld.tolist(), receivers.tolist(), strict=True)
+    ]
+    shown = [everything[r] != p for r, p in zip(receivers.tolist(), held_back, strict=True)]
+    tokens = policy.tokenizer.tokenize([everything[r] for r in receivers.tolist()] + held_back)
+    both = np.concatenate([receivers, receivers])
+    memory = None if inputs["memory"] is None else inputs["memory"][both]
+    alone = model.encode(
+        torch.from_numpy(tokens.input_ids),
+        torch.from_numpy(tokens.attention_mask),
+        inputs["role_ids"][both],
+        memory,
+    )
+    m_total = len(withheld)
+    with_all = np.empty(m_total, dtype=np.int64)
+    without = np.empty(m_total, dtype=np.int64)
+    for m, r in enumerate(receivers.tolist()):
+        with_all[m] = decision(r, alone[m])
+        without[m] = decision(r, alone[m_total + m]) if shown[m] else with_all[m]
+    return with_all, without
+
+
+def own_router_dataset(
+    policy: ForestPolicy, n_agents: int, rounds: int, seed: int, per_round: int = 48
+) -> tuple[Messages, np.ndarray, np.ndarray]:
+    """(messages, sender/receiver roles (M, 2), labels (M,)) from every economy played by
+    ``policy`` with every message delivered: a message is labelled "keep" when withholding it
+    changes its receiver's decision under this forest."""
+    rng = np.random.default_rng([seed, 3])
+    batches, roles, labels = [], [], []
+    for name in economy_names():
+        economy = make_economy(name, LABEL_SEED_BASE + seed, n_agents=n_agents)
+        policy.reset()
+        for _ in range(rounds):
+            inbox = economy.inbox
+            if len(inbox):
+                sample = np.sort(rng.choice(len(inbox), min(per_round, len(inbox)), replace=False))
+                with_all, without = counterfactual_decisions(policy, economy, sample)
+                chosen = inbox.select(sample)
+                batches.append(chosen)
+                roles.append(
+                    np.stack([economy.role[chosen.sender], economy.role[chosen.receiver]], 1)
+                )
+                labels.append(with_all != without)
+            step = policy.act(economy)
+            economy.step(step.actions, step.messages)
+    return Messages.concat(*batches), np.concatenate(roles), np.concatenate(labels)
+
+
+def own_router(
+    policy: ForestPolicy, n_agents: int, rounds: int, epochs: int, seed: int
+) -> tuple[Router, dict[str, Any]]:
+    """Label, train and calibrate this forest's router (``policy`` carries none); returns the
+    router and what its training log records about it."""
+    unrouted = ForestPolicy(policy.model, policy.tokenizer)
+    labelled = own_router_dataset(unrouted, n_agents, rounds, seed)
+    router = train_router(*labelled, epochs=epochs, seed=seed)
+    threshold, checks = calibrate_threshold(unrouted, router, n_agents, rounds, seed)
+    router.threshold = threshold
+    kept = float(np.mean(labelled[2])) if len(labelled[2]) else 0.0
+    return router, {
+        "router_keep_labels": kept,
+        "router_threshold": threshold,
+        "router_calibration": checks,
+    }
+
+
+@contextlib.contextmanager
+def deterministic_threads(threads: int) -> Iterator[None]:
+    """Torch on ``threads`` threads with deterministic algorithms, restored on exit: the
+    checkpoint's bytes then depend on the arguments alone."""
+    before, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(True)
+        yield
+    finally:
+        torch.set_num_threads(before)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def route_checkpoint(
+    checkpoint: Path, language_model_dir: Path | None = None, threads: int = 1
+) -> dict[str, Any]:
+    """Retrain an adapted checkpoint's router in place, with the router settings its training
+    log records (``forest pretrained route``); returns the log's router entries."""
+    require_int(threads, "threads", 1, 256)
+    checkpoint = Path(checkpoint)
+    log_path = checkpoint / TRAIN_LOG
+    try:
+        log = json.loads(log_path.read_text())
+        train = log["train_config"]
+        settings = [train[k] for k in ("router_agents", "router_rounds", "router_epochs", "seed")]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"{checkpoint}: expected a forest from `forest pretrained adapt` (its {TRAIN_LOG} "
+            f"with the router settings): {err}"
+        ) from err
+    with deterministic_threads(threads):
+        policy = load_pretrained_policy(checkpoint, language_model_dir, with_router=False)
+        router, figures = own_router(policy, *settings)
+    save_router(checkpoint, router)
+    log_path.write_text(json.dumps({**log, **figures}))
+    return figures
