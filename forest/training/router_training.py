@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from forest.economy import Economy, Messages, economy_names, make_economy
 from forest.economy.rollout import Episode, play
+from forest.errors import ConfigError
 from forest.evaluation import forest_policy
 from forest.policy import ForestPolicy
 from forest.router import Router
@@ -90,7 +91,7 @@ def train_router(
 
 # Keep thresholds tried, fewest tokens kept first; at 0 every message is kept (scores >= 0), so
 # the search always ends on a router that changes nothing.
-THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0)
+THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0)
 CALIBRATION_SEED_BASE = 21_000
 
 
@@ -113,6 +114,11 @@ def calibrate_threshold(
     decision, and where messages are redundant (quotes in the exchange) no single one does, while
     dropping most of them does. Returns (threshold, one row per economy and threshold tried).
     """
+    if not thresholds or thresholds[-1] != 0.0:
+        raise ConfigError(
+            f"thresholds: expected the last to be 0.0 (keeps every message, so that one "
+            f"passes), got {thresholds!r}"
+        )
     reference = {
         name: _routed_episode(policy, None, name, n_agents, rounds, seed)
         for name in economy_names()

@@ -1,12 +1,20 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from forest.economy import Messages, make_economy
+from forest.checkpoints import load_policy, load_router
+from forest.economy import Messages, economy_names, make_economy
 from forest.economy.messages import DEMAND, ECHO
 from forest.errors import ConfigError
 from forest.router import Router
-from forest.training.router_training import counterfactual_labels, train_router
+from forest.training.router_training import (
+    THRESHOLDS,
+    calibrate_threshold,
+    counterfactual_labels,
+    train_router,
+)
 
 
 def batch(kinds, values):
@@ -66,3 +74,47 @@ def test_trained_router_learns_to_drop_echoes_and_keep_reports():
     scores = router.keep_probability(messages, economy.role)
     assert scores[messages.kinds == ECHO].max() < 0.5
     assert scores[messages.kinds == DEMAND].mean() > scores[messages.kinds == ECHO].mean()
+
+
+@pytest.fixture(scope="module")
+def small_forest():
+    return load_policy(Path("checkpoints/small"), with_router=False)
+
+
+def test_calibration_picks_the_first_threshold_that_keeps_the_forest_doing_its_job(small_forest):
+    """Rows come threshold by threshold, fewest tokens kept first; each threshold stops at its
+    first failing economy, and the one returned passed in every economy."""
+    router = load_router(Path("checkpoints/small"))
+    threshold, rows = calibrate_threshold(
+        small_forest, router, 20, 4, seed=0, completion_tolerance=0.0, welfare_tolerance=0.0
+    )
+    tried = list(dict.fromkeys(row["threshold"] for row in rows))
+    assert tried == list(THRESHOLDS[: THRESHOLDS.index(threshold) + 1])
+    for t in tried[:-1]:
+        verdicts = [row["passed"] for row in rows if row["threshold"] == t]
+        assert verdicts[-1] is False and all(verdicts[:-1])
+    chosen = [row for row in rows if row["threshold"] == threshold]
+    assert [row["economy"] for row in chosen] == list(economy_names())
+    assert all(row["passed"] for row in chosen)
+
+
+def test_a_router_that_drops_every_message_fails_calibration_and_zero_keeps_the_forest_as_is(
+    small_forest,
+):
+    router = Router()
+    threshold, rows = calibrate_threshold(
+        small_forest, router, 20, 4, seed=0, thresholds=(1.0, 0.0)
+    )
+    assert threshold == 0.0
+    silent = [row for row in rows if row["threshold"] == 1.0]
+    assert silent[-1]["passed"] is False and silent[-1]["kept_share"] == 0.0
+    for row in rows:
+        if row["threshold"] == 0.0:
+            assert row["kept_share"] == 1.0
+            assert row["completion"] == row["completion_all_messages"]
+            assert row["welfare"] == row["welfare_all_messages"]
+
+
+def test_calibration_needs_a_last_threshold_that_keeps_every_message(small_forest):
+    with pytest.raises(ConfigError, match="thresholds"):
+        calibrate_threshold(small_forest, Router(), 20, 4, seed=0, thresholds=(0.5, 0.1))
