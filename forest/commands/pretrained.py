@@ -159,8 +159,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Fit LoRA adapters (peft) on the last --lora-layers of the --prompt-layers "
         "LM layers read, with the forest on top, by DAgger: iteration 0 clones the experts, "
         "later ones gather the learner's own states. Then train a router on the messages that "
-        "change this forest's decisions. The same arguments give the same bytes. About 40 "
-        "minutes on two threads with the defaults (the shipped checkpoints/pretrained-lora).",
+        "change this forest's decisions and calibrate its keep threshold (what `forest "
+        "pretrained route` does alone). The same arguments give the same bytes. About 50 "
+        "minutes on two threads with the defaults (the shipped checkpoints/pretrained-lora: 40 "
+        "to fit the forest, 10 for the router).",
     )
     ad.add_argument("--language-model", default=str(DEFAULT_DIR), help="(default: %(default)s)")
     ad.add_argument("--out", required=True, help="folder for the checkpoint")

@@ -3,6 +3,7 @@ own weights (no LM weight: SmolLM2 is imported on the user's machine), safetenso
 imported (always in CI), it does its job on a small episode of every economy, and the same
 forest untrained does not."""
 
+import json
 import os
 from pathlib import Path
 
@@ -39,6 +40,21 @@ def test_the_shipped_lora_forest_holds_its_adapters_and_no_lm_weight():
     assert {int(n.split(".layers.")[1].split(".")[0]) for n in lm_names} == {2, 3}
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 10_000_000
     assert not [p for p in SHIPPED.iterdir() if p.suffix in (".bin", ".pt", ".pkl", ".pth")]
+
+
+def test_the_shipped_router_keeps_the_threshold_its_calibration_chose():
+    """router.json's threshold is the highest one tried under which the routed forest passed
+    in every economy, as the training log recorded it (forest pretrained route)."""
+    log = json.loads((SHIPPED / "train_log.json").read_text())
+    threshold = json.loads((SHIPPED / "router.json").read_text())["threshold"]
+    assert threshold == log["router_threshold"]
+    rows = log["router_calibration"]
+    chosen = [row for row in rows if row["threshold"] == threshold]
+    assert [row["economy"] for row in chosen] == list(economy_names())
+    assert all(row["passed"] for row in chosen)
+    higher = {row["threshold"] for row in rows if row["threshold"] > threshold}
+    for t in higher:
+        assert not all(row["passed"] for row in rows if row["threshold"] == t)
 
 
 @pytest.fixture(scope="module")
