@@ -166,5 +166,7 @@ def route_checkpoint(
         policy = load_pretrained_policy(checkpoint, language_model_dir, with_router=False)
         router, figures = own_router(policy, *settings)
     save_router(checkpoint, router)
-    log_path.write_text(json.dumps({**log, **figures}))
+    # The router's entries last, as adapt writes them, so that routing gives adapt's bytes.
+    kept = {key: value for key, value in log.items() if not key.startswith("router_")}
+    log_path.write_text(json.dumps({**kept, **figures}))
     return figures
