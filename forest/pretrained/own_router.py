@@ -41,10 +41,10 @@ def counterfactual_decisions(
     delivered and with that one message withheld: ``(with, without)``, both ``(M,)``.
 
     Withholding a message changes its receiver's prompt alone; the others' summaries and the
-    memory stay as they are, so each counterfactual re-encodes one agent and re-runs the
-    aggregation and the heads. The receiver's prompt with every message is re-encoded in the
-    same batch as the one without: a batch's padding and shape move the last bits of a state,
-    and near a tie that alone would flip a decision and label a message that changed nothing.
+    memory stay as they are, so each counterfactual re-encodes the receiver, with and without
+    the message in one batch, and re-runs the aggregation and the heads. One batch because a
+    batch's padding and shape move the last bits of a state, and near a tie that alone would
+    flip a decision and label a message that changed nothing.
     A message the receiver's prompt does not show (it shows the first few) changes nothing.
     """
     model = policy.model
@@ -146,27 +146,38 @@ def deterministic_threads(threads: int) -> Iterator[None]:
 
 
 def route_checkpoint(
-    checkpoint: Path, language_model_dir: Path | None = None, threads: int = 1
+    checkpoint: Path, language_model_dir: Path | None = None, threads: int | None = None
 ) -> dict[str, Any]:
-    """Retrain an adapted checkpoint's router in place, with the router settings its training
-    log records (``forest pretrained route``); returns the log's router entries."""
-    require_int(threads, "threads", 1, 256)
+    """Retrain an adapted checkpoint's router in place, with the router settings and threads
+    its training log records (``forest pretrained route``); returns the log's router entries.
+    ``language_model_dir`` defaults to the LM the checkpoint records."""
     checkpoint = Path(checkpoint)
     log_path = checkpoint / TRAIN_LOG
     try:
         log = json.loads(log_path.read_text())
         train = log["train_config"]
-        settings = [train[k] for k in ("router_agents", "router_rounds", "router_epochs", "seed")]
+        if "lora_layers" not in train:
+            raise KeyError("lora_layers: not an adapted forest")
+        agents, rounds, epochs, seed, recorded = (
+            train[k] for k in ("router_agents", "router_rounds", "router_epochs", "seed", "threads")
+        )
+        if not isinstance(log["log"], list):
+            raise TypeError("log: expected the training steps")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(
             f"{checkpoint}: expected a forest from `forest pretrained adapt` (its {TRAIN_LOG} "
             f"with the router settings): {err}"
         ) from err
+    require_int(agents, "train_config.router_agents", 20, 10_000)
+    require_int(rounds, "train_config.router_rounds", 2, 1000)
+    require_int(epochs, "train_config.router_epochs", 1, 100_000)
+    require_int(seed, "train_config.seed", 0)
+    threads = recorded if threads is None else threads
+    require_int(threads, "threads", 1, 256)
     with deterministic_threads(threads):
         policy = load_pretrained_policy(checkpoint, language_model_dir, with_router=False)
-        router, figures = own_router(policy, *settings)
+        router, figures = own_router(policy, agents, rounds, epochs, seed)
     save_router(checkpoint, router)
-    # The router's entries last, as adapt writes them, so that routing gives adapt's bytes.
-    kept = {key: value for key, value in log.items() if not key.startswith("router_")}
-    log_path.write_text(json.dumps({**kept, **figures}))
+    # Laid out as adapt writes it, so that routing an adapted forest gives adapt's bytes.
+    log_path.write_text(json.dumps({"train_config": train, "log": log["log"], **figures}))
     return figures

@@ -106,18 +106,23 @@ def calibrate_threshold(
     thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> tuple[float, list[dict[str, float | str | bool]]]:
     """The highest keep threshold under which ``policy`` routed by ``router`` does its job as
-    well as with every message: in every economy, completion at most ``completion_tolerance``
-    below and welfare at most ``welfare_tolerance`` of its size below, on one calibration
-    episode (seeds apart from the labels' and from evaluation's 0, 1, ...).
+    well as with every message: in every economy, completion less than ``completion_tolerance``
+    below and welfare less than ``welfare_tolerance`` of its size below (or neither below at
+    all), on one calibration episode (seeds apart from the labels' and from evaluation's).
 
     Why a search and not 0.5: a message's label asks whether withholding it *alone* changes a
     decision, and where messages are redundant (quotes in the exchange) no single one does, while
     dropping most of them does. Returns (threshold, one row per economy and threshold tried).
     """
-    if not thresholds or thresholds[-1] != 0.0:
+    if not thresholds or thresholds[-1] != 0.0 or list(thresholds) != sorted(thresholds)[::-1]:
         raise ConfigError(
-            f"thresholds: expected the last to be 0.0 (keeps every message, so that one "
+            f"thresholds: expected them falling to a last 0.0 (keeps every message, so that one "
             f"passes), got {thresholds!r}"
+        )
+    if router.keep_budget < 1.0:
+        raise ConfigError(
+            f"router.keep_budget: expected 1.0 (a budget could drop messages at threshold 0), "
+            f"got {router.keep_budget}"
         )
     reference = {
         name: _routed_episode(policy, None, name, n_agents, rounds, seed)
@@ -130,10 +135,12 @@ def calibrate_threshold(
         for name in economy_names():
             episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
             full = reference[name]
-            ok = (
-                episode.task_completion >= full.task_completion - completion_tolerance
-                and episode.metrics["welfare"]
-                >= full.metrics["welfare"] - welfare_tolerance * abs(full.metrics["welfare"])
+            ok = _within(
+                episode.task_completion, full.task_completion, completion_tolerance
+            ) and _within(
+                episode.metrics["welfare"],
+                full.metrics["welfare"],
+                welfare_tolerance * abs(full.metrics["welfare"]),
             )
             checks.append(
                 {
@@ -143,7 +150,11 @@ def calibrate_threshold(
                     "completion_all_messages": full.task_completion,
                     "welfare": episode.metrics["welfare"],
                     "welfare_all_messages": full.metrics["welfare"],
-                    "kept_share": episode.delivered_tokens / max(1, episode.offered_tokens),
+                    "kept_share": (
+                        episode.delivered_tokens / episode.offered_tokens
+                        if episode.offered_tokens
+                        else 1.0
+                    ),
                     "passed": ok,
                 }
             )
@@ -153,6 +164,14 @@ def calibrate_threshold(
         if passed:
             return threshold, checks
     raise AssertionError("unreachable: the last threshold keeps every message")
+
+
+def _within(value: float, reference: float, allowed: float) -> bool:
+    """No loss, or a loss less than ``allowed``. Completions are counts over agent-rounds, so a
+    loss of exactly ``allowed`` happens (0.01 is 12 of 1,200), and float rounding must not decide
+    it: it fails, with a margin far above rounding and far below one agent-round."""
+    loss = reference - value
+    return loss <= 0.0 or loss < allowed - 1e-9
 
 
 def _routed_episode(

@@ -139,7 +139,14 @@ def test_routing_an_adapted_forest_again_gives_the_router_adapt_saved(
     out = adapted_twice[0][0]
     copy = tmp_path / "routed"
     shutil.copytree(out, copy)
+    # What route must write anew: no router weights, another threshold, the log in another
+    # order without the router's entries.
     (copy / "router.safetensors").unlink()
+    (copy / "router.json").write_text('{"threshold": 0.5, "keep_budget": 1.0}')
+    log = json.loads((out / "train_log.json").read_text())
+    (copy / "train_log.json").write_text(
+        json.dumps({"log": log["log"], "train_config": log["train_config"]})
+    )
     figures = route_checkpoint(copy, tiny_lm_dir)
     for name in ("router.safetensors", "router.json", "train_log.json"):
         assert (copy / name).read_bytes() == (out / name).read_bytes()

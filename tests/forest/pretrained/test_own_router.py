@@ -1,6 +1,8 @@
 """The pretrained forest's own router (forest/pretrained/own_router.py) on the tiny stand-in LM:
 its counterfactual labels against their definition, and a message its receiver never reads."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,7 @@ def test_counterfactual_labels_match_their_definition(lora_forest, prompt_tokeni
         return decode_actions(out.action_logits, valid)[0].numpy()
 
     everything = decided(inbox)
+    assert (with_all != without).any(), "the fixture needs a message that changes a decision"
     for m, j in enumerate(withheld.tolist()):
         receiver = int(inbox.receiver[j])
         assert with_all[m] == everything[receiver]
@@ -79,6 +82,16 @@ def test_the_router_dataset_labels_every_sampled_message(lora_forest, prompt_tok
 def test_routing_a_folder_adapt_did_not_write_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="forest pretrained adapt"):
         route_checkpoint(tmp_path)
-    (tmp_path / "train_log.json").write_text('{"train_config": {"seed": 0}}')
+    log = tmp_path / "train_log.json"
+    log.write_text('{"train_config": {"seed": 0}, "log": []}')
     with pytest.raises(ConfigError, match="router settings"):
+        route_checkpoint(tmp_path)
+    # A token forest's or the frozen-LM forest's log has the router settings but no adapters.
+    settings = {"router_agents": 60, "router_rounds": 20, "router_epochs": 200, "seed": 0}
+    log.write_text(json.dumps({"train_config": {**settings, "threads": 1}, "log": []}))
+    with pytest.raises(ConfigError, match="not an adapted forest"):
+        route_checkpoint(tmp_path)
+    adapted = {**settings, "threads": 1, "lora_layers": 2, "router_rounds": 2.5}
+    log.write_text(json.dumps({"train_config": adapted, "log": []}))
+    with pytest.raises(ConfigError, match="router_rounds"):
         route_checkpoint(tmp_path)
