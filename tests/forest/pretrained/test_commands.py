@@ -44,3 +44,13 @@ def test_pretrained_adapt_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
     assert main([*args, *sizes[:2], "--lora-layers", "3", "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lora_layers" in err
+    log = json.loads((out / "train_log.json").read_text())
+    log["train_config"].update(router_agents=20, router_rounds=3)  # a quick route
+    (out / "train_log.json").write_text(json.dumps(log))
+    route = ["pretrained", "route", str(out), "--language-model", str(tiny_lm_dir)]
+    assert main(route) == 0
+    said = capsys.readouterr().out
+    assert "keep threshold" in said and "exchange" in said
+    assert main(["pretrained", "route", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "forest pretrained adapt" in err
