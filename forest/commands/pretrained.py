@@ -80,6 +80,8 @@ def adapt(args: argparse.Namespace, console: Console) -> int:
         rounds=args.rounds,
         episodes=args.episodes,
         epochs=args.epochs,
+        router_agents=args.router_agents,
+        router_rounds=args.router_rounds,
         seed=args.seed,
         threads=args.threads,
     )
@@ -176,6 +178,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ("--rounds", "rounds", "rounds per gathered episode"),
         ("--episodes", "episodes", "episodes per economy and iteration"),
         ("--epochs", "epochs", "passes over all gathered rounds, per iteration"),
+        ("--router-agents", "router_agents", "agents in the router's labelling and calibration"),
+        ("--router-rounds", "router_rounds", "rounds in the router's labelling and calibration"),
     ):
         ad.add_argument(
             flag, type=int, default=getattr(defaults, field), help=f"{text} (default: %(default)s)"
