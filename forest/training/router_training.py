@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from forest.economy import Economy, Messages, economy_names, make_economy
 from forest.economy.rollout import Episode, play
 from forest.errors import ConfigError
-from forest.evaluation import forest_policy
+from forest.evaluation import forest_policy, kept_share
 from forest.policy import ForestPolicy
 from forest.router import Router
 
@@ -131,7 +131,6 @@ def calibrate_threshold(
     checks: list[dict[str, float | str | bool]] = []
     for threshold in thresholds:
         router.threshold = threshold
-        passed = True
         for name in economy_names():
             episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
             full = reference[name]
@@ -150,18 +149,13 @@ def calibrate_threshold(
                     "completion_all_messages": full.task_completion,
                     "welfare": episode.metrics["welfare"],
                     "welfare_all_messages": full.metrics["welfare"],
-                    "kept_share": (
-                        episode.delivered_tokens / episode.offered_tokens
-                        if episode.offered_tokens
-                        else 1.0
-                    ),
+                    "kept_share": kept_share([episode]),
                     "passed": ok,
                 }
             )
             if not ok:
-                passed = False
                 break
-        if passed:
+        else:  # every economy passed
             return threshold, checks
     raise AssertionError("unreachable: the last threshold keeps every message")
 
