@@ -70,6 +70,19 @@ def train(args: argparse.Namespace, console: Console) -> int:
     return fit(args, console, train_pretrained_forest, config, "trained")
 
 
+def economy_counts(text: str) -> dict[str, int]:
+    """``supply_chain=4,exchange=3`` as a table; ``none`` as an empty one."""
+    if text.strip() == "none":
+        return {}
+    counts = {}
+    for item in text.split(","):
+        name, sep, count = item.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"expected NAME=N[,NAME=N...], got {text!r}")
+        counts[name.strip()] = int(count)
+    return counts
+
+
 def adapt(args: argparse.Namespace, console: Console) -> int:
     config = AdaptConfig(
         prompt_layers=args.prompt_layers,
@@ -79,6 +92,7 @@ def adapt(args: argparse.Namespace, console: Console) -> int:
         n_agents=args.agents,
         rounds=args.rounds,
         episodes=args.episodes,
+        economy_episodes=args.economy_episodes,
         epochs=args.epochs,
         router_agents=args.router_agents,
         router_rounds=args.router_rounds,
@@ -184,6 +198,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ad.add_argument(
             flag, type=int, default=getattr(defaults, field), help=f"{text} (default: %(default)s)"
         )
+    ad.add_argument(
+        "--economy-episodes",
+        type=economy_counts,
+        default=defaults.economy_episodes,
+        metavar="NAME=N,...",
+        help="episodes per iteration for the economies named, instead of --episodes "
+        "(default: supply_chain=4; 'none' for none)",
+    )
     ad.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     ad.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
     ad.add_argument("--force", action="store_true", help="adapt a finished checkpoint again")

@@ -12,9 +12,7 @@ so a router can be retrained without fitting the forest again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,9 @@ from forest.checkpoints import load_pretrained_policy, save_router
 from forest.economy import Economy, Messages, economy_names, make_economy
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy, decode_actions
-from forest.pretrained.prompts import render_prompts
+from forest.pretrained.prompts import first_messages, render_prompts
 from forest.router import Router
+from forest.training.determinism import deterministic_threads
 from forest.training.resume import TRAIN_LOG
 from forest.training.router_training import LABEL_SEED_BASE, calibrate_threshold, train_router
 from forest.validation import require_int
@@ -45,7 +44,8 @@ def counterfactual_decisions(
     the message in one batch, and re-runs the aggregation and the heads. One batch because a
     batch's padding and shape move the last bits of a state, and near a tie that alone would
     flip a decision and label a message that changed nothing.
-    A message the receiver's prompt does not show (it shows the first few) changes nothing.
+    A message the receiver's prompt does not show (it shows the first few) changes nothing and
+    is not encoded; each receiver's prompt with every message is encoded once.
     """
     model = policy.model
     inbox = economy.inbox
@@ -63,26 +63,33 @@ def counterfactual_decisions(
 
     receivers = inbox.receiver[withheld]
     everything = render_prompts(economy, inbox)
-    held_back = [
-        render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
-        for j, r in zip(withheld.tolist(), receivers.tolist(), strict=True)
-    ]
-    shown = [everything[r] != p for r, p in zip(receivers.tolist(), held_back, strict=True)]
-    tokens = policy.tokenizer.tokenize([everything[r] for r in receivers.tolist()] + held_back)
-    both = np.concatenate([receivers, receivers])
-    memory = None if inputs["memory"] is None else inputs["memory"][both]
+    slots = first_messages(inbox, economy.n_agents)
+    # A withheld message changes its receiver's prompt only if the prompt showed it, and only
+    # if the text then differs (a repeated message can take its place word for word).
+    held_back: dict[int, str] = {}
+    for m, (j, r) in enumerate(zip(withheld.tolist(), receivers.tolist(), strict=True)):
+        if j in slots[r]:
+            prompt = render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
+            if prompt != everything[r]:
+                held_back[m] = prompt
+    unique, which = np.unique(receivers, return_inverse=True)
+    changed = list(held_back)
+    rows = np.concatenate([unique, receivers[changed]]).astype(np.int64)
+    tokens = policy.tokenizer.tokenize(
+        [everything[r] for r in unique.tolist()] + [held_back[m] for m in changed]
+    )
+    memory = None if inputs["memory"] is None else inputs["memory"][rows]
     alone = model.encode(
         torch.from_numpy(tokens.input_ids),
         torch.from_numpy(tokens.attention_mask),
-        inputs["role_ids"][both],
+        inputs["role_ids"][rows],
         memory,
     )
-    m_total = len(withheld)
-    with_all = np.empty(m_total, dtype=np.int64)
-    without = np.empty(m_total, dtype=np.int64)
-    for m, r in enumerate(receivers.tolist()):
-        with_all[m] = decision(r, alone[m])
-        without[m] = decision(r, alone[m_total + m]) if shown[m] else with_all[m]
+    with_unique = np.array([decision(r, alone[i]) for i, r in enumerate(unique.tolist())])
+    with_all = with_unique[which].astype(np.int64)
+    without = with_all.copy()
+    for k, m in enumerate(changed):
+        without[m] = decision(int(receivers[m]), alone[len(unique) + k])
     return with_all, without
 
 
@@ -129,20 +136,6 @@ def own_router(
         "router_threshold": threshold,
         "router_calibration": checks,
     }
-
-
-@contextlib.contextmanager
-def deterministic_threads(threads: int) -> Iterator[None]:
-    """Torch on ``threads`` threads with deterministic algorithms, restored on exit: the
-    checkpoint's bytes then depend on the arguments alone."""
-    before, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    try:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(True)
-        yield
-    finally:
-        torch.set_num_threads(before)
-        torch.use_deterministic_algorithms(deterministic)
 
 
 def route_checkpoint(

@@ -37,6 +37,7 @@ from forest.training.behaviour_cloning import (
     train_epoch,
 )
 from forest.training.data import EpisodeRecord, RoundRecord, collect_episode
+from forest.training.determinism import deterministic_threads
 from forest.training.plots import plot_loss_curve
 from forest.training.resume import TRAIN_LOG
 from forest.training.router_training import router_dataset, train_router
@@ -149,10 +150,21 @@ def train_pretrained_forest(
     on_phase: Callable[[str, int], None] = lambda phase, total: None,
     on_step: Callable[[], None] = lambda: None,
 ) -> tuple[ForestPolicy, list[dict[str, Any]]]:
+    """Fit the frozen-LM forest by cloning over cached prompt states, then its router, into
+    ``out`` (resuming an unfinished run there)."""
+    with deterministic_threads(train.threads):
+        return _train_pretrained_forest(train, language_model_dir, out, on_phase, on_step)
+
+
+def _train_pretrained_forest(
+    train: PretrainedTrainConfig,
+    language_model_dir: Path,
+    out: Path,
+    on_phase: Callable[[str, int], None],
+    on_step: Callable[[], None],
+) -> tuple[ForestPolicy, list[dict[str, Any]]]:
     out = Path(out)
     (out / "training").mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(train.threads)
-    torch.use_deterministic_algorithms(True)
     settings = out / "training" / "train_config.json"
     if settings.is_file() and json.loads(settings.read_text()) != train.to_dict():
         raise ConfigError(

@@ -29,6 +29,7 @@ from forest.training import resume
 from forest.training.adversarial import adversarial_round_loss
 from forest.training.config import TrainConfig
 from forest.training.data import IGNORE, EpisodeRecord, RoundRecord, collect_episode
+from forest.training.determinism import deterministic_threads
 from forest.training.plots import plot_loss_curve
 from forest.training.router_training import router_dataset, train_router
 
@@ -247,9 +248,17 @@ def train_forest(
 
     Returns the trained policy and the loss log (one row per optimiser step).
     """
+    with deterministic_threads(train.threads):
+        return _train_forest(train, out, on_step, on_phase)
+
+
+def _train_forest(
+    train: TrainConfig,
+    out: Path,
+    on_step: Callable[[dict[str, float]], None],
+    on_phase: Callable[[str, int], None],
+) -> tuple[ForestPolicy, list[dict[str, float]]]:
     out = Path(out)
-    torch.set_num_threads(train.threads)
-    torch.use_deterministic_algorithms(True)
     if resume.has_training_state(out):
         model, tokenizer, optimizer, episodes, start, log = _resume(train, out)
     else:

@@ -23,8 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +39,7 @@ from forest.policy import action_class_mask
 from forest.seating import SEATINGS, SeatedForest, SeatedPolicy, load_seated, save_seated
 from forest.training import resume
 from forest.training.behaviour_cloning import TrainingError
+from forest.training.determinism import deterministic_threads
 from forest.training.presets import NamedPresets
 from forest.training.task_reward import (
     action_log_probs,
@@ -247,22 +247,8 @@ def finetune_for_profit(
                 "fine-tune into a new folder"
             )
         return load_seated(out), done["log"]
-    with _training_state(config.threads):
+    with deterministic_threads(config.threads):
         return _finetune(config, source, out, digest, on_iteration)
-
-
-@contextmanager
-def _training_state(threads: int) -> Iterator[None]:
-    """Deterministic kernels on ``threads`` threads while training; the caller's settings
-    after (a benchmark fine-tunes in the middle of its own run)."""
-    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        torch.use_deterministic_algorithms(before[1])
 
 
 def _finetune(

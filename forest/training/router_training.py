@@ -112,7 +112,8 @@ def calibrate_threshold(
 
     Why a search and not 0.5: a message's label asks whether withholding it *alone* changes a
     decision, and where messages are redundant (quotes in the exchange) no single one does, while
-    dropping most of them does. Returns (threshold, one row per economy and threshold tried).
+    dropping most of them does. Returns (threshold, one row per economy and threshold tried);
+    the router keeps its own threshold, and the caller sets the one returned.
     """
     if not thresholds or thresholds[-1] != 0.0 or list(thresholds) != sorted(thresholds)[::-1]:
         raise ConfigError(
@@ -129,35 +130,39 @@ def calibrate_threshold(
         for name in economy_names()
     }
     checks: list[dict[str, float | str | bool]] = []
-    for threshold in thresholds:
-        router.threshold = threshold
-        for name in economy_names():
-            episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
-            full = reference[name]
-            ok = _within(
-                episode.task_completion, full.task_completion, completion_tolerance
-            ) and _within(
-                episode.metrics["welfare"],
-                full.metrics["welfare"],
-                welfare_tolerance * abs(full.metrics["welfare"]),
-            )
-            checks.append(
-                {
-                    "threshold": threshold,
-                    "economy": name,
-                    "completion": episode.task_completion,
-                    "completion_all_messages": full.task_completion,
-                    "welfare": episode.metrics["welfare"],
-                    "welfare_all_messages": full.metrics["welfare"],
-                    "kept_share": kept_share([episode]),
-                    "passed": ok,
-                }
-            )
-            if not ok:
-                break
-        else:  # every economy passed
-            return threshold, checks
-    raise AssertionError("unreachable: the last threshold keeps every message")
+    searched = router.threshold  # the caller's router is left as it came, whatever happens
+    try:
+        for threshold in thresholds:
+            router.threshold = threshold
+            for name in economy_names():
+                episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
+                full = reference[name]
+                ok = _within(
+                    episode.task_completion, full.task_completion, completion_tolerance
+                ) and _within(
+                    episode.metrics["welfare"],
+                    full.metrics["welfare"],
+                    welfare_tolerance * abs(full.metrics["welfare"]),
+                )
+                checks.append(
+                    {
+                        "threshold": threshold,
+                        "economy": name,
+                        "completion": episode.task_completion,
+                        "completion_all_messages": full.task_completion,
+                        "welfare": episode.metrics["welfare"],
+                        "welfare_all_messages": full.metrics["welfare"],
+                        "kept_share": kept_share([episode]),
+                        "passed": ok,
+                    }
+                )
+                if not ok:
+                    break
+            else:  # every economy passed
+                return threshold, checks
+        raise AssertionError("unreachable: the last threshold keeps every message")
+    finally:
+        router.threshold = searched
 
 
 def _within(value: float, reference: float, allowed: float) -> bool:

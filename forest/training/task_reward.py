@@ -38,6 +38,7 @@ from forest.training.behaviour_cloning import (
     round_loss,
 )
 from forest.training.data import EpisodeRecord, RoundRecord, collect_episode, expert_message_targets
+from forest.training.determinism import deterministic_threads
 from forest.training.plots import plot_finetune_curve
 from forest.training.task_reward_config import TaskRewardConfig
 
@@ -197,9 +198,17 @@ def finetune_forest(
     Returns the policy and one log row per iteration: the task completion of the episode it
     played (with sampled actions) and the mean losses of its steps.
     """
+    with deterministic_threads(config.threads):
+        return _finetune_forest(config, source, out, on_iteration)
+
+
+def _finetune_forest(
+    config: TaskRewardConfig,
+    source: Path,
+    out: Path,
+    on_iteration: Callable[[dict[str, float]], None],
+) -> tuple[ForestPolicy, list[dict[str, float]]]:
     source, out = Path(source), Path(out)
-    torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(True)
     policy = checkpoints.load_token_policy(source, "task-reward fine-tuning")
     router = policy.router
     digest = checkpoints.checkpoint_digest(source)

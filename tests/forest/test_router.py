@@ -102,11 +102,12 @@ def test_calibration_picks_the_first_threshold_that_keeps_the_forest_doing_its_j
 def test_a_router_that_drops_every_message_fails_calibration_and_zero_keeps_the_forest_as_is(
     small_forest,
 ):
-    router = Router()
+    router = Router(threshold=0.3)
     threshold, rows = calibrate_threshold(
         small_forest, router, 20, 4, seed=0, thresholds=(1.0, 0.0)
     )
     assert threshold == 0.0
+    assert router.threshold == 0.3  # the search leaves the caller's router as it came
     silent = [row for row in rows if row["threshold"] == 1.0]
     assert silent[-1]["passed"] is False and silent[-1]["kept_share"] == 0.0
     for row in rows:

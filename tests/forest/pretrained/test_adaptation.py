@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 
 from forest.checkpoints import load_policy
-from forest.economy import make_economy
+from forest.economy import economy_names, make_economy
 from forest.errors import ConfigError, InvalidInputError
 from forest.pretrained.adaptation import AdaptConfig, adapt_pretrained_forest
 from forest.pretrained.language_model import load_language_model
@@ -27,6 +27,7 @@ TINY = {
     "n_agents": 20,
     "rounds": 3,
     "episodes": 1,
+    "economy_episodes": {"supply_chain": 2},
     "router_agents": 20,
     "router_rounds": 3,
     "router_epochs": 5,
@@ -73,7 +74,14 @@ def test_lora_settings_are_validated():
         PretrainedForestConfig(max_agent_tokens=128, lora_rank=4, lora_layers=0)
     with pytest.raises(ConfigError, match="lora_layers"):
         PretrainedForestConfig(max_agent_tokens=128, lora_rank=4, lora_layers=31)
-    for bad in ({"lora_layers": 3, "prompt_layers": 2}, {"n_agents": 25}, {"expert_share": 2.0}):
+    for bad in (
+        {"lora_layers": 3, "prompt_layers": 2},
+        {"n_agents": 25},
+        {"expert_share": 2.0},
+        {"economy_episodes": {"supply_chian": 4}},
+        {"economy_episodes": {"supply_chain": 0}},
+        {"economy_episodes": [("supply_chain", 4)]},
+    ):
         with pytest.raises(ConfigError):
             AdaptConfig(**bad)
 
@@ -92,6 +100,19 @@ def test_adapting_twice_gives_the_same_bytes(adapted_twice):
     (first, _), (second, _) = adapted_twice
     for name in ("model.safetensors", "router.safetensors", "train_log.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_each_economy_trains_on_the_episodes_it_gathers(adapted_twice):
+    """The supply chain gathers two episodes per iteration and the others one: each joint pass
+    over an iteration's new rounds takes that many rounds' steps per economy."""
+    out, _ = adapted_twice[0]
+    log = json.loads((out / "train_log.json").read_text())["log"]
+    joint = [row for row in log if row["phase"] == "joint" and row["iteration"] == 0]
+    per_economy = {name: sum(row["economy"] == name for row in joint) for name in economy_names()}
+    rounds = TINY["rounds"]
+    assert per_economy == {
+        name: rounds * (2 if name == "supply_chain" else 1) for name in economy_names()
+    }
 
 
 def base_weights(language_model) -> dict[str, torch.Tensor]:
