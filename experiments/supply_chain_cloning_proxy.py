@@ -8,9 +8,12 @@ and adapters (held fixed), and fits a fresh forest on top for each run ``EPISODE
 (the same number of steps when EPISODES x EPOCHS is), supply chain only, then scores every
 fit on one held-out expert episode: per echelon, the mean signed and the mean absolute
 difference between the forest's action class and the expert's (a class is half a unit of
-order per retailer served). This is what set ``AdaptConfig.economy_episodes``: at 960 steps,
-six episodes cut the supplier's error by half against two. One run each, one held-out
-episode: a pointer, not a measurement with an interval. About 20 minutes on two cores.
+order per retailer served). At 960 steps six episodes cut the supplier's error by half against
+two; but the full adaptation with four supply-chain episodes per iteration
+(``--economy-episodes supply_chain=4``) did worse, in the exchange too (``AdaptConfig``'s
+comment): the proxy fixes the adapters and trains on the supply chain alone. One run each,
+one held-out episode: a pointer, not a measurement with an interval. About 20 minutes on two
+cores.
 Writes ``proxy.json``.
 """
 

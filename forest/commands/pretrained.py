@@ -201,10 +201,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ad.add_argument(
         "--economy-episodes",
         type=economy_counts,
-        default=defaults.economy_episodes,
+        default="none",
         metavar="NAME=N,...",
-        help="episodes per iteration for the economies named, instead of --episodes "
-        "(default: supply_chain=4; 'none' for none)",
+        help="episodes per iteration for the economies named, instead of --episodes, e.g. "
+        "supply_chain=4 (default: none)",
     )
     ad.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     ad.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")

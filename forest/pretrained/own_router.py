@@ -24,7 +24,7 @@ from forest.checkpoints import load_pretrained_policy, save_router
 from forest.economy import Economy, Messages, economy_names, make_economy
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy, decode_actions
-from forest.pretrained.prompts import first_messages, render_prompts
+from forest.pretrained.prompts import render_prompts
 from forest.router import Router
 from forest.training.determinism import deterministic_threads
 from forest.training.resume import TRAIN_LOG
@@ -44,8 +44,7 @@ def counterfactual_decisions(
     the message in one batch, and re-runs the aggregation and the heads. One batch because a
     batch's padding and shape move the last bits of a state, and near a tie that alone would
     flip a decision and label a message that changed nothing.
-    A message the receiver's prompt does not show (it shows the first few) changes nothing and
-    is not encoded; each receiver's prompt with every message is encoded once.
+    A message the receiver's prompt does not show (it shows the first few) changes nothing.
     """
     model = policy.model
     inbox = economy.inbox
@@ -63,33 +62,26 @@ def counterfactual_decisions(
 
     receivers = inbox.receiver[withheld]
     everything = render_prompts(economy, inbox)
-    slots = first_messages(inbox, economy.n_agents)
-    # A withheld message changes its receiver's prompt only if the prompt showed it, and only
-    # if the text then differs (a repeated message can take its place word for word).
-    held_back: dict[int, str] = {}
-    for m, (j, r) in enumerate(zip(withheld.tolist(), receivers.tolist(), strict=True)):
-        if j in slots[r]:
-            prompt = render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
-            if prompt != everything[r]:
-                held_back[m] = prompt
-    unique, which = np.unique(receivers, return_inverse=True)
-    changed = list(held_back)
-    rows = np.concatenate([unique, receivers[changed]]).astype(np.int64)
-    tokens = policy.tokenizer.tokenize(
-        [everything[r] for r in unique.tolist()] + [held_back[m] for m in changed]
-    )
-    memory = None if inputs["memory"] is None else inputs["memory"][rows]
+    held_back = [
+        render_prompts(economy, inbox.select(np.arange(len(inbox)) != j))[r]
+        for j, r in zip(withheld.tolist(), receivers.tolist(), strict=True)
+    ]
+    shown = [everything[r] != p for r, p in zip(receivers.tolist(), held_back, strict=True)]
+    tokens = policy.tokenizer.tokenize([everything[r] for r in receivers.tolist()] + held_back)
+    both = np.concatenate([receivers, receivers])
+    memory = None if inputs["memory"] is None else inputs["memory"][both]
     alone = model.encode(
         torch.from_numpy(tokens.input_ids),
         torch.from_numpy(tokens.attention_mask),
-        inputs["role_ids"][rows],
+        inputs["role_ids"][both],
         memory,
     )
-    with_unique = np.array([decision(r, alone[i]) for i, r in enumerate(unique.tolist())])
-    with_all = with_unique[which].astype(np.int64)
-    without = with_all.copy()
-    for k, m in enumerate(changed):
-        without[m] = decision(int(receivers[m]), alone[len(unique) + k])
+    m_total = len(withheld)
+    with_all = np.empty(m_total, dtype=np.int64)
+    without = np.empty(m_total, dtype=np.int64)
+    for m, r in enumerate(receivers.tolist()):
+        with_all[m] = decision(r, alone[m])
+        without[m] = decision(r, alone[m_total + m]) if shown[m] else with_all[m]
     return with_all, without
 
 
