@@ -21,10 +21,11 @@ from forest.pretrained.modeling import PretrainedForestConfig
 
 SHIPPED = REPO / "checkpoints" / "pretrained-lora"
 
-# On seed 0, 40 agents, 10 rounds, with its calibrated router, measured at the checkpoint's
-# commit: task completion (exchange 0.963, supply chain 0.827, pricing 1.000) less 0.05, and
-# welfare, the economy's own measure (exchange 1.267, supply chain -22.7 = total cost per
-# agent-round, pricing 0.676; the expert: 1.291, -13.4, 0.680) less a margin of 10-30%.
+# On seed 0, 40 agents, 10 rounds, with its calibrated router (`python
+# experiments/pretrained_small_episode.py` prints these and the untrained figures below):
+# task completion (exchange 0.963, supply chain 0.827, pricing 1.000) less 0.05, and welfare,
+# the economy's own measure (exchange 1.267, supply chain -22.7 = total cost per agent-round,
+# pricing 0.676; the expert: 1.291, -13.4, 0.680) less a margin of 10-30%.
 FLOOR = {"supply_chain": 0.77, "exchange": 0.91, "pricing": 0.95}
 WELFARE_FLOOR = {"supply_chain": -30.0, "exchange": 1.14, "pricing": 0.646}
 
