@@ -6,7 +6,7 @@ Plays the episode ``tests/forest/test_shipped_lora_checkpoint.py`` plays (seed 0
 rounds, the checkpoint's router) in every economy, with the checkpoint and with the same forest
 untrained (fresh forest weights, zero adapters), and prints task completion and welfare (the
 supply chain's is minus its total cost per agent-round). The test's floors are the trained
-figures less a margin that the untrained ones fall below. About two minutes on two cores; needs
+figures less a margin that the untrained ones fall below. About two minutes; needs
 ``make pretrained``.
 """
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="checkpoints/pretrained-lora")
     parser.add_argument("--language-model", default=str(DEFAULT_DIR))
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # as the test plays it: sums split by thread count
     try:
         shipped = load_policy(Path(args.checkpoint))
         untrained = ForestPolicy(

@@ -76,10 +76,12 @@ def economy_counts(text: str) -> dict[str, int]:
         return {}
     counts = {}
     for item in text.split(","):
-        name, sep, count = item.partition("=")
-        if not sep or not count.strip().isdigit():
+        name, sep, count = (part.strip() for part in item.partition("="))
+        if not sep or not count.isdecimal():
             raise argparse.ArgumentTypeError(f"expected NAME=N[,NAME=N...], got {text!r}")
-        counts[name.strip()] = int(count)
+        if name in counts:
+            raise argparse.ArgumentTypeError(f"{name} named twice in {text!r}")
+        counts[name] = int(count)
     return counts
 
 

@@ -126,6 +126,13 @@ class AdaptConfig:
                     f"economy_episodes: unknown economy {name!r}; allowed: {economy_names()}"
                 )
             require_int(count, f"economy_episodes[{name}]", 1, 9)
+        # Economy order, not the order given: the same table gives the same checkpoint bytes.
+        ordered = {
+            name: self.economy_episodes[name]
+            for name in economy_names()
+            if name in self.economy_episodes
+        }
+        object.__setattr__(self, "economy_episodes", ordered)
         require_int(self.forest_epochs, "forest_epochs", 0, 10_000)
         require_int(self.epochs, "epochs", 1, 10_000)
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
@@ -139,7 +146,10 @@ class AdaptConfig:
         require_int(self.threads, "threads", 1, 256)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        fields = dataclasses.asdict(self)
+        if not self.economy_episodes:  # as logs written before the field: the same bytes
+            del fields["economy_episodes"]
+        return fields
 
     def episodes_of(self, name: str) -> int:
         """Episodes economy ``name`` gathers per iteration."""

@@ -172,3 +172,14 @@ def test_routing_an_adapted_forest_again_gives_the_router_adapt_saved(
     for name in ("router.safetensors", "router.json", "train_log.json"):
         assert (copy / name).read_bytes() == (out / name).read_bytes()
     assert figures["router_threshold"] == json.loads((out / "router.json").read_text())["threshold"]
+
+
+def test_economy_episodes_are_logged_in_economy_order_and_not_at_all_when_none():
+    """The same table, in any order, gives the same config bytes; an empty one logs as configs
+    written before the option existed (the shipped checkpoint's log)."""
+    tables = ({"supply_chain": 4, "exchange": 3}, {"exchange": 3, "supply_chain": 4})
+    logged = [json.dumps(AdaptConfig(economy_episodes=t).to_dict()) for t in tables]
+    assert logged[0] == logged[1]
+    order = list(AdaptConfig(economy_episodes=tables[0]).economy_episodes)
+    assert order == [name for name in economy_names() if name in tables[0]]
+    assert "economy_episodes" not in AdaptConfig().to_dict()

@@ -37,17 +37,20 @@ def test_pretrained_adapt_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
     args = ["pretrained", "adapt", "--language-model", str(tiny_lm_dir), "--out", str(out)]
     sizes = ["--prompt-layers", "2", "--lora-layers", "1", "--lora-rank", "2"]
     sizes += ["--iterations", "1", "--agents", "20", "--rounds", "3", "--episodes", "1"]
-    sizes += ["--router-agents", "20", "--router-rounds", "3", "--economy-episodes", "none"]
+    sizes += ["--router-agents", "20", "--router-rounds", "3"]
     assert main([*args, *sizes]) == 0
     assert "adapted the pretrained forest" in capsys.readouterr().out
     settings = json.loads((out / "train_log.json").read_text())["train_config"]
     assert (settings["router_agents"], settings["router_rounds"]) == (20, 3)
-    assert settings["economy_episodes"] == {}
+    assert "economy_episodes" not in settings  # none: logged as before the option existed
     assert main([*args, *sizes]) == 2  # a finished forest is not adapted again without --force
     capsys.readouterr()
     assert main([*args, *sizes[:2], "--lora-layers", "3", "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lora_layers" in err
+    assert main([*args, "--economy-episodes", "supply-chain=4", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown economy 'supply-chain'" in err
     route = ["pretrained", "route", str(out), "--language-model", str(tiny_lm_dir)]
     assert main(route) == 0
     said = capsys.readouterr().out
