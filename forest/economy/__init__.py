@@ -3,7 +3,13 @@
 from forest.economy.base import ROLE_ID, ROLES, Economy, InteractionGraph, RoundResult
 from forest.economy.config import EconomyConfig
 from forest.economy.messages import Messages
-from forest.economy.registry import economy_class, economy_names, make_economy, register_economy
+from forest.economy.registry import (
+    economy_class,
+    economy_names,
+    make_economy,
+    register_economy,
+    require_economy_table,
+)
 
 __all__ = [
     "ROLES",
@@ -17,6 +23,7 @@ __all__ = [
     "economy_names",
     "make_economy",
     "register_economy",
+    "require_economy_table",
 ]
 
 # Importing an economy module registers it.

@@ -6,7 +6,7 @@ from typing import Any
 
 from forest.economy.base import Economy
 from forest.economy.config import EconomyConfig
-from forest.errors import UnknownNameError
+from forest.errors import ConfigError, UnknownNameError
 
 _ECONOMIES: dict[str, type[Economy]] = {}
 
@@ -29,6 +29,16 @@ def economy_class(name: str) -> type[Economy]:
     if name not in _ECONOMIES:
         raise UnknownNameError(f"economy: unknown economy {name!r}; allowed: {economy_names()}")
     return _ECONOMIES[name]
+
+
+def require_economy_table(value: Any, field: str) -> None:
+    """A config table keyed by economy name (``{"supply_chain": ...}``): a dict whose every key
+    names a registered economy; the values are the caller's to check."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{field}: expected a table economy -> value, got {value!r}")
+    for name in value:
+        if name not in _ECONOMIES:
+            raise ConfigError(f"{field}: unknown economy {name!r}; allowed: {economy_names()}")
 
 
 def make_economy(

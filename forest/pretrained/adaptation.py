@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from forest.checkpoints import save_pretrained_policy
-from forest.economy import economy_names
+from forest.economy import economy_names, require_economy_table
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy
 from forest.pretrained.language_model import language_model_digest, load_language_model
@@ -115,16 +115,8 @@ class AdaptConfig:
             raise ConfigError(f"n_agents: expected a multiple of 10, got {self.n_agents}")
         require_int(self.rounds, "rounds", 2, 10_000)
         require_int(self.episodes, "episodes", 1, 9)
-        if not isinstance(self.economy_episodes, dict):
-            raise ConfigError(
-                f"economy_episodes: expected a table economy -> episodes, "
-                f"got {self.economy_episodes!r}"
-            )
+        require_economy_table(self.economy_episodes, "economy_episodes")
         for name, count in self.economy_episodes.items():
-            if name not in economy_names():
-                raise ConfigError(
-                    f"economy_episodes: unknown economy {name!r}; allowed: {economy_names()}"
-                )
             require_int(count, f"economy_episodes[{name}]", 1, 9)
         # Economy order, not the order given: the same table gives the same checkpoint bytes.
         ordered = {

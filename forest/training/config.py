@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from forest.economy import economy_class, economy_names
+from forest.economy import economy_class, require_economy_table
 from forest.errors import ConfigError
 from forest.model.robust_aggregation import METHODS
 from forest.training.presets import NamedPresets
@@ -188,16 +188,8 @@ class TrainConfig(NamedPresets):
             )
 
     def _validate_expert_presets(self) -> None:
-        if not isinstance(self.expert_presets, dict):
-            raise ConfigError(
-                f"expert_presets: expected a table of economy -> preset, got "
-                f"{self.expert_presets!r}"
-            )
+        require_economy_table(self.expert_presets, "expert_presets")
         for name, preset in self.expert_presets.items():
-            if name not in economy_names():
-                raise ConfigError(
-                    f"expert_presets: unknown economy {name!r}; allowed: {economy_names()}"
-                )
             allowed = sorted(economy_class(name).config_class.presets)
             if preset not in allowed:
                 raise ConfigError(

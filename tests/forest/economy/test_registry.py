@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from forest.economy import economy_names, make_economy
+from forest.economy import economy_names, make_economy, require_economy_table
 from forest.economy.messages import ECHO
 from forest.economy.supply_chain import SupplyChainConfig
 from forest.errors import ConfigError, InvalidInputError, UnknownNameError
@@ -59,3 +59,16 @@ def test_tree_ids_group_neighbours_into_the_same_tree(name):
     assert trees.shape == (60,)
     sender, receiver = economy.message_recipients()
     assert np.array_equal(trees[sender], trees[receiver])
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ([("supply_chain", 1)], "field: expected a table economy -> value"),
+        ({"supply_chain": 1, "casino": 2}, "field: unknown economy 'casino'; allowed: "),
+    ],
+)
+def test_an_economy_table_names_only_registered_economies(table, message):
+    with pytest.raises(ConfigError, match=message):
+        require_economy_table(table, "field")
+    require_economy_table({name: 1 for name in economy_names()}, "field")  # every name is known
