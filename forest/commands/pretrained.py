@@ -206,7 +206,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="none",
         metavar="NAME=N,...",
         help="episodes per iteration for the economies named, instead of --episodes, e.g. "
-        "supply_chain=4 (default: none)",
+        "supply_chain=4; 0 leaves an economy out, e.g. exchange=0,pricing=0,supply_chain=6 "
+        "for a supply-chain forest (default: none)",
     )
     ad.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     ad.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")

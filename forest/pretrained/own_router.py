@@ -21,7 +21,13 @@ import torch
 
 from forest.actions import valid_classes
 from forest.checkpoints import load_pretrained_policy, save_router
-from forest.economy import Economy, Messages, economy_names, make_economy
+from forest.economy import (
+    Economy,
+    Messages,
+    economy_names,
+    make_economy,
+    require_economy_table,
+)
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy, decode_actions
 from forest.pretrained.prompts import render_prompts
@@ -86,14 +92,19 @@ def counterfactual_decisions(
 
 
 def own_router_dataset(
-    policy: ForestPolicy, n_agents: int, rounds: int, seed: int, per_round: int = 48
+    policy: ForestPolicy,
+    n_agents: int,
+    rounds: int,
+    seed: int,
+    per_round: int = 48,
+    economies: tuple[str, ...] | None = None,
 ) -> tuple[Messages, np.ndarray, np.ndarray]:
-    """(messages, sender/receiver roles (M, 2), labels (M,)) from every economy played by
-    ``policy`` with every message delivered: a message is labelled "keep" when withholding it
-    changes its receiver's decision under this forest."""
+    """(messages, sender/receiver roles (M, 2), labels (M,)) from the ``economies`` (default:
+    every one) played by ``policy`` with every message delivered: a message is labelled "keep"
+    when withholding it changes its receiver's decision under this forest."""
     rng = np.random.default_rng([seed, 3])
     batches, roles, labels = [], [], []
-    for name in economy_names():
+    for name in economy_names() if economies is None else economies:
         economy = make_economy(name, LABEL_SEED_BASE + seed, n_agents=n_agents)
         policy.reset()
         for _ in range(rounds):
@@ -113,14 +124,22 @@ def own_router_dataset(
 
 
 def own_router(
-    policy: ForestPolicy, n_agents: int, rounds: int, epochs: int, seed: int
+    policy: ForestPolicy,
+    n_agents: int,
+    rounds: int,
+    epochs: int,
+    seed: int,
+    economies: tuple[str, ...] | None = None,
 ) -> tuple[Router, dict[str, Any]]:
-    """Label, train and calibrate this forest's router (``policy`` carries none); returns the
-    router and what its training log records about it."""
+    """Label, train and calibrate this forest's router (``policy`` carries none) on the
+    ``economies`` it was fitted to (default: every one); returns the router and what its
+    training log records about it."""
     unrouted = ForestPolicy(policy.model, policy.tokenizer)
-    labelled = own_router_dataset(unrouted, n_agents, rounds, seed)
+    labelled = own_router_dataset(unrouted, n_agents, rounds, seed, economies=economies)
     router = train_router(*labelled, epochs=epochs, seed=seed)
-    threshold, checks = calibrate_threshold(unrouted, router, n_agents, rounds, seed)
+    threshold, checks = calibrate_threshold(
+        unrouted, router, n_agents, rounds, seed, economies=economies
+    )
     router.threshold = threshold
     kept = float(np.mean(labelled[2])) if len(labelled[2]) else 0.0
     return router, {
@@ -148,6 +167,11 @@ def route_checkpoint(
         )
         if not isinstance(log["log"], list):
             raise TypeError("log: expected the training steps")
+        # The economies it was adapted to: those that gathered episodes (a log without the
+        # table gathered every one).
+        counts = train.get("economy_episodes", {})
+        require_economy_table(counts, "train_config.economy_episodes")
+        economies = tuple(n for n in economy_names() if counts.get(n, train["episodes"]) > 0)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(
             f"{checkpoint}: expected a forest from `forest pretrained adapt` (its {TRAIN_LOG} "
@@ -161,7 +185,7 @@ def route_checkpoint(
     require_int(threads, "threads", 1, 256)
     with deterministic_threads(threads):
         policy = load_pretrained_policy(checkpoint, language_model_dir, with_router=False)
-        router, figures = own_router(policy, agents, rounds, epochs, seed)
+        router, figures = own_router(policy, agents, rounds, epochs, seed, economies)
     save_router(checkpoint, router)
     # Laid out as adapt writes it, so that routing an adapted forest gives adapt's bytes.
     log_path.write_text(json.dumps({"train_config": train, "log": log["log"], **figures}))

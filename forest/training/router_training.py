@@ -104,6 +104,7 @@ def calibrate_threshold(
     completion_tolerance: float = 0.01,
     welfare_tolerance: float = 0.02,
     thresholds: tuple[float, ...] = THRESHOLDS,
+    economies: tuple[str, ...] | None = None,
 ) -> tuple[float, list[dict[str, float | str | bool]]]:
     """The highest keep threshold under which ``policy`` routed by ``router`` does its job as
     well as with every message: in every economy, completion less than ``completion_tolerance``
@@ -113,8 +114,10 @@ def calibrate_threshold(
     Why a search and not 0.5: a message's label asks whether withholding it *alone* changes a
     decision, and where messages are redundant (quotes in the exchange) no single one does, while
     dropping most of them does. Returns (threshold, one row per economy and threshold tried);
-    the router keeps its own threshold, and the caller sets the one returned.
+    the router keeps its own threshold, and the caller sets the one returned. ``economies``
+    (default: every one) are those the forest was fitted to do.
     """
+    economies = tuple(economy_names()) if economies is None else economies
     if not thresholds or thresholds[-1] != 0.0 or list(thresholds) != sorted(thresholds)[::-1]:
         raise ConfigError(
             f"thresholds: expected them falling to a last 0.0 (keeps every message, so that one "
@@ -126,15 +129,14 @@ def calibrate_threshold(
             f"got {router.keep_budget}"
         )
     reference = {
-        name: _routed_episode(policy, None, name, n_agents, rounds, seed)
-        for name in economy_names()
+        name: _routed_episode(policy, None, name, n_agents, rounds, seed) for name in economies
     }
     checks: list[dict[str, float | str | bool]] = []
     searched = router.threshold  # the caller's router is left as it came, whatever happens
     try:
         for threshold in thresholds:
             router.threshold = threshold
-            for name in economy_names():
+            for name in economies:
                 episode = _routed_episode(policy, router, name, n_agents, rounds, seed)
                 full = reference[name]
                 ok = _within(

@@ -27,7 +27,7 @@ TINY = {
     "n_agents": 20,
     "rounds": 3,
     "episodes": 1,
-    "economy_episodes": {"supply_chain": 2},
+    "economy_episodes": {"supply_chain": 2, "pricing": 0},
     "router_agents": 20,
     "router_rounds": 3,
     "router_epochs": 5,
@@ -79,7 +79,8 @@ def test_lora_settings_are_validated():
         {"n_agents": 25},
         {"expert_share": 2.0},
         {"economy_episodes": {"supply_chian": 4}},
-        {"economy_episodes": {"supply_chain": 0}},
+        {"economy_episodes": {"supply_chain": 10}},
+        {"economy_episodes": {"supply_chain": -1}},
         {"economy_episodes": [("supply_chain", 4)]},
     ):
         with pytest.raises(ConfigError):
@@ -103,16 +104,23 @@ def test_adapting_twice_gives_the_same_bytes(adapted_twice):
 
 
 def test_each_economy_trains_on_the_episodes_it_gathers(adapted_twice):
-    """The supply chain gathers two episodes per iteration and the others one: each joint pass
-    over an iteration's new rounds takes that many rounds' steps per economy."""
+    """The supply chain gathers two episodes per iteration, the exchange one and pricing none:
+    each joint pass over an iteration's new rounds takes that many rounds' steps per economy,
+    and the router is calibrated on the economies the forest was adapted to alone."""
     out, _ = adapted_twice[0]
-    log = json.loads((out / "train_log.json").read_text())["log"]
-    joint = [row for row in log if row["phase"] == "joint" and row["iteration"] == 0]
+    written = json.loads((out / "train_log.json").read_text())
+    joint = [row for row in written["log"] if row["phase"] == "joint" and row["iteration"] == 0]
     per_economy = {name: sum(row["economy"] == name for row in joint) for name in economy_names()}
-    rounds = TINY["rounds"]
-    assert per_economy == {
-        name: rounds * (2 if name == "supply_chain" else 1) for name in economy_names()
-    }
+    episodes = {"exchange": 1, "pricing": 0, "supply_chain": 2}
+    assert per_economy == {name: TINY["rounds"] * episodes[name] for name in economy_names()}
+    calibrated = {row["economy"] for row in written["router_calibration"]}
+    assert calibrated == {"exchange", "supply_chain"}
+
+
+def test_an_adaptation_needs_an_economy_to_adapt_to():
+    assert AdaptConfig(economy_episodes={"exchange": 0}).economies == ("pricing", "supply_chain")
+    with pytest.raises(ConfigError, match="leaves no economy to adapt to"):
+        AdaptConfig(economy_episodes=dict.fromkeys(economy_names(), 0))
 
 
 def base_weights(language_model) -> dict[str, torch.Tensor]:

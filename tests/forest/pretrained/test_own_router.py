@@ -91,7 +91,11 @@ def test_routing_a_folder_adapt_did_not_write_is_a_clear_error(tmp_path):
     log.write_text(json.dumps({"train_config": {**settings, "threads": 1}, "log": []}))
     with pytest.raises(ConfigError, match="not an adapted forest"):
         route_checkpoint(tmp_path)
-    adapted = {**settings, "threads": 1, "lora_layers": 2, "router_rounds": 2.5}
-    log.write_text(json.dumps({"train_config": adapted, "log": []}))
+    adapted = {**settings, "threads": 1, "lora_layers": 2, "episodes": 2}
+    log.write_text(json.dumps({"train_config": {**adapted, "router_rounds": 2.5}, "log": []}))
     with pytest.raises(ConfigError, match="router_rounds"):
+        route_checkpoint(tmp_path)
+    unknown = {**adapted, "economy_episodes": {"casino": 1}}
+    log.write_text(json.dumps({"train_config": unknown, "log": []}))
+    with pytest.raises(ConfigError, match="unknown economy 'casino'"):
         route_checkpoint(tmp_path)
