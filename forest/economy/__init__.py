@@ -4,6 +4,7 @@ from forest.economy.base import ROLE_ID, ROLES, Economy, InteractionGraph, Round
 from forest.economy.config import EconomyConfig
 from forest.economy.messages import Messages
 from forest.economy.registry import (
+    economies_counted,
     economy_class,
     economy_names,
     make_economy,
@@ -19,6 +20,7 @@ __all__ = [
     "InteractionGraph",
     "Messages",
     "RoundResult",
+    "economies_counted",
     "economy_class",
     "economy_names",
     "make_economy",

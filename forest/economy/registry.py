@@ -7,6 +7,7 @@ from typing import Any
 from forest.economy.base import Economy
 from forest.economy.config import EconomyConfig
 from forest.errors import ConfigError, UnknownNameError
+from forest.validation import require_int
 
 _ECONOMIES: dict[str, type[Economy]] = {}
 
@@ -39,6 +40,19 @@ def require_economy_table(value: Any, field: str) -> None:
     for name in value:
         if name not in _ECONOMIES:
             raise ConfigError(f"{field}: unknown economy {name!r}; allowed: {economy_names()}")
+
+
+def economies_counted(counts: Any, default: int, field: str) -> tuple[str, ...]:
+    """The registered economies, in registry order, whose count is above 0: ``counts`` is a
+    table economy -> count (a whole number, 0 leaving the economy out), ``default`` the count
+    of those it does not name. At least one must be left."""
+    require_economy_table(counts, field)
+    for name, count in counts.items():
+        require_int(count, f"{field}[{name}]", 0)
+    counted = tuple(name for name in economy_names() if counts.get(name, default) > 0)
+    if not counted:
+        raise ConfigError(f"{field}: {counts} leaves no economy")
+    return counted
 
 
 def make_economy(

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from forest.checkpoints import save_pretrained_policy
-from forest.economy import economy_names, require_economy_table
+from forest.economy import economies_counted, economy_names, require_economy_table
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy
 from forest.pretrained.language_model import language_model_digest, load_language_model
@@ -127,10 +127,7 @@ class AdaptConfig:
             if name in self.economy_episodes
         }
         object.__setattr__(self, "economy_episodes", ordered)
-        if not self.economies:
-            raise ConfigError(
-                f"economy_episodes: {self.economy_episodes} leaves no economy to adapt to"
-            )
+        economies_counted(self.economy_episodes, self.episodes, "economy_episodes")
         require_int(self.forest_epochs, "forest_epochs", 0, 10_000)
         require_int(self.epochs, "epochs", 1, 10_000)
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)
@@ -156,7 +153,7 @@ class AdaptConfig:
     @property
     def economies(self) -> tuple[str, ...]:
         """The economies the forest is adapted to: those that gather episodes."""
-        return tuple(name for name in economy_names() if self.episodes_of(name) > 0)
+        return economies_counted(self.economy_episodes, self.episodes, "economy_episodes")
 
 
 @dataclasses.dataclass
@@ -201,7 +198,8 @@ def adapted_forest(train: AdaptConfig, language_model_dir: Path) -> PretrainedFo
 def gather(
     train: AdaptConfig, iteration: int, model: PretrainedForest, tokenizer: PromptTokenizer
 ) -> list[EpisodeRecord]:
-    """Iteration ``iteration``'s episodes of every economy, each round with its frozen states."""
+    """Iteration ``iteration``'s episodes of every economy adapted to, each round with its
+    frozen states."""
     learner = None if iteration == 0 else ForestPolicy(model, tokenizer)
 
     def frozen(r: RoundRecord) -> torch.Tensor:

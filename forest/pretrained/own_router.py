@@ -24,9 +24,9 @@ from forest.checkpoints import load_pretrained_policy, save_router
 from forest.economy import (
     Economy,
     Messages,
+    economies_counted,
     economy_names,
     make_economy,
-    require_economy_table,
 )
 from forest.errors import ConfigError
 from forest.policy import ForestPolicy, decode_actions
@@ -169,9 +169,9 @@ def route_checkpoint(
             raise TypeError("log: expected the training steps")
         # The economies it was adapted to: those that gathered episodes (a log without the
         # table gathered every one).
-        counts = train.get("economy_episodes", {})
-        require_economy_table(counts, "train_config.economy_episodes")
-        economies = tuple(n for n in economy_names() if counts.get(n, train["episodes"]) > 0)
+        economies = economies_counted(
+            train.get("economy_episodes", {}), train["episodes"], "train_config.economy_episodes"
+        )
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(
             f"{checkpoint}: expected a forest from `forest pretrained adapt` (its {TRAIN_LOG} "

@@ -107,15 +107,16 @@ def calibrate_threshold(
     economies: tuple[str, ...] | None = None,
 ) -> tuple[float, list[dict[str, float | str | bool]]]:
     """The highest keep threshold under which ``policy`` routed by ``router`` does its job as
-    well as with every message: in every economy, completion less than ``completion_tolerance``
-    below and welfare less than ``welfare_tolerance`` of its size below (or neither below at
-    all), on one calibration episode (seeds apart from the labels' and from evaluation's).
+    well as with every message: in every one of ``economies``, completion less than
+    ``completion_tolerance`` below and welfare less than ``welfare_tolerance`` of its size below
+    (or neither below at all), on one calibration episode (seeds apart from the labels' and from
+    evaluation's).
 
     Why a search and not 0.5: a message's label asks whether withholding it *alone* changes a
     decision, and where messages are redundant (quotes in the exchange) no single one does, while
     dropping most of them does. Returns (threshold, one row per economy and threshold tried);
     the router keeps its own threshold, and the caller sets the one returned. ``economies``
-    (default: every one) are those the forest was fitted to do.
+    (default: every one) are those the forest was fitted to.
     """
     economies = tuple(economy_names()) if economies is None else economies
     if not thresholds or thresholds[-1] != 0.0 or list(thresholds) != sorted(thresholds)[::-1]:

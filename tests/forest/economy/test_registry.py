@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from forest.economy import economy_names, make_economy, require_economy_table
+from forest.economy import economies_counted, economy_names, make_economy, require_economy_table
 from forest.economy.messages import ECHO
 from forest.economy.supply_chain import SupplyChainConfig
 from forest.errors import ConfigError, InvalidInputError, UnknownNameError
@@ -72,3 +72,19 @@ def test_an_economy_table_names_only_registered_economies(table, message):
     with pytest.raises(ConfigError, match=message):
         require_economy_table(table, "field")
     require_economy_table({name: 1 for name in economy_names()}, "field")  # every name is known
+
+
+def test_economies_counted_are_those_above_zero_in_registry_order():
+    assert economies_counted({}, 2, "field") == tuple(economy_names())  # a table naming none
+    assert economies_counted({"supply_chain": 6, "exchange": 0}, 2, "field") == (
+        "pricing",
+        "supply_chain",
+    )
+    assert economies_counted({"supply_chain": 1}, 0, "field") == ("supply_chain",)
+    for counts, message in (
+        ({"pricing": -1}, r"field\[pricing\]: expected an integer"),
+        ({"pricing": 1.5}, r"field\[pricing\]: expected an integer"),
+        (dict.fromkeys(economy_names(), 0), "field: .* leaves no economy"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            economies_counted(counts, 2, "field")

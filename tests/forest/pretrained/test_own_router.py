@@ -95,7 +95,11 @@ def test_routing_a_folder_adapt_did_not_write_is_a_clear_error(tmp_path):
     log.write_text(json.dumps({"train_config": {**adapted, "router_rounds": 2.5}, "log": []}))
     with pytest.raises(ConfigError, match="router_rounds"):
         route_checkpoint(tmp_path)
-    unknown = {**adapted, "economy_episodes": {"casino": 1}}
-    log.write_text(json.dumps({"train_config": unknown, "log": []}))
-    with pytest.raises(ConfigError, match="unknown economy 'casino'"):
-        route_checkpoint(tmp_path)
+    for table, message in (
+        ({"casino": 1}, "unknown economy 'casino'"),
+        ({"exchange": 0, "pricing": 0, "supply_chain": 0}, "leaves no economy"),
+    ):
+        logged = {**adapted, "economy_episodes": table}
+        log.write_text(json.dumps({"train_config": logged, "log": []}))
+        with pytest.raises(ConfigError, match=message):
+            route_checkpoint(tmp_path)
