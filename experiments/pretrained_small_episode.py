@@ -1,13 +1,15 @@
 """The figures behind the shipped LoRA forest's test floors: its small episode, and untrained.
 
     python experiments/pretrained_small_episode.py [--checkpoint checkpoints/pretrained-lora]
+        [--economy NAME ...]
 
 Plays the episode ``tests/forest/test_shipped_lora_checkpoint.py`` plays (seed 0, 40 agents, 10
-rounds, the checkpoint's router) in every economy, with the checkpoint and with the same forest
-untrained (fresh forest weights, zero adapters), and prints task completion and welfare (the
-supply chain's is minus its total cost per agent-round). The test's floors are the trained
-figures less a margin that the untrained ones fall below. About two minutes; needs
-``make pretrained``.
+rounds, the checkpoint's router) in every economy, or in those named (the forest adapted to the
+supply chain alone, checkpoints/pretrained-lora-supply-chain, plays only there), with the
+checkpoint and with the same forest untrained (fresh forest weights, zero adapters), and prints
+task completion and welfare (the supply chain's is minus its total cost per agent-round). The
+test's floors are the trained figures less a margin that the untrained ones fall below. About
+two minutes; needs ``make pretrained``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default="checkpoints/pretrained-lora")
     parser.add_argument("--language-model", default=str(DEFAULT_DIR))
+    parser.add_argument("--economy", action="append", default=None, choices=economy_names())
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as the test plays it: sums split by thread count
     try:
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             shipped.router,
         )
         print("| economy | forest | completion | welfare |\n|---|---|---|---|")
-        for name in economy_names():
+        for name in args.economy or economy_names():
             for label, policy in (("shipped", shipped), ("untrained", untrained)):
                 episode = evaluate_forest(policy, name, seeds=1, rounds=10, n_agents=40)[0]
                 print(

@@ -77,8 +77,10 @@ class AdaptConfig:
     rounds: int = 20
     episodes: int = 2  # per economy and iteration
     # Other episode counts for the economies named; 0 leaves an economy out (a forest fitted to
-    # the others alone, its router labelled and calibrated on them alone). Not the default:
-    # four supply-chain episodes per iteration (the proxy
+    # the others alone, its router labelled and calibrated on them alone):
+    # exchange=0, pricing=0, supply_chain=6 fits checkpoints/pretrained-lora-supply-chain, which
+    # does the supply chain's job where the forest fitted to all three does not. Not in a
+    # forest fitted to every economy: four supply-chain episodes per iteration (the proxy
     # experiments/supply_chain_cloning_proxy.py had halved a supplier's held-out order error
     # with more episodes) did worse in both economies it touched, with every message on the
     # router's 60-agent calibration episodes: supply-chain completion 0.444 against 0.516, the
