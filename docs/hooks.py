@@ -1,5 +1,6 @@
 """mkdocs hooks: the suite reference is generated from the dataclasses that validate suites
-(``redteam.schema``), and the figures the results show come from ``experiments/figures/``."""
+(``redteam.schema``), the map of the packages is the README's (one copy, so the two cannot
+drift apart), and the figures the results show come from ``experiments/figures/``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- generated: redteam.schema.suite_reference -->"
+PACKAGES_MARKER = "<!-- generated: the README's map of the packages -->"
+PACKAGES_HEADING = "## Map of the packages"
+
+
+def readme_package_map() -> str:
+    """The README's map section, from under its heading to the next heading or the end."""
+    readme = (ROOT / "README.md").read_text()
+    if PACKAGES_HEADING not in readme:
+        raise ValueError(f"README.md: no {PACKAGES_HEADING!r} section for docs/packages.md")
+    section = readme.split(PACKAGES_HEADING, 1)[1]
+    return section.split("\n## ", 1)[0].strip() + "\n"
 
 
 def on_files(files: Files, config: dict) -> Files:
@@ -25,6 +37,8 @@ def on_files(files: Files, config: dict) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config: dict, files: Files) -> str:
+    if PACKAGES_MARKER in markdown:
+        markdown = markdown.replace(PACKAGES_MARKER, readme_package_map())
     if MARKER not in markdown:
         return markdown
     from redteam.schema import suite_reference
