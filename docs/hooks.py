@@ -4,6 +4,7 @@ drift apart), and the figures the results show come from ``experiments/figures/`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
@@ -11,16 +12,21 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- generated: redteam.schema.suite_reference -->"
 PACKAGES_MARKER = "<!-- generated: the README's map of the packages -->"
-PACKAGES_HEADING = "## Map of the packages"
+# The map's heading, a line of its own; the section runs to the next second-level heading.
+PACKAGES_HEADING = re.compile(r"^## Map of the packages[ \t]*$", re.MULTILINE)
+NEXT_HEADING = re.compile(r"^## ", re.MULTILINE)
 
 
 def readme_package_map() -> str:
-    """The README's map section, from under its heading to the next heading or the end."""
+    """The README's map section, from under its heading to the next heading or the end (the
+    section is a table: no fenced block in it could hold a "## " line)."""
     readme = (ROOT / "README.md").read_text()
-    if PACKAGES_HEADING not in readme:
-        raise ValueError(f"README.md: no {PACKAGES_HEADING!r} section for docs/packages.md")
-    section = readme.split(PACKAGES_HEADING, 1)[1]
-    return section.split("\n## ", 1)[0].strip() + "\n"
+    heading = PACKAGES_HEADING.search(readme)
+    if heading is None:
+        raise ValueError("README.md: no '## Map of the packages' section for docs/packages.md")
+    section = readme[heading.end() :]
+    following = NEXT_HEADING.search(section)
+    return (section[: following.start()] if following else section).strip() + "\n"
 
 
 def on_files(files: Files, config: dict) -> Files:

@@ -37,6 +37,7 @@ FLOOR = {
     (SHIPPED, "pricing"): (0.95, 0.646),
     (SUPPLY_CHAIN, "supply_chain"): (0.87, -17.0),
 }
+assert set(FLOOR) == {(path, name) for path, names in ADAPTED.items() for name in names}
 
 
 @pytest.mark.parametrize("shipped", ADAPTED, ids=lambda path: path.name)
@@ -82,7 +83,15 @@ def load_shipped(path: Path) -> ForestPolicy:
 
 @pytest.fixture(scope="module")
 def shipped_policies() -> dict[Path, ForestPolicy]:
-    return {path: load_shipped(path) for path in ADAPTED}
+    """Each checkpoint loaded on first use (each holds its own copy of SmolLM2's layers), and
+    kept for the module's other tests."""
+
+    class Loaded(dict):
+        def __missing__(self, path: Path) -> ForestPolicy:
+            self[path] = load_shipped(path)
+            return self[path]
+
+    return Loaded()
 
 
 def small_episode(policy: ForestPolicy, name: str) -> Episode:
@@ -90,7 +99,9 @@ def small_episode(policy: ForestPolicy, name: str) -> Episode:
 
 
 @needs_smollm2
-@pytest.mark.parametrize(("shipped", "name"), FLOOR, ids=lambda key: getattr(key, "name", key))
+@pytest.mark.parametrize(
+    ("shipped", "name"), FLOOR, ids=[f"{path.name}@{name}" for path, name in FLOOR]
+)
 def test_the_shipped_lora_forest_does_its_job_on_a_small_episode(shipped_policies, shipped, name):
     episode = small_episode(shipped_policies[shipped], name)
     completion, welfare = FLOOR[shipped, name]
