@@ -1,5 +1,9 @@
 """Attacks on the forest: threat models and the attacks that act through its intervention points."""
 
+import forest  # noqa: F401  (first: it pins the CPU kernels, forest/numerics.py)
+
+# isort: split
+
 from attacks.base import (
     Attack,
     AttackParams,

@@ -1,6 +1,10 @@
 """Defenses of the forest: anomaly detectors, mitigations, robust aggregation, channel
 security and escalation."""
 
+import forest  # noqa: F401  (first: it pins the CPU kernels, forest/numerics.py)
+
+# isort: split
+
 from defenses.base import (
     Channel,
     Defense,

@@ -8,6 +8,10 @@ first use, so that the command line starts without importing the engine.
 
 from __future__ import annotations
 
+import forest  # noqa: F401  (first: it pins the CPU kernels, forest/numerics.py)
+
+# isort: split
+
 import importlib
 from typing import Any
 

@@ -4,6 +4,9 @@ import os
 import sys
 from pathlib import Path
 
+import forest  # noqa: F401  (first: it pins the CPU kernels numpy and torch will use)
+
+# isort: split
 import torch
 from hypothesis import HealthCheck, settings
 
