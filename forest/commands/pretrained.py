@@ -95,6 +95,8 @@ def adapt(args: argparse.Namespace, console: Console) -> int:
         rounds=args.rounds,
         episodes=args.episodes,
         economy_episodes=args.economy_episodes,
+        large_agents=args.large_agents,
+        large_episodes=args.large_episodes,
         epochs=args.epochs,
         router_agents=args.router_agents,
         router_rounds=args.router_rounds,
@@ -193,6 +195,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ("--agents", "n_agents", "agents per gathered episode"),
         ("--rounds", "rounds", "rounds per gathered episode"),
         ("--episodes", "episodes", "episodes per economy and iteration"),
+        (
+            "--large-agents",
+            "large_agents",
+            "agents in the last --large-episodes of each "
+            "economy's episodes per iteration, instead of --agents; 0 for none",
+        ),
+        (
+            "--large-episodes",
+            "large_episodes",
+            "episodes per economy and iteration gathered at --large-agents",
+        ),
         ("--epochs", "epochs", "passes over all gathered rounds, per iteration"),
         ("--router-agents", "router_agents", "agents in the router's labelling and calibration"),
         ("--router-rounds", "router_rounds", "rounds in the router's labelling and calibration"),

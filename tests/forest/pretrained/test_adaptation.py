@@ -13,7 +13,7 @@ from safetensors import safe_open
 from forest.checkpoints import load_policy
 from forest.economy import economy_names, make_economy
 from forest.errors import ConfigError, InvalidInputError
-from forest.pretrained.adaptation import AdaptConfig, adapt_pretrained_forest
+from forest.pretrained.adaptation import AdaptConfig, adapt_pretrained_forest, gather
 from forest.pretrained.language_model import load_language_model
 from forest.pretrained.modeling import PretrainedForestConfig
 from forest.pretrained.own_router import route_checkpoint
@@ -82,9 +82,21 @@ def test_lora_settings_are_validated():
         {"economy_episodes": {"supply_chain": 10}},
         {"economy_episodes": {"supply_chain": -1}},
         {"economy_episodes": [("supply_chain", 4)]},
+        {"large_agents": 25},
+        {"large_agents": 260, "large_episodes": 3},  # more than an iteration's 2 episodes
+        {"large_agents": 260, "large_episodes": 0},
     ):
         with pytest.raises(ConfigError):
             AdaptConfig(**bad)
+
+
+def test_the_last_episodes_of_each_economy_gather_at_large_agents(lora_forest, prompt_tokenizer):
+    train = AdaptConfig(**{**TINY, "large_agents": 30})
+    episodes = gather(train, 0, lora_forest(), prompt_tokenizer)
+    sizes = [(e.economy, r.input_ids.shape[0]) for e in episodes for r in e.rounds[:1]]
+    # The exchange gathers one episode an iteration, the supply chain two; pricing none.
+    assert sizes == [("exchange", 30), ("supply_chain", 20), ("supply_chain", 30)]
+    assert AdaptConfig(**TINY).to_dict().keys().isdisjoint({"large_agents", "large_episodes"})
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ def test_pretrained_adapt_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
     settings = json.loads((out / "train_log.json").read_text())["train_config"]
     assert (settings["router_agents"], settings["router_rounds"]) == (20, 3)
     assert "economy_episodes" not in settings  # none: logged as before the option existed
+    assert "large_agents" not in settings
     assert main([*args, *sizes]) == 2  # a finished forest is not adapted again without --force
     capsys.readouterr()
     assert main([*args, *sizes[:2], "--lora-layers", "3", "--force"]) == 2
@@ -51,6 +52,9 @@ def test_pretrained_adapt_from_the_command_line(tiny_lm_dir, tmp_path, capsys):
     assert main([*args, "--economy-episodes", "supply-chain=4", "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown economy 'supply-chain'" in err
+    assert main([*args, "--large-agents", "255", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "large_agents: expected a multiple of 10" in err
     route = ["pretrained", "route", str(out), "--language-model", str(tiny_lm_dir)]
     assert main(route) == 0
     said = capsys.readouterr().out
