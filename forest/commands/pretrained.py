@@ -192,19 +192,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ("--lora-layers", "lora_layers", "of those, the last ones adapted"),
         ("--lora-rank", "lora_rank", "adapter rank"),
         ("--iterations", "iterations", "DAgger iterations"),
-        ("--agents", "n_agents", "agents per gathered episode"),
+        ("--agents", "n_agents", "agents per gathered episode (see --large-agents)"),
         ("--rounds", "rounds", "rounds per gathered episode"),
         ("--episodes", "episodes", "episodes per economy and iteration"),
         (
             "--large-agents",
             "large_agents",
-            "agents in the last --large-episodes of each "
-            "economy's episodes per iteration, instead of --agents; 0 for none",
+            "agents in the last --large-episodes episodes of each economy per iteration, "
+            "instead of --agents; 0 for none",
         ),
         (
             "--large-episodes",
             "large_episodes",
-            "episodes per economy and iteration gathered at --large-agents",
+            "how many of each economy's last episodes per iteration gather at --large-agents "
+            "(fewer than any economy's episodes)",
         ),
         ("--epochs", "epochs", "passes over all gathered rounds, per iteration"),
         ("--router-agents", "router_agents", "agents in the router's labelling and calibration"),

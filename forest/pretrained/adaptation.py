@@ -89,8 +89,9 @@ class AdaptConfig:
     # Of each economy's episodes per iteration, the last ``large_episodes`` gather at
     # ``large_agents`` agents instead of ``n_agents`` (0: none). The supply-chain forest fitted
     # at 60 agents alone costs 6-7% more than the expert at 60 and 120 agents but 24% more at
-    # 260; fitting on 260-agent episodes alone, at a third of the steps, did worse. A few large
-    # episodes among the small ones keep the step count and show the forest larger economies.
+    # 260 (point estimates, 3 seeds); fitting on 260-agent episodes alone, at a third of the
+    # steps, did worse. A few large episodes among the small ones keep the step count and show
+    # the forest larger economies, at the larger episodes' cost per step and in memory.
     large_agents: int = 0
     large_episodes: int = 1
     # Per iteration: first ``forest_epochs`` passes over everything gathered that train the
@@ -137,14 +138,23 @@ class AdaptConfig:
         }
         object.__setattr__(self, "economy_episodes", ordered)
         economies_counted(self.economy_episodes, self.episodes, "economy_episodes")
+        require_int(self.large_agents, "large_agents", 0, 100_000)
+        require_int(self.large_episodes, "large_episodes", 1, 9)
         if self.large_agents:
-            require_int(self.large_agents, "large_agents", 20, 100_000)
-            if self.large_agents % 10:
+            if self.large_agents <= self.n_agents or self.large_agents % 10:
                 raise ConfigError(
-                    f"large_agents: expected a multiple of 10, got {self.large_agents}"
+                    f"large_agents: expected a multiple of 10 above n_agents ({self.n_agents}), "
+                    f"got {self.large_agents}"
                 )
-            fewest = min(self.episodes_of(name) for name in self.economies)
-            require_int(self.large_episodes, "large_episodes", 1, fewest)
+            fewest = min(self.economies, key=self.episodes_of)
+            if self.large_episodes >= self.episodes_of(fewest):
+                raise ConfigError(
+                    f"large_episodes: expected fewer than the fewest episodes an economy gathers "
+                    f"per iteration ({fewest}: {self.episodes_of(fewest)}), so that every economy "
+                    f"also gathers at n_agents; got {self.large_episodes}"
+                )
+        elif self.large_episodes != 1:
+            raise ConfigError("large_episodes: needs large_agents above 0")
         require_int(self.forest_epochs, "forest_epochs", 0, 10_000)
         require_int(self.epochs, "epochs", 1, 10_000)
         require_float(self.learning_rate, "learning_rate", 0.0, 1.0, low_open=True)

@@ -82,20 +82,31 @@ def test_lora_settings_are_validated():
         {"economy_episodes": {"supply_chain": 10}},
         {"economy_episodes": {"supply_chain": -1}},
         {"economy_episodes": [("supply_chain", 4)]},
-        {"large_agents": 25},
-        {"large_agents": 260, "large_episodes": 3},  # more than an iteration's 2 episodes
-        {"large_agents": 260, "large_episodes": 0},
     ):
         with pytest.raises(ConfigError):
             AdaptConfig(**bad)
+    for bad, field in (
+        ({"large_agents": 25}, "large_agents"),
+        ({"large_agents": 60}, "large_agents"),  # not above n_agents
+        ({"large_agents": False}, "large_agents"),
+        ({"large_agents": 260, "large_episodes": 0}, "large_episodes"),
+        ({"large_agents": 260, "large_episodes": 2}, "large_episodes"),  # every episode large
+        ({"large_agents": 260, "economy_episodes": {"exchange": 1}}, r"large_episodes.*exchange"),
+        ({"large_episodes": 2}, "large_episodes: needs large_agents"),
+    ):
+        with pytest.raises(ConfigError, match=field):
+            AdaptConfig(**bad)
+    AdaptConfig(large_agents=260, economy_episodes={"exchange": 0, "pricing": 0, "supply_chain": 6})
 
 
 def test_the_last_episodes_of_each_economy_gather_at_large_agents(lora_forest, prompt_tokenizer):
-    train = AdaptConfig(**{**TINY, "large_agents": 30})
+    train = AdaptConfig(**{**TINY, "episodes": 2, "large_agents": 30})
     episodes = gather(train, 0, lora_forest(), prompt_tokenizer)
     sizes = [(e.economy, r.input_ids.shape[0]) for e in episodes for r in e.rounds[:1]]
-    # The exchange gathers one episode an iteration, the supply chain two; pricing none.
-    assert sizes == [("exchange", 30), ("supply_chain", 20), ("supply_chain", 30)]
+    # The exchange and the supply chain gather two episodes an iteration; pricing none.
+    expected = [("exchange", 20), ("exchange", 30), ("supply_chain", 20), ("supply_chain", 30)]
+    assert sizes == expected
+    assert {"large_agents": 30, "large_episodes": 1}.items() <= train.to_dict().items()
     assert AdaptConfig(**TINY).to_dict().keys().isdisjoint({"large_agents", "large_episodes"})
 
 
