@@ -91,7 +91,8 @@ class AdaptConfig:
     # at 60 agents alone costs 6-7% more than the expert at 60 and 120 agents but 24% more at
     # 260 (point estimates, 3 seeds); fitting on 260-agent episodes alone, at a third of the
     # steps, did worse. A few large episodes among the small ones keep the step count and show
-    # the forest larger economies, at the larger episodes' cost per step and in memory.
+    # the forest larger economies, at the larger episodes' cost per step and in memory. One
+    # run with one 260-agent episode in six did worse at 260 agents (docs/results.md).
     large_agents: int = 0
     large_episodes: int = 1
     # Per iteration: first ``forest_epochs`` passes over everything gathered that train the
