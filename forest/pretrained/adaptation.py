@@ -92,7 +92,8 @@ class AdaptConfig:
     # 260 (point estimates, 3 seeds); fitting on 260-agent episodes alone, at a third of the
     # steps, did worse. A few large episodes among the small ones keep the step count and show
     # the forest larger economies, at the larger episodes' cost per step and in memory. One
-    # run with one 260-agent episode in six did worse at 260 agents on one seed (docs/results.md).
+    # run with one 260-agent episode in six cost three times the expert at 260 agents
+    # (docs/results.md).
     large_agents: int = 0
     large_episodes: int = 1
     # Per iteration: first ``forest_epochs`` passes over everything gathered that train the
