@@ -1,18 +1,22 @@
 """Does the forest on SmolLM2 do its job? Completion and welfare against `small` and the expert.
 
     python experiments/pretrained_table.py [--checkpoint checkpoints/pretrained-lora]
-        [--agents 260] [--rounds 40] [--seeds 3] [--out results/pretrained_table]
+        [--agents 260] [--rounds 40] [--seeds 3] [--first-seed 0] [--out results/pretrained_table]
         [--also checkpoints/pretrained] [--all-messages]
 
-Every economy, seeds 0..S-1, each played by the expert, the shipped token forest (`small`, with
-its router) and the pretrained forest (with its own router; ``--all-messages`` adds it with
-every message delivered, ``--also`` adds other checkpoints, e.g. the frozen-LM baseline). Each
-episode is a file under ``--out/episodes/`` written when it ends, so a killed run resumes where
-it stopped. The table gives each policy's task completion and welfare (the economy's own
-measure; in the supply chain, total cost = minus welfare) with their gap to the expert on the
-same seed: a paired t interval over seeds, and the welfare gap as a share of the expert's.
-The issue's bar (#26): completion within 5 points of the expert, welfare within 10%; "yes" when
-both intervals clear it, "no" when one lies wholly past it, "unclear" otherwise.
+Every economy, seeds F..F+S-1 (F = ``--first-seed``), each played by the expert, the shipped
+token forest (`small`, with its router) and the pretrained forest (with its own router;
+``--all-messages`` adds it with every message delivered, ``--also`` adds other checkpoints, e.g. the
+frozen-LM baseline). Each episode is a file under ``--out/episodes/`` written when it ends, so a
+killed run resumes where it stopped. The table gives each policy's task completion and welfare
+(the economy's own measure; in the supply chain, total cost = minus welfare) with their gap to
+the expert on the same seed: a paired t interval over seeds, and the welfare gap as a share of
+the expert's. The issue's bar (#26): completion within 5 points of the expert, welfare within
+10%; "yes" when both intervals clear it, "no" when one lies wholly past it, "unclear" otherwise.
+
+To choose among fits (several ``--seed`` of one adaptation, given with ``--also``) without
+choosing on the seeds the table reports, play the candidates on other seeds first, e.g.
+``--first-seed 100 --agents 60``, and report the chosen one on seeds 0..S-1.
 """
 
 from __future__ import annotations
@@ -76,22 +80,22 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
+def gap_rows(name: str, results: dict, seeds: list[int]) -> list[dict]:
     expert = results["expert"]
-    e_completion = np.array([expert[s]["task_completion"] for s in range(seeds)])
-    e_welfare = np.array([expert[s]["welfare"] for s in range(seeds)])
+    e_completion = np.array([expert[s]["task_completion"] for s in seeds])
+    e_welfare = np.array([expert[s]["welfare"] for s in seeds])
     rows = []
     for who, per_seed in results.items():
-        completion = np.array([per_seed[s]["task_completion"] for s in range(seeds)])
-        welfare = np.array([per_seed[s]["welfare"] for s in range(seeds)])
+        completion = np.array([per_seed[s]["task_completion"] for s in seeds])
+        welfare = np.array([per_seed[s]["welfare"] for s in seeds])
         # Per seed, the welfare gap as a share of the expert's welfare on that seed (undefined,
         # nan, where the expert's is 0).
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(e_welfare != 0, (welfare - e_welfare) / np.abs(e_welfare), np.nan)
         completion_gap = paired_t_interval(completion, e_completion)
         welfare_gap = t_interval(relative, method="paired t over seeds")
-        offered = sum(per_seed[s]["offered_tokens"] for s in range(seeds))
-        delivered = sum(per_seed[s]["delivered_tokens"] for s in range(seeds))
+        offered = sum(per_seed[s]["offered_tokens"] for s in seeds)
+        delivered = sum(per_seed[s]["delivered_tokens"] for s in seeds)
         rows.append(
             {
                 "economy": name,
@@ -102,9 +106,7 @@ def gap_rows(name: str, results: dict, seeds: int) -> list[dict]:
                 "welfare_gap_share": welfare_gap.__dict__,
                 "tokens_kept": delivered / offered if offered else 1.0,
                 "within_bar": "" if who == "expert" else bar_verdict(completion_gap, welfare_gap),
-                "seconds_per_episode": float(
-                    np.mean([per_seed[s]["seconds"] for s in range(seeds)])
-                ),
+                "seconds_per_episode": float(np.mean([per_seed[s]["seconds"] for s in seeds])),
             }
         )
     return rows
@@ -121,7 +123,8 @@ def fmt(d: dict, digits: int = 3, sign: bool = False) -> str:
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        f"{args.agents} agents, {args.rounds} rounds, seeds 0-{args.seeds - 1}; 95% t intervals "
+        f"{args.agents} agents, {args.rounds} rounds, seeds {args.first_seed}-"
+        f"{args.first_seed + args.seeds - 1}; 95% t intervals "
         "over seeds; gaps are paired with the expert's episode on the same seed "
         "(ns: the interval holds 0). Welfare is the economy's own measure; in the supply chain "
         "it is minus the total cost per agent-round.",
@@ -149,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-messages", action="store_true")
     parser.add_argument("--agents", type=int, default=260)
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="the first seed played (default 0)"
+    )
     parser.add_argument("--economy", action="append", default=None, choices=economy_names())
     parser.add_argument("--out", default="results/pretrained_table")
     args = parser.parse_args(argv)
@@ -157,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = {"small": args.small, Path(args.checkpoint).name: args.checkpoint}
     checkpoints.update({Path(extra).name: extra for extra in args.also})
     try:
+        if args.seeds < 1 or args.first_seed < 0:
+            raise ForestError(
+                f"--seeds must be at least 1 and --first-seed at least 0, got {args.seeds} "
+                f"and {args.first_seed}"
+            )
         for name in args.economy or economy_names():
             make_economy(name, 0, n_agents=args.agents)
         loaded = {who: load_policy(Path(path)) for who, path in checkpoints.items()}
@@ -173,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     (out / "episodes").mkdir(parents=True, exist_ok=True)
     names = args.economy or economy_names()
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     rows = []
     with Progress(console=console) as progress:
         task = progress.add_task("episodes", total=len(names) * len(policies) * args.seeds)
@@ -180,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[str, dict[int, dict]] = {}
             for who, (policy, digest) in policies.items():
                 results[who] = {}
-                for seed in range(args.seeds):
+                for seed in seeds:
                     key = f"{name}-{who}-{digest}-{args.agents}x{args.rounds}-seed{seed}"
                     key = key.replace(" ", "_").replace("(", "").replace(")", "")
                     path = out / "episodes" / f"{key}.json"
@@ -189,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                         write_atomically(path, json.dumps(figures))
                     results[who][seed] = json.loads(path.read_text())
                     progress.advance(task)
-            rows += gap_rows(name, results, args.seeds)
+            rows += gap_rows(name, results, seeds)
     (out / "table.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
     text = markdown(rows, args)
     (out / "table.md").write_text(text)

@@ -44,7 +44,7 @@ def test_gaps_are_paired_with_the_expert_on_the_same_seed():
     expert = {0: _episode(0.9, -10.0), 1: _episode(0.5, -40.0), 2: _episode(0.7, -20.0)}
     forest = {s: _episode(e["task_completion"] - 0.02, e["welfare"] * 1.05)
               for s, e in expert.items()}  # fmt: skip
-    rows = pretrained_table.gap_rows("supply_chain", {"expert": expert, "lora": forest}, 3)
+    rows = pretrained_table.gap_rows("supply_chain", {"expert": expert, "lora": forest}, [0, 1, 2])
     lora = next(r for r in rows if r["policy"] == "lora")
     assert lora["completion_gap"]["mean"] == pytest.approx(-0.02)
     assert lora["completion_gap"]["high"] - lora["completion_gap"]["low"] == pytest.approx(0.0)
@@ -59,9 +59,9 @@ def test_the_table_marks_a_gap_whose_interval_holds_zero_not_significant():
         "pricing",
         {"expert": {s: _episode(0.9, -10.0) for s in range(3)},
          "lora": {0: _episode(0.91, -10.0), 1: _episode(0.89, -10.0), 2: _episode(0.9, -10.0)}},
-        3,
+        [0, 1, 2],
     )  # fmt: skip
-    args = argparse.Namespace(agents=8, rounds=3, seeds=3)
+    args = argparse.Namespace(agents=8, rounds=3, seeds=3, first_seed=0)
     line = next(x for x in pretrained_table.markdown(rows, args).splitlines() if "| lora |" in x)
     assert "+0.000 [" in line and " ns |" in line
 
@@ -86,3 +86,19 @@ def test_an_unknown_checkpoint_is_a_one_line_error(tmp_path, capsys):
     argv = ["--checkpoint", str(tmp_path / "nowhere"), "--out", str(tmp_path)]
     assert pretrained_table.main(argv) == 2
     assert "error:" in capsys.readouterr().out
+
+
+def test_first_seed_plays_other_seeds_so_fits_can_be_chosen_off_the_reported_ones(tmp_path):
+    argv = ["--checkpoint", "checkpoints/small", "--agents", "8", "--rounds", "3", "--seeds",
+            "2", "--first-seed", "5", "--economy", "pricing", "--out", str(tmp_path)]  # fmt: skip
+    assert pretrained_table.main(argv) == 0
+    played = sorted(p.stem.rsplit("-", 1)[1] for p in (tmp_path / "episodes").glob("*.json"))
+    assert played == ["seed5", "seed5", "seed6", "seed6"]
+    assert "seeds 5-6;" in (tmp_path / "table.md").read_text()
+
+
+@pytest.mark.parametrize("flags", [["--seeds", "0"], ["--first-seed", "-1"]])
+def test_no_seed_to_play_is_a_one_line_error(tmp_path, capsys, flags):
+    argv = ["--checkpoint", "checkpoints/small", "--out", str(tmp_path), *flags]
+    assert pretrained_table.main(argv) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().out
