@@ -16,7 +16,9 @@ the expert's. The issue's bar (#26): completion within 5 points of the expert, w
 
 To choose among fits (several ``--seed`` of one adaptation, given with ``--also``) without
 choosing on the seeds the table reports, play the candidates on other seeds first, e.g.
-``--first-seed 100 --agents 60``, and report the chosen one on seeds 0..S-1.
+``--economy supply_chain --agents 60 --first-seed 100``, and report the chosen one on seeds
+0..S-1. Seeds from 10,000 up are the fits' own training, labelling and calibration episodes,
+so the table refuses them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from forest.economy import economy_names, make_economy
 from forest.economy.rollout import Episode, expert_policy, play
 from forest.errors import ForestError
 from forest.evaluation import forest_policy
+from forest.training.behaviour_cloning import TRAIN_SEED_BASE
 from redteam.intervals import PairedDifference, paired_t_interval, t_interval
 
 COMPLETION_BAR = 0.05  # points of completion below the expert
@@ -121,10 +124,14 @@ def fmt(d: dict, digits: int = 3, sign: bool = False) -> str:
     return out if (significant or not sign) else out + " ns"
 
 
+def seed_range(args: argparse.Namespace) -> str:
+    last = args.first_seed + args.seeds - 1
+    return f"seed {last}" if args.seeds == 1 else f"seeds {args.first_seed}-{last}"
+
+
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        f"{args.agents} agents, {args.rounds} rounds, seeds {args.first_seed}-"
-        f"{args.first_seed + args.seeds - 1}; 95% t intervals "
+        f"{args.agents} agents, {args.rounds} rounds, {seed_range(args)}; 95% t intervals "
         "over seeds; gaps are paired with the expert's episode on the same seed "
         "(ns: the interval holds 0). Welfare is the economy's own measure; in the supply chain "
         "it is minus the total cost per agent-round.",
@@ -154,19 +161,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
     parser.add_argument(
-        "--first-seed", type=int, default=0, help="the first seed played (default 0)"
+        "--first-seed",
+        type=int,
+        default=0,
+        help=f"the first seed played (default 0; below {TRAIN_SEED_BASE:,}, where the fits' "
+        "own training episodes start)",
     )
     parser.add_argument("--economy", action="append", default=None, choices=economy_names())
     parser.add_argument("--out", default="results/pretrained_table")
     args = parser.parse_args(argv)
     console = Console()
-    checkpoints = {"small": args.small, Path(args.checkpoint).name: args.checkpoint}
-    checkpoints.update({Path(extra).name: extra for extra in args.also})
+    named = [("small", args.small), (Path(args.checkpoint).name, args.checkpoint)]
+    named += [(Path(extra).name, extra) for extra in args.also]
+    checkpoints = dict(named)
     try:
-        if args.seeds < 1 or args.first_seed < 0:
+        if args.seeds < 1:
+            raise ForestError(f"--seeds must be at least 1, got {args.seeds}")
+        if not 0 <= args.first_seed <= TRAIN_SEED_BASE - args.seeds:
             raise ForestError(
-                f"--seeds must be at least 1 and --first-seed at least 0, got {args.seeds} "
-                f"and {args.first_seed}"
+                f"--first-seed must be at least 0 and its {args.seeds} seeds below "
+                f"{TRAIN_SEED_BASE:,} (the fits' own training episodes), got {args.first_seed}"
+            )
+        clashes = sorted(
+            {f"{path} and {checkpoints[who]}" for who, path in named
+             if Path(path).resolve() != Path(checkpoints[who]).resolve()}
+        )  # fmt: skip
+        if clashes:
+            raise ForestError(
+                f"checkpoints share a folder name, which names them in the table: {clashes[0]}"
             )
         for name in args.economy or economy_names():
             make_economy(name, 0, n_agents=args.agents)

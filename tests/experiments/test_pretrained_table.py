@@ -88,17 +88,37 @@ def test_an_unknown_checkpoint_is_a_one_line_error(tmp_path, capsys):
     assert "error:" in capsys.readouterr().out
 
 
-def test_first_seed_plays_other_seeds_so_fits_can_be_chosen_off_the_reported_ones(tmp_path):
+def test_first_seed_plays_other_seeds_so_fits_can_be_chosen_off_the_reported_ones(
+    tmp_path, monkeypatch
+):
+    played = []
+
+    def record(who, policy, name, seed, agents, rounds):
+        played.append(seed)
+        return _episode(0.9, -10.0 - seed)
+
+    monkeypatch.setattr(pretrained_table, "play_one", record)
     argv = ["--checkpoint", "checkpoints/small", "--agents", "8", "--rounds", "3", "--seeds",
             "2", "--first-seed", "5", "--economy", "pricing", "--out", str(tmp_path)]  # fmt: skip
     assert pretrained_table.main(argv) == 0
-    played = sorted(p.stem.rsplit("-", 1)[1] for p in (tmp_path / "episodes").glob("*.json"))
-    assert played == ["seed5", "seed5", "seed6", "seed6"]
+    assert sorted(played) == [5, 5, 6, 6]  # expert and small
+    files = sorted(p.stem.rsplit("-", 1)[1] for p in (tmp_path / "episodes").glob("*.json"))
+    assert files == ["seed5", "seed5", "seed6", "seed6"]
     assert "seeds 5-6;" in (tmp_path / "table.md").read_text()
 
 
-@pytest.mark.parametrize("flags", [["--seeds", "0"], ["--first-seed", "-1"]])
-def test_no_seed_to_play_is_a_one_line_error(tmp_path, capsys, flags):
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--first-seed", "-1"], "--first-seed must be at least 0"),
+        (["--first-seed", "9998"], "below 10,000"),  # 3 seeds reach the training episodes
+        (["--also", "elsewhere/small"], "share a folder name"),
+    ],
+)
+def test_a_bad_seed_range_or_a_clash_of_names_is_a_one_line_error(tmp_path, capsys, flags, message):
     argv = ["--checkpoint", "checkpoints/small", "--out", str(tmp_path), *flags]
     assert pretrained_table.main(argv) == 2
-    assert "--seeds must be at least 1" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps a long line at 80 columns
+    assert out.startswith("error:") and out.count("error:") == 1 and message in out
+    assert not (tmp_path / "episodes").exists()
