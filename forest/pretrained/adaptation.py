@@ -76,26 +76,24 @@ class AdaptConfig:
     n_agents: int = 60
     rounds: int = 20
     episodes: int = 2  # per economy and iteration
-    # Other episode counts for the economies named; 0 leaves an economy out (a forest fitted to
-    # the others alone, its router labelled and calibrated on them alone):
-    # exchange=0, pricing=0, supply_chain=6 with seed 1 fits
-    # checkpoints/pretrained-lora-supply-chain, which does the supply chain's job where the
-    # forest fitted to all three does not. Not in a
-    # forest fitted to every economy: four supply-chain episodes per iteration (the proxy
-    # experiments/supply_chain_cloning_proxy.py had halved a supplier's held-out order error
-    # with more episodes) did worse in both economies it touched, with every message on the
-    # router's 60-agent calibration episodes: supply-chain completion 0.444 against 0.516, the
-    # exchange's 0.558 against 0.971.
+    # Other episode counts for the economies named; 0 leaves an economy out (a forest fitted to the
+    # others alone, its router labelled and calibrated on them alone): exchange=0, pricing=0,
+    # supply_chain=6 with seed 1 fits checkpoints/pretrained-lora-supply-chain, within the supply
+    # chain's bars on every seed's point estimate (the welfare verdict unclear at 3 seeds) where the
+    # forest fitted to all three fails them. Not in a forest fitted to every economy: four supply-
+    # chain episodes per iteration (the proxy experiments/supply_chain_cloning_proxy.py had halved a
+    # supplier's held-out order error with more episodes) did worse in both economies it touched,
+    # with every message on the router's 60-agent calibration episodes: supply-chain completion
+    # 0.444 against 0.516, the exchange's 0.558 against 0.971.
     economy_episodes: dict[str, int] = dataclasses.field(default_factory=dict)
     # Of each economy's episodes per iteration, the last ``large_episodes`` gather at
-    # ``large_agents`` agents instead of ``n_agents`` (0: none). The supply-chain forest fitted
-    # at 60 agents alone with seed 0 costs 6-7% more than the expert at 60 and 120 agents but
-    # 24% more at 260 (point estimates, 3 seeds; with seed 1, 2.5% more at 260); fitting on
-    # 260-agent episodes alone, at a third of the
-    # steps, did worse. A few large episodes among the small ones keep the step count and show
-    # the forest larger economies, at the larger episodes' cost per step and in memory. One
-    # run with one 260-agent episode in six cost three times the expert at 260 agents
-    # (docs/results.md).
+    # ``large_agents`` agents instead of ``n_agents`` (0: none). The supply-chain forest fitted at
+    # 60 agents alone with seed 0 costs 6-7% more than the expert at 60 and 120 agents but 24% more
+    # at 260 (point estimates, 3 seeds; with seed 1, 2.5% more at 260); fitting on 260-agent
+    # episodes alone, at a third of the steps, did worse. A few large episodes among the small ones
+    # keep the step count and show the forest larger economies, at the larger episodes' cost per
+    # step and in memory. One run with one 260-agent episode in six cost three times the expert at
+    # 260 agents (docs/results.md).
     large_agents: int = 0
     large_episodes: int = 1
     # Per iteration: first ``forest_epochs`` passes over everything gathered that train the
