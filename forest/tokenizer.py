@@ -40,6 +40,24 @@ VOCAB_SIZE = OBS_OFFSET + MAX_FEATURES * OBS_BINS
 assert MSG_OFFSET + MESSAGE_VOCAB <= OBS_OFFSET
 
 
+def message_slots(receiver: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inbox ordered by receiver, delivery order kept within each (``order``), and each
+    message's slot in its receiver's inbox, in that order (``slot``: 0 for the first)."""
+    order = np.argsort(receiver, kind="stable")
+    ordered = receiver[order]
+    slot = np.arange(ordered.shape[0]) - np.searchsorted(ordered, ordered, side="left")
+    return order, slot
+
+
+def read_messages(inbox: Messages) -> np.ndarray:
+    """(M,) True for the messages of ``inbox`` that their receiver reads: its first
+    ``MESSAGE_SLOTS``, in delivery order. Both forests read these and no others."""
+    order, slot = message_slots(inbox.receiver)
+    read = np.zeros(len(inbox), dtype=bool)
+    read[order] = slot < MESSAGE_SLOTS
+    return read
+
+
 @dataclass(frozen=True)
 class AgentTokens:
     input_ids: np.ndarray  # (n, F + MESSAGE_SLOTS * MESSAGE_LEN) int64
@@ -165,13 +183,9 @@ class AgentTokenizer:
         ids = np.full((n, features + MESSAGE_SLOTS * MESSAGE_LEN), PAD, dtype=np.int64)
         ids[:, :features] = obs
 
-        # The first MESSAGE_SLOTS messages each receiver got, in delivery order.
-        order = np.argsort(inbox.receiver, kind="stable")
-        receiver = inbox.receiver[order]
-        first_of_receiver = np.searchsorted(receiver, receiver, side="left")
-        slot = np.arange(receiver.shape[0]) - first_of_receiver
+        order, slot = message_slots(inbox.receiver)
         kept = slot < MESSAGE_SLOTS
-        rows, slot = receiver[kept], slot[kept]
+        rows, slot = inbox.receiver[order[kept]], slot[kept]
         tokens = inbox.tokens[order[kept]]
         for k in range(MESSAGE_LEN):
             ids[rows, features + slot * MESSAGE_LEN + k] = MSG_OFFSET + tokens[:, k]

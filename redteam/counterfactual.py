@@ -22,6 +22,7 @@ from forest.economy import Economy
 from forest.economy.base import InteractionGraph, RoundResult
 from forest.policy import ForestPolicy
 from redteam.certified import CertifiedDecisions
+from redteam.delivery import MessageReach
 from redteam.episodes import NOBODY, Played, Player, escalation_player, play_episode
 
 
@@ -59,6 +60,9 @@ class AttackRecord:
     seconds: dict[str, float]  # wall time by component (``Episode.seconds``)
     tokens_offered: int
     tokens_delivered: int
+    # (R, stage, group) messages of compromised and honest senders sent, delivered and read
+    # (``redteam.delivery``)
+    message_reach: np.ndarray
     compromised: np.ndarray  # sorted ids
     graph: InteractionGraph  # who directly affects whom in the economy
     hops: np.ndarray  # (n,) hop distance from the nearest compromised agent (-1: unreachable)
@@ -184,9 +188,10 @@ def play_attacked(
     hops = graph.hop_distance(compromised)
     large = None if fallback is None else escalation_player(defense, *fallback)
     judge = SuccessJudge(attack, twin, honest)
+    reach = MessageReach(compromised)
     record = play_episode(
         economy, twin.actions.shape[0], Player(policy, attack, rng, defense), compromised, large,
-        [judge], replay=True,
+        [judge, reach], replay=True,
     )  # fmt: skip
     scoring = bool(record.scores)
     return AttackRecord(
@@ -205,6 +210,7 @@ def play_attacked(
         seconds=dict(record.seconds),
         tokens_offered=record.offered,
         tokens_delivered=record.delivered,
+        message_reach=reach.per_round(),
         compromised=compromised,
         graph=graph,
         hops=hops,

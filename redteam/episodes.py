@@ -93,6 +93,9 @@ class Played:
     # it edited none): the next round's message replay restores it.
     unedited: Messages | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # by component (``Clock``)
+    # What reached the router: the messages after the attack's edits and the defense's filter
+    # (``step.messages`` is what the router kept of them).
+    sent: Messages = field(default_factory=Messages.empty)
 
 
 class Observer(Protocol):
@@ -200,7 +203,7 @@ def play_round(
         step = policy.send(economy, decision, kept)
     latency = 1000 * clock.seconds["forest"]
     refused = len(edited) - len(kept)
-    return Played(step, actions, latency, refused, replays, unedited, clock.seconds)
+    return Played(step, actions, latency, refused, replays, unedited, clock.seconds, kept)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from forest.model.flops import forest_flops
 from redteam import propagation
 from redteam.cell import Cell
 from redteam.counterfactual import AttackRecord, TwinRecord
+from redteam.delivery import message_reach_scalars
 from redteam.measurement import as_trace, measure_pair
 
 # The deployed system's components whose time is its cost (``redteam.episodes.Clock``).
@@ -188,6 +189,7 @@ def cell_result(
         "n_compromised": float(record.compromised.size),
         "tokens_kept_share": record.tokens_delivered / max(record.tokens_offered, 1),
         "messages_rejected": float(record.rejected),
+        **message_reach_scalars(record.message_reach[window]),
         "escalation_rate": escalation_rate,
         # Over the same window as the attacked rate: the rounds from the attack's start.
         "escalation_rate_clean": float(twins.defended.escalated[window].mean()),

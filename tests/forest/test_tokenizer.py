@@ -16,6 +16,7 @@ from forest.tokenizer import (
     PAD,
     VOCAB_SIZE,
     AgentTokenizer,
+    read_messages,
 )
 
 
@@ -82,3 +83,32 @@ def test_json_round_trip_gives_the_same_tokens(tokenizer):
 def test_malformed_tokenizer_files_are_refused(text):
     with pytest.raises(InvalidInputError):
         AgentTokenizer.from_json(text)
+
+
+@given(st.lists(st.integers(0, 5), max_size=30))
+def test_read_messages_are_each_receivers_first_slots_in_delivery_order(receivers):
+    inbox = Messages.make(
+        DEMAND, np.zeros(len(receivers)), np.array(receivers), np.ones(len(receivers))
+    )
+    read = read_messages(inbox)
+    seen: dict[int, int] = {}
+    for k, receiver in enumerate(receivers):
+        seen[receiver] = seen.get(receiver, 0) + 1
+        assert read[k] == (seen[receiver] <= MESSAGE_SLOTS)
+
+
+def test_the_tokenizer_writes_exactly_the_read_messages_into_the_slots(tokenizer):
+    economy = make_economy("supply_chain", seed=0, n_agents=60)
+    economy.step(*economy.expert())
+    inbox = economy.inbox
+    values = np.arange(len(inbox)) % 500  # tell the messages apart by their value
+    economy.inbox = Messages.make(DEMAND, inbox.sender, inbox.receiver, values)
+    ids = tokenizer.encode(economy).input_ids
+    features = len(economy.observation_names)
+    read = read_messages(economy.inbox)
+    assert read.sum() < len(inbox)  # some receivers got more than they read
+    for receiver in range(economy.n_agents):
+        slots = ids[receiver, features:].reshape(MESSAGE_SLOTS, MESSAGE_LEN)
+        written = [tuple(row - MSG_OFFSET) for row in slots if row[0] != PAD]
+        mine = np.flatnonzero(read & (economy.inbox.receiver == receiver))
+        assert written == [tuple(economy.inbox.tokens[k]) for k in mine]
