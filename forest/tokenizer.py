@@ -50,8 +50,9 @@ def message_slots(receiver: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_messages(inbox: Messages) -> np.ndarray:
-    """(M,) True for the messages of ``inbox`` that their receiver reads: its first
-    ``MESSAGE_SLOTS``, in delivery order. Both forests read these and no others."""
+    """(M,) True for the messages of ``inbox`` that fill their receiver's message slots: its
+    first ``MESSAGE_SLOTS``, in delivery order. Both forests read these messages' tokens or
+    words and no others (the pretrained forest's prompt may cut long words short)."""
     order, slot = message_slots(inbox.receiver)
     read = np.zeros(len(inbox), dtype=bool)
     read[order] = slot < MESSAGE_SLOTS

@@ -38,6 +38,9 @@ class TwinRecord:
     escalated: np.ndarray
     welfare: np.ndarray
     certified: np.ndarray | None = None
+    # (R, stage, sender) messages sent, delivered and slotted (``redteam.delivery``); None for
+    # a record played elsewhere
+    message_reach: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,7 @@ class AttackRecord:
     seconds: dict[str, float]  # wall time by component (``Episode.seconds``)
     tokens_offered: int
     tokens_delivered: int
-    # (R, stage, group) messages of compromised and honest senders sent, delivered and read
-    # (``redteam.delivery``)
+    # (R, stage, sender) messages sent, delivered and slotted (``redteam.delivery``)
     message_reach: np.ndarray
     compromised: np.ndarray  # sorted ids
     graph: InteractionGraph  # who directly affects whom in the economy
@@ -84,11 +86,13 @@ def play_twin(
     large = escalation_player(mitigation, None, rng)
     player = Player(policy, None, rng, mitigation)
     pooling = None if mitigation is None else mitigation.robust_aggregation()
-    observers = []
+    reach = MessageReach(economy.n_agents)
+    certified = None
     # The certificate is about the small forest's own decisions under its pooling: an escalated
     # round is another model's, so an escalating defense gets no certified share.
     if certified_k is not None and large is None and certifiable(pooling):
-        observers.append(CertifiedDecisions(policy.model, pooling, certified_k))
+        certified = CertifiedDecisions(policy.model, pooling, certified_k)
+    observers = [reach] if certified is None else [reach, certified]
     record = play_episode(
         economy, rounds, player, NOBODY, large, observers=observers, schedule=schedule
     )
@@ -98,7 +102,8 @@ def play_twin(
         np.stack(record.units),
         np.array(record.escalated),
         np.array(record.welfare),
-        np.stack(observers[0].certified) if observers else None,
+        None if certified is None else np.stack(certified.certified),
+        reach.per_round(),
     )
 
 
@@ -188,7 +193,7 @@ def play_attacked(
     hops = graph.hop_distance(compromised)
     large = None if fallback is None else escalation_player(defense, *fallback)
     judge = SuccessJudge(attack, twin, honest)
-    reach = MessageReach(compromised)
+    reach = MessageReach(economy.n_agents)
     record = play_episode(
         economy, twin.actions.shape[0], Player(policy, attack, rng, defense), compromised, large,
         [judge, reach], replay=True,

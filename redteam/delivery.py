@@ -1,17 +1,24 @@
-"""How far the compromised agents' messages get: sent, delivered by the router, read.
+"""How far the compromised agents' messages get: sent, delivered by the router, slotted.
 
 A message attack, or a text attack that rewrites what a compromised sender's message says, acts
-only through the messages that reach a receiver and that the receiver reads. Two filters stand
-in the way. The router keeps a few percent of the messages, and a receiver reads only its first
-``MESSAGE_SLOTS``. ``MessageReach`` counts, each round, the messages of compromised and honest
-senders at three stages:
+through the messages that reach a receiver. Two filters stand in the way: the router, which
+keeps a share of the messages, and the forest's message slots, which hold a receiver's first
+``MESSAGE_SLOTS`` messages and no others (both forests read the same slots). ``MessageReach``
+counts, each round and per sender, the messages at three stages:
 
 - **sent:** what reached the router, after the attack's edits and the defense's filter;
-- **delivered:** what the router kept (it is delivered next round);
-- **read:** this round's inbox messages that were among their receiver's first ``MESSAGE_SLOTS``.
+- **delivered:** what the router kept, which the economy delivers next round;
+- **slotted:** those of the delivered messages that will sit in their receiver's slots next
+  round. Only these carry a text attack's words to the forest. The economy itself reads every
+  delivered message into what the agents observe (e.g. the supply chain's demand forecast), so
+  a delivered message outside the slots still moves its receiver through that channel.
 
-The honest senders' counts are the comparison. If compromised messages are delivered less often
-than honest ones, the router filters them.
+Counts are by sender. A message the attack forged in an honest sender's name counts as that
+sender's, and so does an honest agent's echo of a compromised one's message.
+
+A cell counts the attacked episode and its compared twin alike, so the compromised agents'
+delivered share under attack is set against the same agents' share with no attack. Under an
+escalating defense an escalated round is the larger model's, routed by its own router.
 """
 
 from __future__ import annotations
@@ -25,28 +32,24 @@ from forest.economy.base import RoundResult
 from forest.tokenizer import read_messages
 from redteam.episodes import Played
 
-STAGES = ("sent", "delivered", "read")
+STAGES = ("sent", "delivered", "slotted")
 GROUPS = ("compromised", "honest")
 
 
 @dataclass
 class MessageReach:
-    """An observer (``redteam.episodes.Observer``): per round, a (stage, group) count of
-    messages, for ``STAGES`` and ``GROUPS``."""
+    """An observer (``redteam.episodes.Observer``): per round, how many messages each of
+    ``n_agents`` senders had at each of ``STAGES``."""
 
-    compromised: np.ndarray
+    n_agents: int
     counts: list[np.ndarray] = field(default_factory=list)
 
     def before_step(self, round_: int, economy: Economy, played: Played) -> None:
-        # Before the economy steps, its inbox is the one this round's decisions read.
-        inbox = economy.inbox
-        read = read_messages(inbox)
-        batches = (played.sent.sender, played.step.messages.sender, inbox.sender[read])
-        count = np.zeros((len(STAGES), len(GROUPS)), dtype=np.int64)
-        for stage, sender in enumerate(batches):
-            from_compromised = int(np.isin(sender, self.compromised).sum())
-            count[stage] = (from_compromised, len(sender) - from_compromised)
-        self.counts.append(count)
+        delivered = played.step.messages
+        # The economy delivers the router's messages unchanged, so the slots they will fill
+        # next round are known now.
+        batches = (played.sent.sender, delivered.sender, delivered.sender[read_messages(delivered)])
+        self.counts.append(np.stack([np.bincount(s, minlength=self.n_agents) for s in batches]))
 
     def after_step(
         self, round_: int, economy: Economy, played: Played, result: RoundResult
@@ -54,20 +57,41 @@ class MessageReach:
         pass
 
     def per_round(self) -> np.ndarray:
-        """(R, stage, group) message counts."""
-        return np.stack(self.counts) if self.counts else np.zeros((0, len(STAGES), len(GROUPS)))
+        """(R, stage, sender) message counts."""
+        if not self.counts:
+            return np.zeros((0, len(STAGES), self.n_agents), dtype=np.int64)
+        return np.stack(self.counts)
 
 
-def message_reach_scalars(per_round: np.ndarray) -> dict[str, float]:
-    """Totals over the rounds given (a cell passes those from the attack's start), and the share
-    of each group's sent messages that the router delivered (NaN: the group sent none)."""
-    total = per_round.sum(axis=0) if len(per_round) else np.zeros((len(STAGES), len(GROUPS)))
+def by_group(per_round: np.ndarray, compromised: np.ndarray) -> np.ndarray:
+    """(stage, group) totals over the rounds of ``per_round`` (R, stage, sender)."""
+    totals = per_round.sum(axis=0)  # (stage, sender)
+    mask = np.zeros(totals.shape[1], dtype=bool)
+    mask[compromised] = True
+    return np.stack([totals[:, mask].sum(axis=1), totals[:, ~mask].sum(axis=1)], axis=1)
+
+
+def delivered_share(totals: np.ndarray, group: int) -> float:
+    """Of a group's sent messages, the share the router delivered (NaN: it sent none)."""
+    sent, delivered = totals[0, group], totals[1, group]
+    return float(delivered / sent) if sent else float("nan")
+
+
+def message_reach_scalars(
+    attacked: np.ndarray, twin: np.ndarray | None, compromised: np.ndarray
+) -> dict[str, float]:
+    """Totals by group over the rounds given (a cell passes those from the attack's start),
+    each group's delivered share, and the compromised agents' share in the twin (the same
+    agents, no attack; NaN for a twin without counts)."""
+    totals = by_group(attacked, compromised)
     scalars = {
-        f"messages_{stage}_{group}": float(total[s, g])
+        f"messages_{stage}_{group}": float(totals[s, g])
         for s, stage in enumerate(STAGES)
         for g, group in enumerate(GROUPS)
     }
     for g, group in enumerate(GROUPS):
-        sent, delivered = total[0, g], total[1, g]
-        scalars[f"delivered_share_{group}"] = float(delivered / sent) if sent else float("nan")
+        scalars[f"delivered_share_{group}"] = delivered_share(totals, g)
+    scalars["delivered_share_compromised_twin"] = (
+        float("nan") if twin is None else delivered_share(by_group(twin, compromised), 0)
+    )
     return scalars

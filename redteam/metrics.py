@@ -189,7 +189,11 @@ def cell_result(
         "n_compromised": float(record.compromised.size),
         "tokens_kept_share": record.tokens_delivered / max(record.tokens_offered, 1),
         "messages_rejected": float(record.rejected),
-        **message_reach_scalars(record.message_reach[window]),
+        **message_reach_scalars(
+            record.message_reach[window],
+            None if twin.message_reach is None else twin.message_reach[window],
+            record.compromised,
+        ),
         "escalation_rate": escalation_rate,
         # Over the same window as the attacked rate: the rounds from the attack's start.
         "escalation_rate_clean": float(twins.defended.escalated[window].mean()),

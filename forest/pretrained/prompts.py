@@ -24,7 +24,7 @@ from transformers import PreTrainedTokenizerFast
 from forest.economy import ROLES, Economy, Messages, economy_class
 from forest.economy.messages import DIGIT_BASE, FIRST_DIGIT, KIND_NAMES
 from forest.errors import InvalidInputError
-from forest.tokenizer import MESSAGE_SLOTS, AgentTokens
+from forest.tokenizer import AgentTokens, read_messages
 
 # Supply-chain prompts with three messages run to 112 SmolLM2 tokens; longer ones are cut.
 MAX_PROMPT_TOKENS = 128
@@ -47,9 +47,8 @@ def first_messages(inbox: Messages, n: int) -> list[list[int]]:
     """Per receiver, the indices into ``inbox`` of its first ``MESSAGE_SLOTS`` messages, in
     delivery order (the slots the token forest reads too)."""
     kept: list[list[int]] = [[] for _ in range(n)]
-    for k, receiver in enumerate(inbox.receiver.tolist()):
-        if len(kept[receiver]) < MESSAGE_SLOTS:
-            kept[receiver].append(k)
+    for k in np.flatnonzero(read_messages(inbox)).tolist():
+        kept[int(inbox.receiver[k])].append(k)
     return kept
 
 

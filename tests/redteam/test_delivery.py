@@ -1,4 +1,4 @@
-"""How far the compromised agents' messages get: sent, delivered by the router, read."""
+"""How far the compromised agents' messages get: sent, delivered by the router, slotted."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import numpy as np
 import pytest
 
 from attacks import make_attack
+from defenses import make_defense
 from forest.checkpoints import load_policy
-from forest.economy import make_economy
-from forest.economy.messages import MESSAGE_LEN
+from forest.economy import Messages, make_economy
+from forest.economy.messages import DEMAND, MESSAGE_LEN
 from forest.policy import ForestPolicy
+from forest.tokenizer import MESSAGE_SLOTS
 from redteam.counterfactual import play_attacked, play_twin
-from redteam.delivery import GROUPS, STAGES, MessageReach, message_reach_scalars
-from redteam.episodes import NOBODY, Player, play_episode
+from redteam.delivery import GROUPS, STAGES, MessageReach, by_group, message_reach_scalars
+from redteam.episodes import Played
 
 ROUNDS = 5
-SENT, DELIVERED, READ = (STAGES.index(s) for s in ("sent", "delivered", "read"))
+AGENTS = 40
+SENT, DELIVERED, SLOTTED = (STAGES.index(s) for s in ("sent", "delivered", "slotted"))
 COMPROMISED, HONEST = (GROUPS.index(g) for g in ("compromised", "honest"))
 
 
@@ -24,13 +27,13 @@ def shipped():
     return load_policy("checkpoints/small")
 
 
-def attacked(shipped, attack: str, use_router: bool = True):
-    twin = play_twin(make_economy("supply_chain", 0, n_agents=40), shipped, ROUNDS)
+def attacked(shipped, attack, defense=None, rounds=ROUNDS, use_router=True):
     router = shipped.router if use_router else None
     fresh = ForestPolicy(shipped.model, shipped.tokenizer, router)
-    economy = make_economy("supply_chain", 0, n_agents=40)
+    twin = play_twin(make_economy("supply_chain", 0, n_agents=AGENTS), fresh, rounds)
+    economy = make_economy("supply_chain", 0, n_agents=AGENTS)
     attack = make_attack(attack, {}, {"fraction": 0.2})
-    return play_attacked(economy, fresh, attack, None, twin, np.random.default_rng(0))
+    return play_attacked(economy, fresh, attack, defense, twin, np.random.default_rng(0)), twin
 
 
 @pytest.fixture(scope="module")
@@ -40,47 +43,78 @@ def routed(shipped):
 
 def test_every_message_sent_and_delivered_is_counted_once(routed):
     """The counts by sender add up to the episode's token totals, counted apart."""
-    record = routed
+    record, twin = routed
     reach = record.message_reach
-    assert reach.shape == (ROUNDS, len(STAGES), len(GROUPS))
+    assert reach.shape == (ROUNDS, len(STAGES), AGENTS)
     assert reach[:, SENT].sum() * MESSAGE_LEN == record.tokens_offered
     assert reach[:, DELIVERED].sum() * MESSAGE_LEN == record.tokens_delivered
-    assert reach[:, SENT, COMPROMISED].sum() > 0
+    assert reach[:, SENT, record.compromised].sum() > 0
+    assert twin.message_reach.shape == reach.shape
+
+
+def test_sent_is_what_the_defenses_filter_let_through(shipped):
+    """One round of flooding: a rate limit refuses messages, and they are not sent."""
+    flood, _ = attacked(shipped, "message-flooding", rounds=1)
+    limit = make_defense("rate-limit", {"max_messages": 2})
+    limited, _ = attacked(shipped, "message-flooding", limit, rounds=1)
+    assert limited.rejected > 0
+    sent = flood.message_reach[0, SENT].sum() - limited.message_reach[0, SENT].sum()
+    assert sent == limited.rejected
 
 
 def test_the_router_filters_and_without_it_every_sent_message_is_delivered(shipped, routed):
-    reach = routed.message_reach
+    reach = routed[0].message_reach
     assert (reach[:, DELIVERED] <= reach[:, SENT]).all()
     assert reach[:, DELIVERED].sum() < reach[:, SENT].sum()
-    unrouted = attacked(shipped, "phantom-orders", use_router=False).message_reach
+    unrouted = attacked(shipped, "phantom-orders", use_router=False)[0].message_reach
     np.testing.assert_array_equal(unrouted[:, DELIVERED], unrouted[:, SENT])
 
 
-def test_a_round_reads_no_more_than_the_last_round_delivered(routed):
-    reach = routed.message_reach
-    assert (reach[1:, READ] <= reach[:-1, DELIVERED]).all()
-    assert reach[0, READ].sum() == 0  # the first round's inbox is empty
+def test_slotted_are_the_delivered_messages_within_each_receivers_first_slots(routed):
+    reach = routed[0].message_reach
+    assert (reach[:, SLOTTED] <= reach[:, DELIVERED]).all()
+    assert reach[:, SLOTTED].sum() < reach[:, DELIVERED].sum()  # some receivers got more
 
 
-def test_with_nobody_compromised_every_message_is_honest(shipped):
-    reach = MessageReach(NOBODY)
-    economy = make_economy("supply_chain", 0, n_agents=40)
-    policy = ForestPolicy(shipped.model, shipped.tokenizer, shipped.router)
-    play_episode(economy, ROUNDS, Player(policy), NOBODY, observers=[reach])
-    counts = reach.per_round()
-    assert counts[:, :, COMPROMISED].sum() == 0
-    assert counts[:, SENT, HONEST].sum() > 0
+def test_a_hand_made_round_is_counted_by_sender_and_slot():
+    # Sender 0 sends four messages to receiver 2 (one beyond the slots), sender 1 one; the
+    # router kept all five of the six sent.
+    delivered = Messages.make(DEMAND, [0, 0, 0, 1, 0], [2, 2, 2, 2, 2], np.ones(5))
+    sent = Messages.concat(delivered, Messages.make(DEMAND, [1], [0], np.ones(1)))
+
+    class Step:
+        messages = delivered
+
+    reach = MessageReach(3)
+    played = Played(Step(), np.zeros(3), 0.0, 0, sent=sent)
+    reach.before_step(0, None, played)
+    counts = reach.per_round()[0]
+    np.testing.assert_array_equal(counts[SENT], [4, 2, 0])
+    np.testing.assert_array_equal(counts[DELIVERED], [4, 1, 0])
+    # Receiver 2's first MESSAGE_SLOTS messages: three from sender 0 (the fourth is sender 1's)
+    assert MESSAGE_SLOTS == 3
+    np.testing.assert_array_equal(counts[SLOTTED], [3, 0, 0])
 
 
 def test_the_scalars_are_the_totals_and_the_delivered_shares():
-    per_round = np.zeros((2, len(STAGES), len(GROUPS)))
-    per_round[:, SENT] = [[4, 10], [6, 10]]
-    per_round[:, DELIVERED] = [[1, 5], [0, 5]]
-    per_round[:, READ] = [[0, 0], [1, 4]]
-    scalars = message_reach_scalars(per_round)
+    per_round = np.zeros((2, len(STAGES), 4))
+    per_round[:, SENT] = [[4, 0, 5, 5], [6, 0, 5, 5]]
+    per_round[:, DELIVERED] = [[1, 0, 2, 3], [0, 0, 2, 3]]
+    per_round[:, SLOTTED] = [[0, 0, 0, 0], [1, 0, 2, 2]]
+    twin = per_round.copy()
+    twin[:, DELIVERED, 0] = [5, 5]
+    compromised = np.array([0, 1])
+    np.testing.assert_array_equal(by_group(per_round, compromised)[SENT], [10, 20])
+    scalars = message_reach_scalars(per_round, twin, compromised)
     assert scalars["messages_sent_compromised"] == 10
-    assert scalars["messages_read_honest"] == 4
+    assert scalars["messages_slotted_honest"] == 4
     assert scalars["delivered_share_compromised"] == pytest.approx(0.1)
     assert scalars["delivered_share_honest"] == pytest.approx(0.5)
-    per_round[:, :, COMPROMISED] = 0
-    assert np.isnan(message_reach_scalars(per_round)["delivered_share_compromised"])
+    assert scalars["delivered_share_compromised_twin"] == pytest.approx(1.0)
+    per_round[:, :, compromised] = 0
+    assert np.isnan(
+        message_reach_scalars(per_round, None, compromised)["delivered_share_compromised"]
+    )
+    assert np.isnan(
+        message_reach_scalars(per_round, None, compromised)["delivered_share_compromised_twin"]
+    )
