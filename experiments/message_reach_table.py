@@ -1,13 +1,18 @@
 """How far do the compromised agents' messages get? A suite run's message counts, per attack.
 
-    python experiments/message_reach_table.py results/text-attacks-curve-sc1 [--out FILE.md]
+    python experiments/message_reach_table.py results/text-attacks-curve-sc1-reach [--out FILE]
 
 Reads the cells of a finished ``redteam run`` or ``redteam curve`` (``cells.csv`` in the folder
-or in its ``grid/``). Per attack (and share), over seeds, from the attack's start: how many of
-the compromised senders' messages the router delivered against the honest senders' share (a
-paired t interval over seeds on their difference: below 0, the router filters the compromised
-agents' messages more than the rest), and how many compromised messages the receivers read in
-the whole episode (mean over seeds). A text attack's words reach a forest only through these.
+or in its ``grid/``), counted from each attack's start (``redteam.delivery``). Per group (an
+economy, an attack at a share, a defense), over seeds:
+
+- how many messages the compromised agents sent;
+- the share of them the router delivered under attack, and the same agents' share in the clean
+  twin, with the paired t interval over seeds of the difference (the attack's own effect on how
+  the router treats their messages: which agents are compromised moves the share by itself);
+- the honest agents' delivered share under attack, for scale;
+- how many compromised messages sat in their receivers' message slots, where a text attack's
+  words are read (per seed).
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from redteam.intervals import paired_t_interval
 
 COLUMNS = (
     "messages_sent_compromised",
-    "messages_delivered_compromised",
-    "messages_read_compromised",
+    "messages_slotted_compromised",
     "delivered_share_compromised",
+    "delivered_share_compromised_twin",
     "delivered_share_honest",
 )
 
@@ -38,44 +43,47 @@ def cells_file(run: Path) -> Path:
     raise ValueError(f"no cells.csv in {run} or in its grid/ (is it a finished suite run?)")
 
 
+def number(text: str) -> float:
+    """A figure of cells.csv; the report writes NaN (a share of nothing) as an empty field."""
+    return float(text) if text != "" else float("nan")
+
+
 def read_cells(path: Path) -> dict[str, list[dict[str, float]]]:
-    """Per attack label, one row of the message counts per cell, in seed order."""
-    by_attack: dict[str, list[dict[str, float]]] = defaultdict(list)
+    """Per group, one row of the message counts per cell, in seed order."""
+    by_group: dict[str, list[dict[str, float]]] = defaultdict(list)
     with path.open() as f:
         for row in csv.DictReader(f):
             missing = [c for c in COLUMNS if c not in row]
             if missing:
                 raise ValueError(
                     f"{path} has no {', '.join(missing)}: the run predates the message counts "
-                    "(redteam/delivery.py); rerun it"
+                    "(redteam/delivery.py); run the suite again into a new folder"
                 )
-            label = row["attack"] if row["defense"] == "no defense" else row["group"]
-            by_attack[label].append(
-                {"seed": int(row["seed"]), **{c: float(row[c]) for c in COLUMNS}}
-            )
-    for rows in by_attack.values():
+            figures = {c: number(row[c]) for c in COLUMNS}
+            by_group[row["group"]].append({"seed": int(row["seed"]), **figures})
+    for rows in by_group.values():
         rows.sort(key=lambda r: r["seed"])
-    return by_attack
+    return by_group
 
 
-def table(by_attack: dict[str, list[dict[str, float]]]) -> str:
+def table(by_group: dict[str, list[dict[str, float]]]) -> str:
     lines = [
-        "| attack | seeds | compromised messages sent | delivered: compromised | delivered: honest "
-        "| compromised minus honest | compromised messages read |",
-        "|---|---|---|---|---|---|---|",
+        "| group | seeds | compromised messages sent | delivered: compromised | the same agents, "
+        "twin | attack minus twin | delivered: honest | compromised messages slotted (per seed) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, rows in by_attack.items():
+    for group, rows in by_group.items():
         column = {c: np.array([r[c] for r in rows]) for c in COLUMNS}
-        gap = paired_t_interval(
-            column["delivered_share_compromised"], column["delivered_share_honest"]
+        attacked, twin = (
+            column["delivered_share_compromised"],
+            column["delivered_share_compromised_twin"],
         )
-        read = column["messages_read_compromised"]
-        per_seed = ", ".join(f"{x:.0f}" for x in read)
+        effect = paired_t_interval(attacked, twin)
+        slotted = ", ".join(f"{x:.0f}" for x in column["messages_slotted_compromised"])
         lines.append(
-            f"| {label} | {len(rows)} | {np.mean(column['messages_sent_compromised']):.0f} "
-            f"| {np.mean(column['delivered_share_compromised']):.1%} "
-            f"| {np.mean(column['delivered_share_honest']):.1%} | {gap.short(3)} "
-            f"| {np.mean(read):.1f} (per seed: {per_seed}) |"
+            f"| {group} | {len(rows)} | {np.mean(column['messages_sent_compromised']):.0f} "
+            f"| {np.mean(attacked):.1%} | {np.mean(twin):.1%} | {effect.short(3)} "
+            f"| {np.mean(column['delivered_share_honest']):.1%} | {slotted} |"
         )
     return "\n".join(lines)
 
