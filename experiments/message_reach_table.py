@@ -11,8 +11,11 @@ economy, an attack at a share, a defense), over seeds:
   twin, with the paired t interval over seeds of the difference (the attack's own effect on how
   the router treats their messages: which agents are compromised moves the share by itself);
 - the honest agents' delivered share under attack, for scale;
-- how many compromised messages sat in their receivers' message slots, where a text attack's
-  words are read (per seed).
+- how many compromised messages the attacked rounds read, in their receivers' message slots
+  (per seed): a text attack's words reach the forest through these alone.
+
+Counts and shares are over the rounds from the attack's start, means over seeds where a column
+holds one figure.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from redteam.intervals import paired_t_interval
 
 COLUMNS = (
     "messages_sent_compromised",
-    "messages_slotted_compromised",
+    "messages_read_compromised",
     "delivered_share_compromised",
     "delivered_share_compromised_twin",
     "delivered_share_honest",
@@ -69,7 +72,7 @@ def read_cells(path: Path) -> dict[str, list[dict[str, float]]]:
 def table(by_group: dict[str, list[dict[str, float]]]) -> str:
     lines = [
         "| group | seeds | compromised messages sent | delivered: compromised | the same agents, "
-        "twin | attack minus twin | delivered: honest | compromised messages slotted (per seed) |",
+        "twin | attack minus twin | delivered: honest | compromised messages read (per seed) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for group, rows in by_group.items():
@@ -79,11 +82,11 @@ def table(by_group: dict[str, list[dict[str, float]]]) -> str:
             column["delivered_share_compromised_twin"],
         )
         effect = paired_t_interval(attacked, twin)
-        slotted = ", ".join(f"{x:.0f}" for x in column["messages_slotted_compromised"])
+        read = ", ".join(f"{x:.0f}" for x in column["messages_read_compromised"])
         lines.append(
             f"| {group} | {len(rows)} | {np.mean(column['messages_sent_compromised']):.0f} "
             f"| {np.mean(attacked):.1%} | {np.mean(twin):.1%} | {effect.short(3)} "
-            f"| {np.mean(column['delivered_share_honest']):.1%} | {slotted} |"
+            f"| {np.mean(column['delivered_share_honest']):.1%} | {read} |"
         )
     return "\n".join(lines)
 

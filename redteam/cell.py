@@ -16,7 +16,7 @@ from typing import Any
 
 # Part of every cell's hash: bump it when a change to the harness changes what a cell measures,
 # so that a resumed sweep never mixes results measured two ways.
-HARNESS_VERSION = 8
+HARNESS_VERSION = 9
 
 
 @dataclass(frozen=True)

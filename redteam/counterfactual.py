@@ -38,7 +38,7 @@ class TwinRecord:
     escalated: np.ndarray
     welfare: np.ndarray
     certified: np.ndarray | None = None
-    # (R, stage, sender) messages sent, delivered and slotted (``redteam.delivery``); None for
+    # (R, stage, sender) messages sent, delivered and read (``redteam.delivery``); None for
     # a record played elsewhere
     message_reach: np.ndarray | None = None
 
@@ -63,7 +63,7 @@ class AttackRecord:
     seconds: dict[str, float]  # wall time by component (``Episode.seconds``)
     tokens_offered: int
     tokens_delivered: int
-    # (R, stage, sender) messages sent, delivered and slotted (``redteam.delivery``)
+    # (R, stage, sender) messages sent, delivered and read (``redteam.delivery``)
     message_reach: np.ndarray
     compromised: np.ndarray  # sorted ids
     graph: InteractionGraph  # who directly affects whom in the economy

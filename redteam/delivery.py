@@ -1,4 +1,4 @@
-"""How far the compromised agents' messages get: sent, delivered by the router, slotted.
+"""How far the compromised agents' messages get: sent, delivered by the router, read.
 
 A message attack, or a text attack that rewrites what a compromised sender's message says, acts
 through the messages that reach a receiver. Two filters stand in the way: the router, which
@@ -8,10 +8,14 @@ counts, each round and per sender, the messages at three stages:
 
 - **sent:** what reached the router, after the attack's edits and the defense's filter;
 - **delivered:** what the router kept, which the economy delivers next round;
-- **slotted:** those of the delivered messages that will sit in their receiver's slots next
-  round. Only these carry a text attack's words to the forest. The economy itself reads every
+- **read:** the messages in this round's receivers' slots, which were delivered last round.
+  These are what a text attack rewrites: its words reach the forest through them alone (the
+  pretrained forest's prompt may cut long words short). The economy itself reads every
   delivered message into what the agents observe (e.g. the supply chain's demand forecast), so
   a delivered message outside the slots still moves its receiver through that channel.
+
+Over the rounds from an attack's start, "read" therefore counts the messages delivered from the
+round before the start to the one before the last: those the attacked rounds read.
 
 Counts are by sender. A message the attack forged in an honest sender's name counts as that
 sender's, and so does an honest agent's echo of a compromised one's message.
@@ -32,7 +36,7 @@ from forest.economy.base import RoundResult
 from forest.tokenizer import read_messages
 from redteam.episodes import Played
 
-STAGES = ("sent", "delivered", "slotted")
+STAGES = ("sent", "delivered", "read")
 GROUPS = ("compromised", "honest")
 
 
@@ -45,10 +49,13 @@ class MessageReach:
     counts: list[np.ndarray] = field(default_factory=list)
 
     def before_step(self, round_: int, economy: Economy, played: Played) -> None:
-        delivered = played.step.messages
-        # The economy delivers the router's messages unchanged, so the slots they will fill
-        # next round are known now.
-        batches = (played.sent.sender, delivered.sender, delivered.sender[read_messages(delivered)])
+        # Before the economy steps, its inbox is the one this round's decisions read.
+        inbox = economy.inbox
+        batches = (
+            played.sent.sender,
+            played.step.messages.sender,
+            inbox.sender[read_messages(inbox)],
+        )
         self.counts.append(np.stack([np.bincount(s, minlength=self.n_agents) for s in batches]))
 
     def after_step(
@@ -63,12 +70,16 @@ class MessageReach:
         return np.stack(self.counts)
 
 
+def per_round_by_group(per_round: np.ndarray, compromised: np.ndarray) -> np.ndarray:
+    """(R, stage, group) counts from ``per_round`` (R, stage, sender)."""
+    mask = np.zeros(per_round.shape[2], dtype=bool)
+    mask[compromised] = True
+    return np.stack([per_round[:, :, mask].sum(axis=2), per_round[:, :, ~mask].sum(axis=2)], axis=2)
+
+
 def by_group(per_round: np.ndarray, compromised: np.ndarray) -> np.ndarray:
     """(stage, group) totals over the rounds of ``per_round`` (R, stage, sender)."""
-    totals = per_round.sum(axis=0)  # (stage, sender)
-    mask = np.zeros(totals.shape[1], dtype=bool)
-    mask[compromised] = True
-    return np.stack([totals[:, mask].sum(axis=1), totals[:, ~mask].sum(axis=1)], axis=1)
+    return per_round_by_group(per_round, compromised).sum(axis=0)
 
 
 def delivered_share(totals: np.ndarray, group: int) -> float:

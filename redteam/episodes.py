@@ -88,14 +88,14 @@ class Played:
     actions: np.ndarray  # after the attack's action hook
     latency_ms: float  # the policy's own time: deciding, remembering and routing
     refused: int  # messages the defense's channel filter refused
+    # What reached the router: the messages after the attack's edits and the defense's filter
+    # (``step.messages`` is what the router kept of them).
+    sent: Messages
     replays: Replays | None = None  # asked for by ``play_round(replay=True)`` under an attack
     # What would have been delivered next round had the attack not edited the messages (None:
     # it edited none): the next round's message replay restores it.
     unedited: Messages | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # by component (``Clock``)
-    # What reached the router: the messages after the attack's edits and the defense's filter
-    # (``step.messages`` is what the router kept of them).
-    sent: Messages = field(default_factory=Messages.empty)
 
 
 class Observer(Protocol):
@@ -203,7 +203,7 @@ def play_round(
         step = policy.send(economy, decision, kept)
     latency = 1000 * clock.seconds["forest"]
     refused = len(edited) - len(kept)
-    return Played(step, actions, latency, refused, replays, unedited, clock.seconds, kept)
+    return Played(step, actions, latency, refused, kept, replays, unedited, clock.seconds)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from forest.model.flops import forest_flops
 from redteam import propagation
 from redteam.cell import Cell
 from redteam.counterfactual import AttackRecord, TwinRecord
-from redteam.delivery import message_reach_scalars
+from redteam.delivery import GROUPS, STAGES, message_reach_scalars, per_round_by_group
 from redteam.measurement import as_trace, measure_pair
 
 # The deployed system's components whose time is its cost (``redteam.episodes.Clock``).
@@ -218,6 +218,11 @@ def cell_result(
         "attack_success": record.success.astype(float).tolist(),
         "latency_ms": record.latency_ms.tolist(),
     }
+    # Every round's message counts by group (``redteam.delivery``), in the attacked episode
+    reach = per_round_by_group(record.message_reach, record.compromised)
+    for s, stage in enumerate(STAGES):
+        for g, group in enumerate(GROUPS):
+            curves[f"messages_{stage}_{group}"] = reach[:, s, g].tolist()
     if record.flagged is not None:
         curves["flagged_compromised"] = record.flagged[:, ~honest].mean(axis=1).tolist()
         curves["flagged_honest"] = record.flagged[:, honest].mean(axis=1).tolist()

@@ -18,20 +18,20 @@ def write_cells(folder: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def cell(attack: str, seed: int, attacked, twin, slotted) -> dict:
+def cell(attack: str, seed: int, attacked, twin, read, sent=100) -> dict:
     # As the report writes it: no defense is an empty field, and so is a NaN share.
     return {"group": f"supply_chain | {attack} | no defense", "attack": attack, "defense": "",
-            "seed": seed, "messages_sent_compromised": 100, "messages_slotted_compromised": slotted,
+            "seed": seed, "messages_sent_compromised": sent, "messages_read_compromised": read,
             "delivered_share_compromised": attacked, "delivered_share_compromised_twin": twin,
             "delivered_share_honest": 0.05, "harm": 0.0}  # fmt: skip
 
 
-def test_the_table_pairs_the_compromised_share_with_the_twins_and_gives_what_was_slotted(
+def test_the_table_pairs_the_compromised_share_with_the_twins_and_gives_what_was_read(
     tmp_path, capsys
 ):
     write_cells(tmp_path, [
         cell("injection @ 0.1", 1, 0.02, 0.05, 3), cell("injection @ 0.1", 0, 0.01, 0.05, 1),
-        cell("injection @ 0.1", 2, 0.03, 0.05, 5), cell("placebo @ 0.1", 0, "", "", 0),
+        cell("injection @ 0.1", 2, 0.03, 0.05, 5), cell("placebo @ 0.1", 0, "", "", 0, sent=0),
     ])  # fmt: skip
     assert message_reach_table.main([str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -41,7 +41,7 @@ def test_the_table_pairs_the_compromised_share_with_the_twins_and_gives_what_was
         "| -0.030 [-0.055, -0.005] | 5.0% | 1, 3, 5 |"
     )
     # A group whose compromised agents sent nothing has no share, and says so.
-    assert lines[3].startswith("| supply_chain | placebo @ 0.1 | no defense | 1 | 100 | nan% |")
+    assert lines[3].startswith("| supply_chain | placebo @ 0.1 | no defense | 1 | 0 | nan% |")
 
 
 @pytest.mark.parametrize("broken", ["no run", "old run"])

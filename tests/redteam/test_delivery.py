@@ -1,4 +1,4 @@
-"""How far the compromised agents' messages get: sent, delivered by the router, slotted."""
+"""How far the compromised agents' messages get: sent, delivered by the router, read."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from redteam.episodes import Played
 
 ROUNDS = 5
 AGENTS = 40
-SENT, DELIVERED, SLOTTED = (STAGES.index(s) for s in ("sent", "delivered", "slotted"))
+SENT, DELIVERED, READ = (STAGES.index(s) for s in ("sent", "delivered", "read"))
 COMPROMISED, HONEST = (GROUPS.index(g) for g in ("compromised", "honest"))
 
 
@@ -70,51 +70,48 @@ def test_the_router_filters_and_without_it_every_sent_message_is_delivered(shipp
     np.testing.assert_array_equal(unrouted[:, DELIVERED], unrouted[:, SENT])
 
 
-def test_slotted_are_the_delivered_messages_within_each_receivers_first_slots(routed):
+def test_a_round_reads_the_slotted_part_of_what_the_last_round_delivered(routed):
     reach = routed[0].message_reach
-    assert (reach[:, SLOTTED] <= reach[:, DELIVERED]).all()
-    assert reach[:, SLOTTED].sum() < reach[:, DELIVERED].sum()  # some receivers got more
+    assert reach[0, READ].sum() == 0  # the first round's inbox is empty
+    assert (reach[1:, READ] <= reach[:-1, DELIVERED]).all()
+    assert reach[1:, READ].sum() < reach[:-1, DELIVERED].sum()  # some receivers got more
 
 
 def test_a_hand_made_round_is_counted_by_sender_and_slot():
-    # Sender 0 sends four messages to receiver 2 (one beyond the slots), sender 1 one; the
-    # router kept all five of the six sent.
-    delivered = Messages.make(DEMAND, [0, 0, 0, 1, 0], [2, 2, 2, 2, 2], np.ones(5))
-    sent = Messages.concat(delivered, Messages.make(DEMAND, [1], [0], np.ones(1)))
+    # Receiver 2's inbox this round: four messages from sender 0 (one beyond the slots), then
+    # one from sender 1. This round sender 1 sends two and the router keeps one.
+    economy = make_economy("supply_chain", 0, n_agents=3)
+    economy.inbox = Messages.make(DEMAND, [0, 0, 0, 0, 1], [2, 2, 2, 2, 2], np.ones(5))
+    sent = Messages.make(DEMAND, [1, 1], [0, 2], np.ones(2))
 
     class Step:
-        messages = delivered
+        messages = sent.select(np.array([0]))
 
     reach = MessageReach(3)
-    played = Played(Step(), np.zeros(3), 0.0, 0, sent=sent)
-    reach.before_step(0, None, played)
+    reach.before_step(0, economy, Played(Step(), np.zeros(3), 0.0, 0, sent))
     counts = reach.per_round()[0]
-    np.testing.assert_array_equal(counts[SENT], [4, 2, 0])
-    np.testing.assert_array_equal(counts[DELIVERED], [4, 1, 0])
-    # Receiver 2's first MESSAGE_SLOTS messages: three from sender 0 (the fourth is sender 1's)
-    assert MESSAGE_SLOTS == 3
-    np.testing.assert_array_equal(counts[SLOTTED], [3, 0, 0])
+    np.testing.assert_array_equal(counts[SENT], [0, 2, 0])
+    np.testing.assert_array_equal(counts[DELIVERED], [0, 1, 0])
+    assert MESSAGE_SLOTS == 3  # the first three of receiver 2's five, all sender 0's
+    np.testing.assert_array_equal(counts[READ], [3, 0, 0])
 
 
 def test_the_scalars_are_the_totals_and_the_delivered_shares():
     per_round = np.zeros((2, len(STAGES), 4))
     per_round[:, SENT] = [[4, 0, 5, 5], [6, 0, 5, 5]]
     per_round[:, DELIVERED] = [[1, 0, 2, 3], [0, 0, 2, 3]]
-    per_round[:, SLOTTED] = [[0, 0, 0, 0], [1, 0, 2, 2]]
+    per_round[:, READ] = [[0, 0, 0, 0], [1, 0, 2, 2]]
     twin = per_round.copy()
     twin[:, DELIVERED, 0] = [5, 5]
     compromised = np.array([0, 1])
     np.testing.assert_array_equal(by_group(per_round, compromised)[SENT], [10, 20])
     scalars = message_reach_scalars(per_round, twin, compromised)
     assert scalars["messages_sent_compromised"] == 10
-    assert scalars["messages_slotted_honest"] == 4
+    assert scalars["messages_read_honest"] == 4
     assert scalars["delivered_share_compromised"] == pytest.approx(0.1)
     assert scalars["delivered_share_honest"] == pytest.approx(0.5)
     assert scalars["delivered_share_compromised_twin"] == pytest.approx(1.0)
     per_round[:, :, compromised] = 0
-    assert np.isnan(
-        message_reach_scalars(per_round, None, compromised)["delivered_share_compromised"]
-    )
-    assert np.isnan(
-        message_reach_scalars(per_round, None, compromised)["delivered_share_compromised_twin"]
-    )
+    silent = message_reach_scalars(per_round, None, compromised)
+    assert np.isnan(silent["delivered_share_compromised"])
+    assert np.isnan(silent["delivered_share_compromised_twin"])
