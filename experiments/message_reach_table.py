@@ -1,6 +1,6 @@
 """How far do the compromised agents' messages get? A suite run's message counts, per attack.
 
-    python experiments/message_reach_table.py results/text-attacks-curve-sc1-reach [--out FILE]
+    python experiments/message_reach_table.py results/text-attacks-curve-sc1-read [--out FILE]
 
 Reads the cells of a finished ``redteam run`` or ``redteam curve`` (``cells.csv`` in the folder
 or in its ``grid/``), counted from each attack's start (``redteam.delivery``). Per group (an
@@ -69,6 +69,11 @@ def read_cells(path: Path) -> dict[str, list[dict[str, float]]]:
     return by_group
 
 
+def escaped(text: str) -> str:
+    """A cell's group ("economy | attack | defense") as one markdown table cell."""
+    return text.replace("|", "\\|")
+
+
 def table(by_group: dict[str, list[dict[str, float]]]) -> str:
     lines = [
         "| group | seeds | compromised messages sent | delivered: compromised | the same agents, "
@@ -84,7 +89,8 @@ def table(by_group: dict[str, list[dict[str, float]]]) -> str:
         effect = paired_t_interval(attacked, twin)
         read = ", ".join(f"{x:.0f}" for x in column["messages_read_compromised"])
         lines.append(
-            f"| {group} | {len(rows)} | {np.mean(column['messages_sent_compromised']):.0f} "
+            f"| {escaped(group)} | {len(rows)} "
+            f"| {np.mean(column['messages_sent_compromised']):.0f} "
             f"| {np.mean(attacked):.1%} | {np.mean(twin):.1%} | {effect.short(3)} "
             f"| {np.mean(column['delivered_share_honest']):.1%} | {read} |"
         )

@@ -37,11 +37,11 @@ def test_the_table_pairs_the_compromised_share_with_the_twins_and_gives_what_was
     lines = capsys.readouterr().out.splitlines()
     # Seeds 0-2: 1%, 2%, 3% against 5% in the twin: -0.03 [-0.055, -0.005] (t over 3 seeds)
     assert lines[2] == (
-        "| supply_chain | injection @ 0.1 | no defense | 3 | 100 | 2.0% | 5.0% "
+        "| supply_chain \\| injection @ 0.1 \\| no defense | 3 | 100 | 2.0% | 5.0% "
         "| -0.030 [-0.055, -0.005] | 5.0% | 1, 3, 5 |"
     )
     # A group whose compromised agents sent nothing has no share, and says so.
-    assert lines[3].startswith("| supply_chain | placebo @ 0.1 | no defense | 1 | 0 | nan% |")
+    assert lines[3].startswith("| supply_chain \\| placebo @ 0.1 \\| no defense | 1 | 0 | nan% |")
 
 
 @pytest.mark.parametrize("broken", ["no run", "old run"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ from forest.tokenizer import MESSAGE_SLOTS
 from redteam.counterfactual import play_attacked, play_twin
 from redteam.delivery import GROUPS, STAGES, MessageReach, by_group, message_reach_scalars
 from redteam.episodes import Played
+from redteam.runner import CellRunner
+from redteam.suite import load_suite
 
 ROUNDS = 5
 AGENTS = 40
@@ -81,7 +85,9 @@ def test_a_hand_made_round_is_counted_by_sender_and_slot():
     # Receiver 2's inbox this round: four messages from sender 0 (one beyond the slots), then
     # one from sender 1. This round sender 1 sends two and the router keeps one.
     economy = make_economy("supply_chain", 0, n_agents=3)
-    economy.inbox = Messages.make(DEMAND, [0, 0, 0, 0, 1], [2, 2, 2, 2, 2], np.ones(5))
+    # Receiver 0's one message, from sender 1, sits among receiver 2's: it is read too.
+    senders, receivers = [0, 1, 0, 0, 0, 1], [2, 0, 2, 2, 2, 2]
+    economy.inbox = Messages.make(DEMAND, senders, receivers, np.ones(6))
     sent = Messages.make(DEMAND, [1, 1], [0, 2], np.ones(2))
 
     class Step:
@@ -93,7 +99,7 @@ def test_a_hand_made_round_is_counted_by_sender_and_slot():
     np.testing.assert_array_equal(counts[SENT], [0, 2, 0])
     np.testing.assert_array_equal(counts[DELIVERED], [0, 1, 0])
     assert MESSAGE_SLOTS == 3  # the first three of receiver 2's five, all sender 0's
-    np.testing.assert_array_equal(counts[READ], [3, 0, 0])
+    np.testing.assert_array_equal(counts[READ], [3, 1, 0])
 
 
 def test_the_scalars_are_the_totals_and_the_delivered_shares():
@@ -115,3 +121,51 @@ def test_the_scalars_are_the_totals_and_the_delivered_shares():
     silent = message_reach_scalars(per_round, None, compromised)
     assert np.isnan(silent["delivered_share_compromised"])
     assert np.isnan(silent["delivered_share_compromised_twin"])
+
+
+def test_a_cell_counts_from_the_attacks_start_and_a_null_attack_moves_no_share(
+    tmp_path, monkeypatch
+):
+    root = Path(__file__).parents[2]
+    monkeypatch.chdir(root)
+    suite = tmp_path / "reach.toml"
+    suite.write_text(f"""
+[suite]
+name = "reach"
+checkpoint = "{root / "checkpoints" / "small"}"
+rounds = 6
+seeds = 1
+
+[[economies]]
+name = "supply_chain"
+agents = 40
+
+[[attacks]]
+name = "null"
+params = {{ start_round = 2 }}
+threat = {{ fraction = 0.2 }}
+
+[[attacks]]
+name = "phantom-orders"
+params = {{ start_round = 2 }}
+threat = {{ fraction = 0.2 }}
+
+[metrics]
+blast_radius_rounds = [2]
+""")
+    runner = CellRunner()
+    for cell in load_suite(suite).cells:
+        result = runner.run(cell)
+        for stage in STAGES:
+            for group in GROUPS:
+                curve = result.curves[f"messages_{stage}_{group}"]
+                assert result.scalars[f"messages_{stage}_{group}"] == sum(curve[2:])
+        assert result.curves["messages_read_compromised"][0] == 0  # nothing delivered yet
+        scalars = result.scalars
+        if cell.attack == "null":  # the same episode as the twin
+            assert (
+                scalars["delivered_share_compromised"]
+                == scalars["delivered_share_compromised_twin"]
+            )
+        else:
+            assert scalars["messages_sent_compromised"] > 0
